@@ -1,0 +1,3 @@
+from famfs_xml.cli import main
+
+main()

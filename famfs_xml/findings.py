@@ -1,0 +1,93 @@
+"""The values a lint run produces: findings, and the text edits that fix them."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that ``severity >= fail_on`` decides the exit code."""
+
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {text!r} (use error, warning or info)") from None
+
+
+class Applicability(enum.Enum):
+    """How far a fix may be trusted (ruff's model)."""
+
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+    NONE = "none"
+
+
+@dataclass(frozen=True, order=True)
+class Edit:
+    """Replace the bytes ``[start, end)`` of the original file with ``text``.
+
+    ``start == end`` is an insertion. Offsets are byte offsets into the file as read.
+    """
+
+    start: int
+    end: int
+    text: bytes
+
+    def overlaps(self, other: Edit) -> bool:
+        if self.start == self.end and other.start == other.end:
+            return self.start == other.start
+        return self.start < other.end and other.start < self.end
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A set of edits that together repair one finding."""
+
+    applicability: Applicability
+    message: str
+    edits: tuple[Edit, ...]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem at one place in one file."""
+
+    code: str
+    name: str
+    severity: Severity
+    path: str
+    line: int
+    column: int
+    message: str
+    fix: Fix | None = None
+    end_line: int | None = None
+    end_column: int | None = None
+
+    @property
+    def fixable(self) -> bool:
+        return self.fix is not None and self.fix.applicability is Applicability.SAFE
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.line, self.column, self.code)
+
+
+@dataclass
+class FileResult:
+    """Everything a run learnt about one file."""
+
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    skipped: bool = False  # a directory scan found a file that is not a domain
+    fixed_codes: list[str] = field(default_factory=list)  # fixes applied, in order
+    changed: bool = False
