@@ -1,0 +1,1 @@
+"""Shared test helpers. Area-specific fixtures live in the conftest.py of each test folder."""
