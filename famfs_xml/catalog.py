@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,7 @@ def _rule_from_toml(data: dict[str, Any], source: Path) -> RuleInfo:
         raise CatalogError(f"{source}: bad catalog entry ({exc})") from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_catalog(directory: Path | None = None) -> dict[str, RuleInfo]:
     """Every rule, by code, in code order."""
     folder = directory or catalog_dir()

@@ -11,11 +11,15 @@ import enum
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from famfs_xml import __version__
+
+if TYPE_CHECKING:
+    from famfs_xml.engine import LintOptions
+    from famfs_xml.run import RunResult
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -75,7 +79,8 @@ ExitZero = Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when fi
 
 
 def _options(select: list[str] | None, extend_select: list[str] | None,
-             ignore: list[str] | None, inventory: Path | None, unsafe_fixes: bool = False):  # type: ignore[no-untyped-def]
+             ignore: list[str] | None, inventory: Path | None,
+             unsafe_fixes: bool = False) -> LintOptions:
     from famfs_xml.api import options
     from famfs_xml.catalog import CatalogError
     from famfs_xml.inventory import Inventory, InventoryError
@@ -103,7 +108,7 @@ def _emit(text: str, output: Path | None, *, to_stderr: bool = False) -> None:
     stream.flush()
 
 
-def _finish(result, fail_on: FailOn, *, exit_zero: bool = False) -> NoReturn:  # type: ignore[no-untyped-def]
+def _finish(result: RunResult, fail_on: FailOn, *, exit_zero: bool = False) -> NoReturn:
     from famfs_xml.engine import fails
     from famfs_xml.findings import Severity
 
@@ -231,7 +236,7 @@ def run(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - the one place that turns crashes into exit 2
+    except Exception as exc:
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
             typer.echo(f"famfs-xml: error: {exc.format_message()}", err=True)
             return EXIT_ERROR

@@ -107,7 +107,7 @@ class Document:
         found = self._spans.get(element)
         if found is not None:
             return found
-        line = element.sourceline or 1
+        line = element.sourceline if isinstance(element.sourceline, int) else 1
         return Span(line=line, column=1, start=-1, start_tag_end=-1, end_tag_start=-1,
                     end=-1, self_closing=False)
 
@@ -157,7 +157,7 @@ class Document:
         elements = [el for el in root.iter() if isinstance(el.tag, str)]
         if len(spans) != len(elements):
             return {}
-        return dict(zip(elements, spans))
+        return dict(zip(elements, spans, strict=True))
 
 
 def _tag_name_end(tag: bytes) -> int:
@@ -276,14 +276,12 @@ def _find_doctype(work: bytes) -> int | None:
         offset = match.end()
 
 
-_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-    remove_comments=False, remove_pis=False, encoding="utf-8",
-)
-_RECOVER_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-    remove_comments=False, remove_pis=False, encoding="utf-8", recover=True,
-)
+def _parser(*, recover: bool = False) -> etree.XMLParser:
+    """A fresh parser per document: a parser's error log outlives one parse."""
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+        remove_comments=False, remove_pis=False, encoding="utf-8", recover=recover,
+    )
 
 
 def load(raw: bytes, path: str) -> Document:
@@ -316,10 +314,10 @@ def _broken(raw: bytes, path: str, message: str) -> Document:
 
 def _parse(doc: Document) -> None:
     try:
-        doc.tree = etree.ElementTree(etree.fromstring(doc.work, _PARSER))
+        doc.tree = etree.ElementTree(etree.fromstring(doc.work, _parser()))
         return
     except etree.XMLSyntaxError as exc:
-        errors = list(exc.error_log) or []
+        errors: list[etree._LogEntry] = list(exc.error_log)  # type: ignore[call-overload]
         first = errors[0] if errors else None
         if errors and all(_is_unbound_qemu(e) for e in errors):
             _recover_unbound(doc, errors)
@@ -337,7 +335,7 @@ def _is_unbound_qemu(error: etree._LogEntry) -> bool:
 def _recover_unbound(doc: Document, errors: list[etree._LogEntry]) -> None:
     """libvirt silently drops ``qemu:`` elements without a namespace: parse on and report it."""
     try:
-        doc.tree = etree.ElementTree(etree.fromstring(doc.work, _RECOVER_PARSER))
+        doc.tree = etree.ElementTree(etree.fromstring(doc.work, _parser(recover=True)))
     except etree.XMLSyntaxError:
         doc.tree = None
     first = errors[0]

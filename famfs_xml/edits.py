@@ -100,7 +100,7 @@ class Editor:
         return self._add_attribute(element, name, value)
 
     def _add_attribute(self, element: Element, name: str, value: str) -> Edit:
-        start, tag_end, _, _, self_closing = self._span(element)
+        start, tag_end, _, _, _ = self._span(element)
         attrs = self.doc.attributes(element)
         if attrs:
             at = max(a.value_end for a in attrs.values()) + 1  # past the closing quote

@@ -51,4 +51,5 @@ def explain_text(rule: RuleInfo) -> str:
 
 
 def _indent(text: str) -> str:
-    return "\n".join(("    " + line) if line.strip() else "" for line in text.strip("\n").split("\n"))
+    lines = text.strip("\n").split("\n")
+    return "\n".join(("    " + line) if line.strip() else "" for line in lines)

@@ -35,9 +35,9 @@ def multiplier(unit: str | None) -> int:
         power = _PREFIXES.index(lowered[0]) + 1
         rest = lowered[1:]
         if rest in ("", "ib"):
-            return 1024**power
+            return int(1024**power)
         if rest == "b":
-            return 1000**power
+            return int(1000**power)
     raise UnitError(f"unknown suffix '{unit}'")
 
 

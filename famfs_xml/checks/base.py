@@ -59,14 +59,21 @@ class RuleContext:
     def fix(
         self,
         message: str,
-        build: Callable[[], Iterable[Edit | None]],
+        build: Callable[[], Edit | Iterable[Edit | None] | None],
         applicability: Applicability = Applicability.SAFE,
     ) -> Fix | None:
-        """A fix whose edits come from ``build``; None when they cannot be placed exactly."""
+        """A fix whose edits come from ``build``; None when they cannot be placed exactly.
+
+        ``build`` runs at once, so a lambda may close over loop variables.
+        """
         try:
-            edits = tuple(edit for edit in build() if edit is not None)
+            built = build()
         except EditError:
             return None
+        if built is None:
+            return None
+        candidates = [built] if isinstance(built, Edit) else list(built)
+        edits = tuple(edit for edit in candidates if edit is not None)
         if not edits:
             return None
         return Fix(applicability, message, edits)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
 
 from famfs_xml.checks.base import RuleContext
 from famfs_xml.document import QEMU_NS
@@ -23,7 +24,7 @@ def check_unbound_qemu_prefix(ctx: RuleContext) -> Iterator[Finding]:
         root = ctx.domain.root
         finding = ctx.finding("FX002", None, problem.message, fix=ctx.fix(
             "declare xmlns:qemu on <domain>",
-            lambda: [ctx.editor.set_attribute(root, "xmlns:qemu", QEMU_NS)]))
+            partial(ctx.editor.set_attribute, root, "xmlns:qemu", QEMU_NS)))
         yield _at(finding, problem.line, problem.column)
 
 
@@ -36,7 +37,7 @@ def check_qemu_namespace_missing(ctx: RuleContext) -> Iterator[Finding]:
         "<domain> does not declare xmlns:qemu (the famfs guide adds it before any qemu: "
         "element is needed)",
         fix=ctx.fix("add xmlns:qemu to <domain>",
-                    lambda: [ctx.editor.set_attribute(root, "xmlns:qemu", QEMU_NS)]))
+                    partial(ctx.editor.set_attribute, root, "xmlns:qemu", QEMU_NS)))
 
 
 def _at(finding: Finding, line: int, column: int) -> Finding:

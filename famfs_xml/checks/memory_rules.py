@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from famfs_xml import units
 from famfs_xml.checks.arithmetic import (
@@ -13,7 +14,7 @@ from famfs_xml.checks.arithmetic import (
 )
 from famfs_xml.checks.base import RuleContext
 from famfs_xml.edits import Node, choose_unit
-from famfs_xml.findings import Applicability, Finding, Severity
+from famfs_xml.findings import Applicability, Edit, Finding, Severity
 
 _H = units.human
 
@@ -25,7 +26,7 @@ def check_maxmemory_missing(ctx: RuleContext) -> Iterator[Finding]:
     total = required_total(domain)
     memory_element = domain.memory_element
 
-    def build() -> list:  # type: ignore[type-arg]
+    def build() -> list[Edit]:
         if total is None or memory_element is None:
             return []
         unit, value = choose_unit(total, domain.memory_unit, domain.memory_unit)
@@ -59,7 +60,7 @@ def check_maxmemory_slots(ctx: RuleContext) -> Iterator[Finding]:
     wanted = slots_needed(domain)
     yield ctx.finding("FX102", element, problem, fix=ctx.fix(
         f"set slots to {wanted}",
-        lambda: [ctx.editor.set_attribute(element, "slots", str(wanted))]))
+        partial(ctx.editor.set_attribute, element, "slots", str(wanted))))
 
 
 def check_maxmemory_too_small(ctx: RuleContext) -> Iterator[Finding]:
@@ -132,7 +133,7 @@ def check_current_memory(ctx: RuleContext) -> Iterator[Finding]:
                     lambda: ctx.editor.set_size(current, expected, domain.memory_unit)))
 
 
-def _insert_current_memory(ctx: RuleContext, total: int | None) -> list:  # type: ignore[type-arg]
+def _insert_current_memory(ctx: RuleContext, total: int | None) -> list[Edit]:
     domain = ctx.domain
     if total is None or domain.memory_element is None:
         return []
@@ -155,7 +156,7 @@ def check_decimal_unit(ctx: RuleContext) -> Iterator[Finding]:
             f"unit='{unit}' is 1000-based in libvirt ({units.multiplier(unit)} bytes); "
             f"did you mean '{binary}'?",
             fix=ctx.fix(f"change unit to {binary} (changes the size)",
-                        lambda el=element, b=binary: [ctx.editor.set_attribute(el, "unit", b)],
+                        partial(ctx.editor.set_attribute, element, "unit", binary),
                         Applicability.UNSAFE))
 
 

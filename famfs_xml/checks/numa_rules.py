@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from functools import partial
 
 from famfs_xml import units
 from famfs_xml.checks.arithmetic import cells_total, numa_includes_devices
 from famfs_xml.checks.base import RuleContext
-from famfs_xml.domain import format_cpuset
+from famfs_xml.domain import Element, format_cpuset
 from famfs_xml.edits import Node, choose_unit
 from famfs_xml.findings import Edit, Finding, Severity
 
@@ -50,7 +51,7 @@ def _add_cell(ctx: RuleContext) -> list[Edit]:
     return [ctx.editor.insert_after(anchor, Node("cpu", children=[numa]))]
 
 
-def _cpu_anchor(ctx: RuleContext) -> object | None:
+def _cpu_anchor(ctx: RuleContext) -> Element | None:
     """libvirt writes <cpu> after <features>, else after <os>."""
     root = ctx.domain.root
     for tag in ("features", "os", "vcpu"):
@@ -115,7 +116,7 @@ def check_numa_cpus(ctx: RuleContext) -> Iterator[Finding]:
         cell_element = domain.cells[0].element
         wanted = format_cpuset(domain.vcpus)
         fix = ctx.fix(f"set cpus='{wanted}'",
-                      lambda: [ctx.editor.set_attribute(cell_element, "cpus", wanted)])
+                      partial(ctx.editor.set_attribute, cell_element, "cpus", wanted))
     target = domain.cells[0].element if len(domain.cells) == 1 else domain.numa
     yield ctx.finding("FX203", target, "; ".join(problems), severity=severity, fix=fix)
 
@@ -123,7 +124,7 @@ def check_numa_cpus(ctx: RuleContext) -> Iterator[Finding]:
 def _ranges(numbers: list[int]) -> str:
     parts: list[str] = []
     start = previous = numbers[0]
-    for number in numbers[1:] + [-2]:
+    for number in [*numbers[1:], -2]:
         if number != previous + 1:
             parts.append(str(start) if start == previous else f"{start}-{previous}")
             start = number

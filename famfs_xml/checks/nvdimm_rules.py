@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from functools import partial
 
 from famfs_xml import units
 from famfs_xml.checks.base import RuleContext
-from famfs_xml.domain import MemoryDevice
+from famfs_xml.domain import Element, MemoryDevice
 from famfs_xml.edits import Node, choose_unit
 from famfs_xml.findings import Applicability, Edit, Finding, Severity
 from famfs_xml.inventory import BackingDevice
@@ -47,7 +48,7 @@ def check_access(ctx: RuleContext) -> Iterator[Finding]:
             f"nvdimm {state}: QEMU maps the backing privately (share=off), so the guest writes "
             "a private copy that no other VM sees",
             fix=ctx.fix("set access='shared'",
-                        lambda: [ctx.editor.set_attribute(element, "access", "shared")]))
+                        partial(ctx.editor.set_attribute, element, "access", "shared")))
 
 
 def check_alignsize(ctx: RuleContext) -> Iterator[Finding]:
@@ -71,7 +72,7 @@ def check_alignsize(ctx: RuleContext) -> Iterator[Finding]:
             "FX302", device.alignsize_element if current else device.source, problem,
             severity=severity,
             fix=ctx.fix(f"set alignsize to {_H(expected)}",
-                        lambda d=device, e=expected: _set_align(ctx, d, e)))
+                        partial(_set_align, ctx, device, expected)))
 
 
 def _expected_align(ctx: RuleContext, device: MemoryDevice) -> int:
@@ -105,8 +106,7 @@ def check_pmem(ctx: RuleContext) -> Iterator[Finding]:
             "nvdimm <source> has no <pmem/>: libvirt then sets prealloc=on and QEMU "
             "preallocates the whole backing at start",
             severity=Severity.WARNING if _is_regular_file(ctx, device) else None,
-            fix=ctx.fix("add <pmem/>", lambda s=source: [
-                ctx.editor.insert_child(s, Node("pmem"))]))
+            fix=ctx.fix("add <pmem/>", partial(ctx.editor.insert_child, source, Node("pmem"))))
 
 
 def check_label(ctx: RuleContext) -> Iterator[Finding]:
@@ -124,7 +124,7 @@ def check_label(ctx: RuleContext) -> Iterator[Finding]:
                 "later hides the tail of the device from the guest)",
                 severity=Severity.WARNING,
                 fix=ctx.fix(f"add a {_H(wanted)} label",
-                            lambda t=target: _add_label(ctx, t, wanted),
+                            partial(_add_label, ctx, target, wanted),
                             Applicability.UNSAFE))
             continue
         if label is None:
@@ -140,15 +140,15 @@ def check_label(ctx: RuleContext) -> Iterator[Finding]:
         fix = None
         if size is None or wanted < size.bytes:
             fix = ctx.fix(f"set the label to {_H(wanted)}",
-                          lambda lb=label: ctx.editor.set_size(lb, wanted, "MiB"),
+                          partial(ctx.editor.set_size, label, wanted, "MiB"),
                           Applicability.UNSAFE)
         yield ctx.finding("FX304", label.element, problem, fix=fix)
 
 
-def _add_label(ctx: RuleContext, target: object, wanted: int) -> list[Edit]:
+def _add_label(ctx: RuleContext, target: Element, wanted: int) -> list[Edit]:
     unit, value = choose_unit(wanted, "MiB", None)
     size = Node("size", [] if unit is None else [("unit", unit)], value)
-    return [ctx.editor.insert_child(target, Node("label", children=[size]))]  # type: ignore[arg-type]
+    return [ctx.editor.insert_child(target, Node("label", children=[size]))]
 
 
 def check_size_matches_backing(ctx: RuleContext) -> Iterator[Finding]:
@@ -165,7 +165,7 @@ def check_size_matches_backing(ctx: RuleContext) -> Iterator[Finding]:
             f"target size {_H(size.bytes)} differs from {device.path} ({_H(wanted)}); QEMU "
             "refuses to start (\"backing store size ... does not match 'size' option\")",
             fix=ctx.fix(f"set the target size to {_H(wanted)}",
-                        lambda s=size, w=wanted: ctx.editor.set_size(s, w, ctx.domain.memory_unit)))
+                        partial(ctx.editor.set_size, size, wanted, ctx.domain.memory_unit)))
 
 
 def check_size_alignment(ctx: RuleContext) -> Iterator[Finding]:
@@ -191,7 +191,7 @@ def check_node(ctx: RuleContext) -> Iterator[Finding]:
                 "FX307", target,
                 f"{device.model} has no <node>; libvirt refuses: \"target NUMA node needs to "
                 "be specified for memory device\"",
-                fix=ctx.fix("add <node>0</node>", lambda d=device: _add_node(ctx, d)))
+                fix=ctx.fix("add <node>0</node>", partial(_add_node, ctx, device)))
         elif device.node is not None and device.node >= len(domain.cells):
             node_element = device.node_element
             yield ctx.finding(
@@ -199,7 +199,7 @@ def check_node(ctx: RuleContext) -> Iterator[Finding]:
                 f"<node>{device.node}</node> names a NUMA cell that does not exist (the guest "
                 f"has {len(domain.cells)})",
                 fix=ctx.fix("set <node>0</node>",
-                            lambda n=node_element: [ctx.editor.set_text(n, "0")],
+                            partial(ctx.editor.set_text, node_element, "0"),
                             Applicability.UNSAFE))
 
 
@@ -233,12 +233,12 @@ def check_slot(ctx: RuleContext) -> Iterator[Finding]:
         fix = None
         if free is not None:
             used.add(free)
-            fix = ctx.fix(f"use slot {free}", lambda a=address, f=free: [
-                ctx.editor.set_attribute(a, "slot", str(f))])
+            fix = ctx.fix(f"use slot {free}",
+                          partial(ctx.editor.set_attribute, address, "slot", str(free)))
         yield ctx.finding("FX308", address, problem, fix=fix)
 
 
-def _lowest_free(used: set[int | None], slots: int | None) -> int | None:
+def _lowest_free(used: set[int], slots: int | None) -> int | None:
     candidate = 0
     while candidate in used:
         candidate += 1
@@ -277,4 +277,4 @@ def check_discard(ctx: RuleContext) -> Iterator[Finding]:
             "FX310", element,
             "nvdimm has discard='yes'; libvirt refuses: \"discard is not supported for nvdimms\"",
             fix=ctx.fix("remove discard='yes'",
-                        lambda: [ctx.editor.remove_attribute(element, "discard")]))
+                        partial(ctx.editor.remove_attribute, element, "discard")))
