@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import os
 import re
+import select
+import shlex
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +32,7 @@ QEMU_CONF = 'user = "root"\ngroup = "root"\nstdio_handler = "file"\n'
 _DOMAIN_TYPE_KVM = re.compile(rb"""(<domain\b[^>]*?\btype\s*=\s*)(['"])kvm\2""")
 _CPU_HOST_PASSTHROUGH = re.compile(rb"""(<cpu\b[^>]*?\bmode\s*=\s*)(['"])host-passthrough\2""")
 _NAME = re.compile(rb"<name>\s*([^<]*?)\s*</name>")
+_UUID = re.compile(rb"<uuid>\s*([^<]*?)\s*</uuid>")
 _ERROR_PREFIX = re.compile(r"^error: ", re.MULTILINE)
 
 
@@ -65,16 +69,109 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def domain_name(xml: bytes | str) -> str | None:
-    """The text of the first ``<name>``, found without parsing (works on broken XML too)."""
+def _first(pattern: re.Pattern[bytes], xml: bytes | str) -> str | None:
     data = xml.encode() if isinstance(xml, str) else xml
-    match = _NAME.search(data)
+    match = pattern.search(data)
     return match.group(1).decode("utf-8", "replace") if match else None
 
 
+def domain_name(xml: bytes | str) -> str | None:
+    """The text of the first ``<name>``, found without parsing (works on broken XML too)."""
+    return _first(_NAME, xml)
+
+
+_NOISE = ("Failed to define domain from ", "Failed to start domain ")
+
+
 def _message(stderr: str) -> str:
-    lines = [line for line in _ERROR_PREFIX.sub("", stderr).splitlines() if line.strip()]
+    """libvirt's own words: virsh's prefixes and its "Failed to ..." preamble removed."""
+    lines = [
+        line
+        for line in _ERROR_PREFIX.sub("", stderr).splitlines()
+        if line.strip() and not line.startswith(_NOISE)
+    ]
     return "\n".join(lines)
+
+
+class _VirshShell:
+    """One long-lived interactive ``virsh``: the embedded driver starts once, not per call.
+
+    Each command is followed by ``echo MARKER``; virsh echoes every input line after its
+    prompt, so stdout reads ``PROMPT CMD\n<output>PROMPT echo MARKER\nMARKER``. Errors go
+    to the unbuffered stderr and are complete once the marker shows up on stdout.
+    """
+
+    PROMPT = b"virsh # "
+
+    def __init__(self, uri: str, env: dict[str, str], timeout: float) -> None:
+        self._timeout = timeout
+        self._count = 0
+        self._proc = subprocess.Popen(
+            ["virsh", "-q", "-c", uri],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            # a wide "terminal", or readline folds long echoed commands
+            env=dict(env, COLUMNS="1000000", TERM="dumb"),
+        )
+        assert self._proc.stdout is not None and self._proc.stderr is not None
+        os.set_blocking(self._proc.stdout.fileno(), False)
+        os.set_blocking(self._proc.stderr.fileno(), False)
+
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def run(self, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        proc = self._proc
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        self._count += 1
+        marker = f"FXJUDGE_DONE_{self._count}".encode()
+        line = " ".join(shlex.quote(arg) for arg in args).encode()
+        proc.stdin.write(line + b"\necho " + marker + b"\n")
+        proc.stdin.flush()
+        out, err = bytearray(), bytearray()
+        done = self.PROMPT + b"echo " + marker + b"\n" + marker
+        deadline = time.monotonic() + self._timeout
+        streams = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+        while done not in out:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.close()
+                raise subprocess.TimeoutExpired(["virsh", *args], self._timeout)
+            ready, _, _ = select.select(list(streams), [], [], remaining)
+            for fd in ready:
+                chunk = os.read(fd, 65536)
+                if not chunk and fd == proc.stdout.fileno():
+                    raise JudgeUnavailable(f"virsh exited during: {line.decode()}")
+                streams[fd].extend(chunk)
+        while True:  # stderr was written before the marker; drain what is left of it
+            try:
+                chunk = os.read(proc.stderr.fileno(), 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            err.extend(chunk)
+        text = bytes(out[: out.index(done)])
+        echoed = self.PROMPT + line + b"\n"
+        if text.startswith(echoed):
+            text = text[len(echoed) :]
+        stderr = err.decode("utf-8", "replace")
+        code = 1 if _ERROR_PREFIX.search(stderr) else 0
+        return subprocess.CompletedProcess(
+            ["virsh", *args], code, text.decode("utf-8", "replace"), stderr
+        )
+
+    def close(self) -> None:
+        if self.alive():
+            assert self._proc.stdin is not None
+            try:
+                self._proc.stdin.write(b"quit\n")
+                self._proc.stdin.close()
+                self._proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self._proc.kill()
+                self._proc.wait()
 
 
 class LibvirtJudge:
@@ -90,7 +187,9 @@ class LibvirtJudge:
     ``mode='maximum'``, which TCG supports.
     """
 
-    def __init__(self, root: Path | None = None, *, timeout: float = 120.0) -> None:
+    def __init__(
+        self, root: Path | None = None, *, timeout: float = 120.0, persistent: bool = True
+    ) -> None:
         reason = unavailable_reason()
         if reason is not None:
             raise JudgeUnavailable(reason)
@@ -104,14 +203,25 @@ class LibvirtJudge:
         self.kvm = os.path.exists("/dev/kvm")
         self.timeout = timeout
         self._env = dict(os.environ, LIBVIRT_LOG_OUTPUTS="4:file:/dev/null", LC_ALL="C")
-        self._defined: set[str] = set()
+        self._defined: dict[str, str | None] = {}  # name -> uuid given in the XML
         self._running: set[str] = set()
         self._counter = 0
+        self._persistent = persistent
+        self._shell: _VirshShell | None = None
 
     # -- plumbing -------------------------------------------------------------------------
 
     def virsh(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run one ``virsh`` command against this judge's driver."""
+        """Run one ``virsh`` command against this judge's driver.
+
+        With ``persistent`` (the default) the command goes to one long-lived virsh, which
+        saves the driver start-up (tens of milliseconds) on every call; ``returncode`` is then
+        1 when virsh reported an error, else 0.
+        """
+        if self._persistent:
+            if self._shell is None or not self._shell.alive():
+                self._shell = _VirshShell(self.uri, self._env, self.timeout)
+            return self._shell.run(args)
         return subprocess.run(
             ["virsh", "-q", "-c", self.uri, *args],
             capture_output=True,
@@ -175,24 +285,24 @@ class LibvirtJudge:
         return Verdict(False, message=text.strip())
 
     def define(self, xml: bytes | str, validate: bool = True, *, tcg: bool = False) -> Verdict:
-        """``virsh define [--validate]``; the domain stays defined on success."""
+        """``virsh define [--validate]``; the domain stays defined on success.
+
+        A domain of the same name defined earlier by this judge is replaced: libvirt updates
+        it in place when the UUIDs agree, otherwise it is undefined first.
+        """
         name = domain_name(xml)
-        if name is not None and name in self._defined:
+        uuid = _first(_UUID, xml)
+        if name in self._defined and (
+            uuid is None or self._defined[name] != uuid or name in self._running
+        ):
+            assert name is not None
             self.undefine(name)
         path = self._write(xml, tcg=tcg)
         args = ["define", *(["--validate"] if validate else []), str(path)]
         verdict = self._verdict(self.virsh(*args))
         path.unlink()
         if verdict.ok and name is not None:
-            self._defined.add(name)
-        return verdict
-
-    def check_define(self, xml: bytes | str, validate: bool = True) -> Verdict:
-        """:meth:`define`, then undefine again: only the verdict is kept."""
-        verdict = self.define(xml, validate=validate)
-        name = domain_name(xml)
-        if verdict.ok and name is not None:
-            self.undefine(name)
+            self._defined[name] = uuid
         return verdict
 
     def dumpxml_inactive(self, name: str) -> str:
@@ -244,10 +354,12 @@ class LibvirtJudge:
         return verdict
 
     def undefine(self, name: str) -> Verdict:
+        if name in self._running:
+            self.destroy(name)
         verdict = self._verdict(self.virsh("undefine", "--nvram", name))
         if not verdict.ok and "nvram" in verdict.message.lower():
             verdict = self._verdict(self.virsh("undefine", name))
-        self._defined.discard(name)
+        self._defined.pop(name, None)
         return verdict
 
     def defined(self) -> Sequence[str]:
@@ -256,13 +368,24 @@ class LibvirtJudge:
     # -- lifetime -------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop every guest this judge started, then remove its root (if it made it)."""
+        """Stop every guest this judge started, then remove its root (if it made it).
+
+        A root the caller gave is kept, with the domains this judge defined undefined again.
+        """
         for name in sorted(self._running):
             self.destroy(name)
-        for name in sorted(self._defined):
-            self.undefine(name)
+        if self._shell is not None and self._own_root:
+            self._shell.close()
+            self._shell = None
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
+        else:
+            for name in sorted(self._defined):
+                self.undefine(name)
+        self._defined.clear()
+        if self._shell is not None:
+            self._shell.close()
+            self._shell = None
 
     def __enter__(self) -> LibvirtJudge:
         return self
