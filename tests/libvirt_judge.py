@@ -81,6 +81,8 @@ def domain_name(xml: bytes | str) -> str | None:
 
 
 _NOISE = ("Failed to define domain from ", "Failed to start domain ")
+# libvirt's own log lines, which a start failure quotes from the domain's log file
+_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d [\d:.+]+: \d+: (?:debug|info|warning) : ")
 
 
 def _message(stderr: str) -> str:
@@ -88,7 +90,7 @@ def _message(stderr: str) -> str:
     lines = [
         line
         for line in _ERROR_PREFIX.sub("", stderr).splitlines()
-        if line.strip() and not line.startswith(_NOISE)
+        if line.strip() and not line.startswith(_NOISE) and not _LOG_LINE.match(line)
     ]
     return "\n".join(lines)
 
@@ -153,9 +155,8 @@ class _VirshShell:
                 break
             err.extend(chunk)
         text = bytes(out[: out.index(done)])
-        echoed = self.PROMPT + line + b"\n"
-        if text.startswith(echoed):
-            text = text[len(echoed) :]
+        # The prompt before the command may already have been read with the last marker.
+        text = text.removeprefix(self.PROMPT).removeprefix(line + b"\n")
         stderr = err.decode("utf-8", "replace")
         code = 1 if _ERROR_PREFIX.search(stderr) else 0
         return subprocess.CompletedProcess(
