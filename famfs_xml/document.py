@@ -86,9 +86,15 @@ class Document:
     path: str
     raw: bytes
     work: bytes
-    style: Style
+    encoding: str = "utf-8"  # the codec to write back with
+    bom: bytes = b""  # the byte-order mark to write back
     tree: etree._ElementTree | None = None
     problems: list[LoadProblem] = field(default_factory=list)
+
+    @cached_property
+    def style(self) -> Style:
+        """How the file writes XML; worked out only when a fix needs it."""
+        return detect_style(self.work, self.encoding, self.bom)
 
     @property
     def root(self) -> etree._Element | None:
@@ -290,8 +296,7 @@ def load(raw: bytes, path: str) -> Document:
         work, encoding, bom = _decode(raw)
     except (UnicodeDecodeError, LookupError) as exc:
         return _broken(raw, path, f"cannot decode the file: {exc}")
-    style = detect_style(work, encoding, bom)
-    doc = Document(path=path, raw=raw, work=work, style=style)
+    doc = Document(path=path, raw=raw, work=work, encoding=encoding, bom=bom)
     if b"\x00" in work[:8192]:
         doc.problems.append(LoadProblem("FX001", "binary data (NUL bytes), not XML text", 1, 1))
         return doc
@@ -307,7 +312,7 @@ def load(raw: bytes, path: str) -> Document:
 
 
 def _broken(raw: bytes, path: str, message: str) -> Document:
-    doc = Document(path=path, raw=raw, work=raw, style=Style())
+    doc = Document(path=path, raw=raw, work=raw)
     doc.problems.append(LoadProblem("FX001", message, 1, 1))
     return doc
 

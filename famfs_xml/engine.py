@@ -7,7 +7,7 @@ with a well-formedness guard. It never prints and never touches the file system.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,13 +98,40 @@ def cross_file_findings(checked: Sequence[Checked], options: LintOptions) -> lis
 
 def lint_documents(docs: Iterable[tuple[Document, bool]], options: LintOptions) -> list[Checked]:
     """Lint several documents as one run, FX501 included; findings sorted per document."""
-    checked = [lint_document(doc, options, explicit=explicit) for doc, explicit in docs]
-    by_path: dict[str, Checked] = {c.doc.path: c for c in checked}
-    for finding in cross_file_findings(checked, options):
+    return [item for _, item in sorted(lint_stream(docs, options), key=lambda pair: pair[0])]
+
+
+def lint_stream(docs: Iterable[tuple[Document, bool]],
+                options: LintOptions) -> Iterator[tuple[int, Checked]]:
+    """Lint documents one by one, yielding ``(position in docs, result)`` once each is final.
+
+    Only a document that FX501 may concern (an nvdimm with a backing path) waits for the
+    cross-file check at the end; every other one is yielded at once, so that a caller that
+    keeps only the findings runs in flat memory however many files there are.
+    """
+    held: list[tuple[int, Checked]] = []
+    for index, (doc, explicit) in enumerate(docs):
+        item = lint_document(doc, options, explicit=explicit)
+        if "FX501" in options.codes and _may_share_backing(item):
+            held.append((index, item))
+        else:
+            yield index, _settle(item, options)
+    by_path: dict[str, Checked] = {c.doc.path: c for _, c in held}
+    for finding in cross_file_findings([c for _, c in held], options):
         by_path[finding.path].findings.append(finding)
-    for item in checked:
-        item.findings.sort(key=Finding.sort_key)
-    return checked
+    for index, item in held:
+        yield index, _settle(item, options)
+
+
+def _may_share_backing(item: Checked) -> bool:
+    return item.context is not None and any(
+        device.is_nvdimm and device.path for device in item.context.domain.memory_devices)
+
+
+def _settle(item: Checked, options: LintOptions) -> Checked:
+    """A document's findings once every check, FX501 included, has run."""
+    item.findings.sort(key=Finding.sort_key)
+    return item
 
 
 @dataclass

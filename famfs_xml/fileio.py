@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -19,17 +18,28 @@ class FileTooLarge(Exception):
 
 def read_limited(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
     """Read a whole file, refusing (without reading it whole) one larger than ``limit``."""
-    with open(path, "rb") as handle:
+    with open(path, "rb", buffering=0) as handle:
         info = os.fstat(handle.fileno())
         if stat.S_ISDIR(info.st_mode):
             raise IsADirectoryError(21, "Is a directory", str(path))
         if info.st_size > limit:
             raise FileTooLarge(info.st_size)
-        # Device files and pipes report size 0: read one byte past the limit to tell.
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise FileTooLarge(len(data))
-    return data
+        # One read of the size fstat gave (plus a byte, to see the file has not grown), not a
+        # buffer of ``limit`` bytes per file. Device files and pipes report size 0 and files
+        # can grow meanwhile: read on in chunks until EOF or one byte past the limit.
+        chunks: list[bytes] = []
+        total = 0
+        want = info.st_size + 1 if info.st_size else 65536
+        while total <= limit:
+            chunk = handle.read(min(want, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            want = 1 << 20
+    if total > limit:
+        raise FileTooLarge(total)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:
@@ -39,6 +49,8 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     system), is fsynced before the rename, and gets the original's mode and, where we may,
     its owner and group.
     """
+    import tempfile  # only fix writes files: keep it off lint's start-up
+
     target = Path(path)
     original = os.stat(target)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".famfs-xml.tmp",

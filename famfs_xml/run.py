@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from famfs_xml.document import Document
 from famfs_xml.engine import (
+    Checked,
     FixRefused,
     LintOptions,
     fix_document,
-    lint_documents,
+    lint_stream,
 )
 from famfs_xml.fileio import write_atomic
 from famfs_xml.findings import FileResult, Finding
@@ -34,46 +34,65 @@ class RunResult:
         return [r for r in self.files if not r.skipped]
 
 
-def _load_all(paths: Sequence[str], result: RunResult) -> list[tuple[Source, Document]]:
+def _load_all(paths: Sequence[str], result: RunResult) -> Iterator[tuple[Source, Document]]:
+    """Read the sources one at a time, as they are consumed (nothing is kept here)."""
     sources, errors = expand(paths)
     result.errors.extend(errors)
-    loaded = []
     for source in sources:
         try:
-            loaded.append((source, read(source)))
+            doc = read(source)
         except OSError as exc:
             result.errors.append(f"{source.display}: {exc.strerror or exc}")
-    return loaded
+            continue
+        yield source, doc
+
+
+def _in_order(stream: Iterator[tuple[int, Checked]],
+              changes: dict[str, list[str]] | None = None) -> list[FileResult]:
+    """Each document's result in the order the documents came, keeping no document."""
+    results: list[tuple[int, FileResult]] = []
+    for index, item in stream:
+        applied = changes.get(item.doc.path, []) if changes is not None else []
+        results.append((index, FileResult(item.doc.path, item.findings, skipped=item.skipped,
+                                          fixed_codes=applied, changed=bool(applied))))
+    results.sort(key=lambda pair: pair[0])
+    return [file_result for _, file_result in results]
 
 
 def lint_paths(paths: Sequence[str], options: LintOptions) -> RunResult:
     result = RunResult()
     loaded = _load_all(paths, result)
-    checked = lint_documents([(doc, source.explicit) for source, doc in loaded], options)
-    for item in checked:
-        result.files.append(FileResult(item.doc.path, item.findings, skipped=item.skipped))
+    result.files = _in_order(lint_stream(
+        ((doc, source.explicit) for source, doc in loaded), options))
     return result
 
 
 def fix_paths(paths: Sequence[str], options: LintOptions, *, diff: bool = False) -> RunResult:
-    """Fix every file; write it back atomically unless ``diff`` (then only show the change)."""
+    """Fix every file; write it back atomically unless ``diff`` (then only show the change).
+
+    One file at a time: read, fix, write, then lint what was written (with FX501 across all).
+    """
     result = RunResult()
-    loaded = _load_all(paths, result)
-    final_docs: list[tuple[Document, bool]] = []
     changes: dict[str, list[str]] = {}
+    final_docs = _fix_each(_load_all(paths, result), options, diff, result, changes)
+    result.files = _in_order(lint_stream(final_docs, options), changes)
+    return result
+
+
+def _fix_each(loaded: Iterator[tuple[Source, Document]], options: LintOptions, diff: bool,
+              result: RunResult, changes: dict[str, list[str]]) -> Iterator[tuple[Document, bool]]:
     for source, doc in loaded:
         try:
             outcome = fix_document(doc, options)
         except FixRefused as exc:
             result.errors.append(f"{source.display}: {exc}")
-            final_docs.append((doc, source.explicit))
+            yield doc, source.explicit
             continue
-        final_docs.append((outcome.doc, source.explicit))
         if not outcome.changed:
             if source.path is None:
                 result.stdout_data = doc.raw
+            yield outcome.doc, source.explicit
             continue
-        changes[source.display] = outcome.applied
         if diff:
             result.diffs.append(_unified_diff(source.display, doc.raw, outcome.data))
         elif source.path is None:
@@ -85,15 +104,15 @@ def fix_paths(paths: Sequence[str], options: LintOptions, *, diff: bool = False)
                 result.errors.append(
                     f"{source.display}: cannot write the fixed file ({exc.strerror or exc}); "
                     "the original is unchanged")
-                changes.pop(source.display)
-    for item in lint_documents(final_docs, options):
-        applied = changes.get(item.doc.path, [])
-        result.files.append(FileResult(item.doc.path, item.findings, skipped=item.skipped,
-                                       fixed_codes=applied, changed=bool(applied)))
-    return result
+                yield outcome.doc, source.explicit
+                continue
+        changes[source.display] = outcome.applied
+        yield outcome.doc, source.explicit
 
 
 def _unified_diff(name: str, before: bytes, after: bytes) -> str:
+    import difflib
+
     old = before.decode("utf-8", errors="replace").splitlines(keepends=True)
     new = after.decode("utf-8", errors="replace").splitlines(keepends=True)
     lines = difflib.unified_diff(old, new, fromfile=f"a/{name}", tofile=f"b/{name}")

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from famfs_xml.document import Document, LoadProblem, Style, load
+from famfs_xml.document import Document, LoadProblem, load
 from famfs_xml.fileio import MAX_FILE_BYTES, FileTooLarge, read_limited
 
 STDIN = "-"
@@ -83,6 +83,6 @@ def read(source: Source) -> Document:
 
 
 def _unreadable(source: Source, message: str) -> Document:
-    doc = Document(path=source.display, raw=b"", work=b"", style=Style())
+    doc = Document(path=source.display, raw=b"", work=b"")
     doc.problems.append(LoadProblem("FX001", message, 1, 1))
     return doc
