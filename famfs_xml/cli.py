@@ -269,7 +269,10 @@ def run(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
-            typer.echo(f"famfs-xml: error: {exc.format_message()}", err=True)
+            # typer 0.29+ words bad values through pydantic ("Value error, ..."); keep the
+            # message the same whichever typer is installed.
+            message = exc.format_message().replace(": Value error, ", ": ", 1)
+            typer.echo(f"famfs-xml: error: {message}", err=True)
             return EXIT_ERROR
         if os.environ.get("FAMFS_XML_DEBUG"):
             raise
