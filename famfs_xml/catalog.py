@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +28,42 @@ class Example:
 
 
 @dataclass(frozen=True)
+class _Details:
+    explanation: str
+    example: Example | None
+    extra: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class RuleInfo:
+    """One catalog entry. A lint run needs only the first fields; the explanation, example
+    and any extra keys are read from ``source`` the first time they are asked for."""
+
     code: str
     name: str
     severity: Severity
     fix: Applicability
     summary: str
-    explanation: str
     tags: tuple[str, ...] = ()
-    example: Example | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    source: Path | None = field(default=None, compare=False, repr=False)
+
+    @cached_property
+    def _details(self) -> _Details:
+        if self.source is None:
+            return _Details("", None, {})
+        return _details_from_toml(_read_toml(self.source), self.source)
+
+    @property
+    def explanation(self) -> str:
+        return self._details.explanation
+
+    @property
+    def example(self) -> Example | None:
+        return self._details.example
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return self._details.extra
 
     @property
     def url(self) -> str:
@@ -64,7 +90,49 @@ def catalog_dir() -> Path:
 _KNOWN_KEYS = {"code", "name", "severity", "fix", "summary", "explanation", "tags", "example"}
 
 
+_HEADER_KEYS = ("code", "name", "severity", "fix", "summary", "tags")
+_DETAIL_START = b"\nexplanation"
+
+
+def _read_toml(path: Path, data: bytes | None = None) -> dict[str, Any]:
+    try:
+        text = (path.read_bytes() if data is None else data).decode("utf-8")
+        return tomllib.loads(text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise CatalogError(f"{path}: cannot read the catalog entry ({exc})") from None
+
+
+def _header(data: bytes, path: Path) -> dict[str, Any]:
+    """The keys before ``explanation`` (all a lint run needs), without parsing the long
+    strings after them; the whole file when the entry is laid out otherwise."""
+    cut = data.find(_DETAIL_START)
+    if cut > 0:
+        try:
+            header = tomllib.loads(data[:cut + 1].decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+            header = {}
+        if all(key in header for key in ("code", "name", "severity", "summary")) and all(
+                key in _HEADER_KEYS for key in header):
+            return header
+    return _read_toml(path, data)
+
+
 def _rule_from_toml(data: dict[str, Any], source: Path) -> RuleInfo:
+    try:
+        return RuleInfo(
+            code=data["code"],
+            name=data["name"],
+            severity=Severity.parse(data["severity"]),
+            fix=Applicability(data.get("fix", "none")),
+            summary=data["summary"].strip(),
+            tags=tuple(data.get("tags", ())),
+            source=source,
+        )
+    except (KeyError, ValueError, AttributeError) as exc:
+        raise CatalogError(f"{source}: bad catalog entry ({exc})") from None
+
+
+def _details_from_toml(data: dict[str, Any], source: Path) -> _Details:
     try:
         example_data = data.get("example")
         example = None
@@ -76,14 +144,8 @@ def _rule_from_toml(data: dict[str, Any], source: Path) -> RuleInfo:
                 inventory=example_data.get("inventory"),
                 peers=tuple(example_data.get("peers", ())),
             )
-        return RuleInfo(
-            code=data["code"],
-            name=data["name"],
-            severity=Severity.parse(data["severity"]),
-            fix=Applicability(data.get("fix", "none")),
-            summary=data["summary"].strip(),
+        return _Details(
             explanation=data["explanation"].strip(),
-            tags=tuple(data.get("tags", ())),
             example=example,
             extra={k: v for k, v in data.items() if k not in _KNOWN_KEYS},
         )
@@ -97,8 +159,7 @@ def load_catalog(directory: Path | None = None) -> dict[str, RuleInfo]:
     folder = directory or catalog_dir()
     rules: dict[str, RuleInfo] = {}
     for path in sorted(folder.glob("F[XH][0-9][0-9][0-9].toml")):
-        with path.open("rb") as handle:
-            rule = _rule_from_toml(tomllib.load(handle), path)
+        rule = _rule_from_toml(_header(path.read_bytes(), path), path)
         if rule.code != path.stem:
             raise CatalogError(f"{path}: code {rule.code} does not match the file name")
         rules[rule.code] = rule
