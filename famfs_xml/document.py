@@ -160,7 +160,7 @@ class Document:
         if root is None:
             return {}
         spans = _expat_spans(self.work)
-        elements = [el for el in root.iter() if isinstance(el.tag, str)]
+        elements = list(root.iter(etree.Element))
         if len(spans) != len(elements):
             return {}
         return dict(zip(elements, spans, strict=True))

@@ -134,18 +134,28 @@ class Domain:
         return [d for d in self.memory_devices if d.uses_slot]
 
 
+def _child(element: Element, tag: str) -> Element | None:
+    """``element.find(tag)`` for a plain tag name, without ElementPath's per-call overhead."""
+    return next(element.iterchildren(tag), None)
+
+
+def _children(element: Element, tag: str) -> list[Element]:
+    """``element.findall(tag)`` for a plain tag name."""
+    return list(element.iterchildren(tag))
+
+
 def build(root: Element) -> Domain:
     """The view of a ``<domain>`` element."""
     domain = Domain(root=root)
     _read_resources(domain)
     _read_cpu(domain)
-    domain.devices = root.find("devices")
+    domain.devices = _child(root, "devices")
     if domain.devices is not None:
         domain.memory_devices = [
-            _read_memory_device(domain, el) for el in domain.devices.findall("memory")
+            _read_memory_device(domain, el) for el in _children(domain.devices, "memory")
         ]
-    domain.os = root.find("os")
-    domain.features = root.find("features")
+    domain.os = _child(root, "os")
+    domain.features = _child(root, "features")
     return domain
 
 
@@ -162,9 +172,9 @@ def _size_from_text(domain: Domain, element: Element | None) -> Size | None:
 
 def _read_resources(domain: Domain) -> None:
     root = domain.root
-    domain.memory_element = root.find("memory")
+    domain.memory_element = _child(root, "memory")
     domain.memory = _size_from_text(domain, domain.memory_element)
-    domain.max_memory_element = root.find("maxMemory")
+    domain.max_memory_element = _child(root, "maxMemory")
     domain.max_memory = _size_from_text(domain, domain.max_memory_element)
     if domain.max_memory_element is not None:
         domain.slots_text = domain.max_memory_element.get("slots")
@@ -175,9 +185,9 @@ def _read_resources(domain: Domain) -> None:
                 domain.bad_values.append(BadValue(
                     domain.max_memory_element, "slots",
                     f"Failed to parse memory slot count '{domain.slots_text}'"))
-    domain.current_memory_element = root.find("currentMemory")
+    domain.current_memory_element = _child(root, "currentMemory")
     domain.current_memory = _size_from_text(domain, domain.current_memory_element)
-    domain.vcpu_element = root.find("vcpu")
+    domain.vcpu_element = _child(root, "vcpu")
     if domain.vcpu_element is not None:
         try:
             domain.vcpus = units.parse_number(domain.vcpu_element.text)
@@ -186,13 +196,13 @@ def _read_resources(domain: Domain) -> None:
 
 
 def _read_cpu(domain: Domain) -> None:
-    domain.cpu = domain.root.find("cpu")
+    domain.cpu = _child(domain.root, "cpu")
     if domain.cpu is None:
         return
-    domain.numa = domain.cpu.find("numa")
+    domain.numa = _child(domain.cpu, "numa")
     if domain.numa is None:
         return
-    domain.cells = [_read_cell(domain, el) for el in domain.numa.findall("cell")]
+    domain.cells = [_read_cell(domain, el) for el in _children(domain.numa, "cell")]
 
 
 def _read_cell(domain: Domain, element: Element) -> Cell:
@@ -244,15 +254,15 @@ def format_cpuset(cpus: int) -> str:
 
 
 def _read_memory_device(domain: Domain, element: Element) -> MemoryDevice:
-    source = element.find("source")
-    target = element.find("target")
-    path_element = source.find("path") if source is not None else None
-    align_element = source.find("alignsize") if source is not None else None
-    size_element = target.find("size") if target is not None else None
-    node_element = target.find("node") if target is not None else None
-    label_element = target.find("label") if target is not None else None
-    label_size = label_element.find("size") if label_element is not None else None
-    address = element.find("address")
+    source = _child(element, "source")
+    target = _child(element, "target")
+    path_element = _child(source, "path") if source is not None else None
+    align_element = _child(source, "alignsize") if source is not None else None
+    size_element = _child(target, "size") if target is not None else None
+    node_element = _child(target, "node") if target is not None else None
+    label_element = _child(target, "label") if target is not None else None
+    label_size = _child(label_element, "size") if label_element is not None else None
+    address = _child(element, "address")
     slot_text = address.get("slot") if address is not None else None
     return MemoryDevice(
         element=element,
@@ -264,7 +274,7 @@ def _read_memory_device(domain: Domain, element: Element) -> MemoryDevice:
         path_element=path_element,
         alignsize=_size_from_text(domain, align_element),
         alignsize_element=align_element,
-        pmem=source is not None and source.find("pmem") is not None,
+        pmem=source is not None and _child(source, "pmem") is not None,
         target=target,
         size=_size_from_text(domain, size_element),
         size_element=size_element,

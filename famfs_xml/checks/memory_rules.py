@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import partial
 
+from lxml import etree
+
 from famfs_xml import units
 from famfs_xml.checks.arithmetic import (
     cells_total,
@@ -144,9 +146,7 @@ def _insert_current_memory(ctx: RuleContext, total: int | None) -> list[Edit]:
 
 
 def check_decimal_unit(ctx: RuleContext) -> Iterator[Finding]:
-    for element in ctx.domain.root.iter():
-        if not isinstance(element.tag, str):
-            continue
+    for element in ctx.domain.root.iter(etree.Element):  # elements only, filtered in C
         unit = element.get("unit")
         if unit is None or not units.is_decimal(unit):
             continue
