@@ -83,7 +83,7 @@ class Finding:
         return (self.path, self.line, self.column, self.code)
 
 
-@dataclass
+@dataclass(slots=True)  # one per file of a run: kept small
 class FileResult:
     """Everything a run learnt about one file."""
 

@@ -50,13 +50,15 @@ def _load_all(paths: Sequence[str], result: RunResult) -> Iterator[tuple[Source,
 def _in_order(stream: Iterator[tuple[int, Checked]],
               changes: dict[str, list[str]] | None = None) -> list[FileResult]:
     """Each document's result in the order the documents came, keeping no document."""
-    results: list[tuple[int, FileResult]] = []
+    results: list[FileResult | None] = []
     for index, item in stream:
-        applied = changes.get(item.doc.path, []) if changes is not None else []
-        results.append((index, FileResult(item.doc.path, item.findings, skipped=item.skipped,
-                                          fixed_codes=applied, changed=bool(applied))))
-    results.sort(key=lambda pair: pair[0])
-    return [file_result for _, file_result in results]
+        applied = changes.get(item.doc.path) if changes is not None else None
+        file_result = FileResult(item.doc.path, item.findings, skipped=item.skipped)
+        if applied:
+            file_result.fixed_codes, file_result.changed = applied, True
+        results.extend([None] * (index + 1 - len(results)))
+        results[index] = file_result
+    return [file_result for file_result in results if file_result is not None]
 
 
 def lint_paths(paths: Sequence[str], options: LintOptions) -> RunResult:

@@ -27,42 +27,56 @@ class Source:
     explicit: bool  # named on the command line, not found by a directory scan
 
 
-def expand(paths: Sequence[str]) -> tuple[list[Source], list[str]]:
-    """The files to lint, and one error message per unusable path."""
-    sources: list[Source] = []
+def expand(paths: Sequence[str]) -> tuple[Iterator[Source], list[str]]:
+    """The files to lint, and one error message per unusable path.
+
+    Named paths are checked at once (so the errors are complete on return); directories
+    are walked lazily, as the returned iterator is consumed, so that a scan of many files
+    never holds them all.
+    """
+    plan: list[Source | Path] = []  # a file or stdin to read, or a directory to walk
     errors: list[str] = []
     stdin_count = 0
     for name in paths:
         if name == STDIN:
             stdin_count += 1
-            sources.append(Source(STDIN, None, True))
+            plan.append(Source(STDIN, None, True))
             continue
         path = Path(name)
         try:
             if path.is_dir():
-                sources.extend(_walk(path))
+                plan.append(path)
             elif path.exists():
-                sources.append(Source(name, path, True))
+                plan.append(Source(name, path, True))
             else:
                 errors.append(f"{name}: No such file or directory")
         except OSError as exc:
             errors.append(f"{name}: {exc.strerror}")
     if stdin_count > 1:
         errors.append("'-' (standard input) can be given only once")
-    return sources, errors
+    return _follow(plan), errors
 
 
-def _walk(directory: Path) -> Iterator[Source]:
+def _follow(plan: list[Source | Path]) -> Iterator[Source]:
+    for item in plan:
+        if isinstance(item, Source):
+            yield item
+        else:
+            yield from _walk(item)
+
+
+def _walk(directory: Path | str) -> Iterator[Source]:
     """``*.xml`` below ``directory``, sorted, never following symlinks (no loops)."""
     try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        with os.scandir(directory) as scan:
+            entries = sorted(scan, key=lambda e: e.name)
     except OSError:
         return
     for entry in entries:
         if entry.is_symlink():
             continue
         if entry.is_dir(follow_symlinks=False):
-            yield from _walk(Path(entry.path))
+            yield from _walk(entry.path)
         elif entry.name.endswith(".xml") and entry.is_file(follow_symlinks=False):
             yield Source(entry.path, Path(entry.path), False)
 

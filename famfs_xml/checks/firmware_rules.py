@@ -15,7 +15,7 @@ def uses_efi(ctx: RuleContext) -> bool:
         return False
     if os_element.get("firmware") == "efi":
         return True
-    loader = os_element.find("loader")
+    loader = next(os_element.iterchildren("loader"), None)
     return loader is not None and loader.get("type") == "pflash"
 
 
@@ -30,7 +30,8 @@ def check_firmware_efi(ctx: RuleContext) -> Iterator[Finding]:
 
 def check_efi_acpi(ctx: RuleContext) -> Iterator[Finding]:
     features = ctx.domain.features
-    if not uses_efi(ctx) or (features is not None and features.find("acpi") is not None):
+    has_acpi = features is not None and next(features.iterchildren("acpi"), None) is not None
+    if not uses_efi(ctx) or has_acpi:
         return
     yield ctx.finding(
         "FX402", features if features is not None else ctx.domain.os,
@@ -49,7 +50,7 @@ def _add_acpi(ctx: RuleContext) -> list[Edit]:
 
 
 def check_machine_q35(ctx: RuleContext) -> Iterator[Finding]:
-    os_type = ctx.domain.os.find("type") if ctx.domain.os is not None else None
+    os_type = next(ctx.domain.os.iterchildren("type"), None) if ctx.domain.os is not None else None
     machine = os_type.get("machine") if os_type is not None else None
     if machine is not None and "q35" in machine:
         return

@@ -184,6 +184,6 @@ def check_memory_alignment(ctx: RuleContext) -> Iterator[Finding]:
 
 
 def _is_x86(ctx: RuleContext) -> bool:
-    os_type = ctx.domain.os.find("type") if ctx.domain.os is not None else None
+    os_type = next(ctx.domain.os.iterchildren("type"), None) if ctx.domain.os is not None else None
     arch = os_type.get("arch") if os_type is not None else None
     return arch is None or arch in ("x86_64", "i686")
