@@ -21,7 +21,7 @@ from famfs_xml.document import load
 from famfs_xml.domain import build
 from famfs_xml.findings import Finding, Severity
 from famfs_xml.inventory import Inventory
-from tests.attach.conftest import DATA, crlf, domain_variants
+from tests.attach.domains import DATA, crlf, domain_variants
 
 GiB = units.GiB
 DAX = "/dev/dax1.0"

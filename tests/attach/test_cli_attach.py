@@ -10,7 +10,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from famfs_xml import api
-from tests.attach.conftest import DATA
+from tests.attach.domains import DATA
 from tests.conftest import Cli, run_entry_point
 
 DAXCTL = ('[{"chardev":"dax1.0","size":8589934592,"target_node":0,"align":2097152,'
