@@ -293,6 +293,20 @@ def _numa_edits(editor: Editor, domain: Domain, general: int) -> list[Edit]:
     return [editor.insert_child(root, cpu)]
 
 
+def _node_edits(editor: Editor, domain: Domain) -> list[Edit]:
+    edits = []
+    for device in domain.memory_devices:
+        if device.model not in ("dimm", "nvdimm", "virtio-mem") or device.target is None \
+                or device.node_element is not None:
+            continue
+        node = Node("node", text="0")
+        if device.size_element is not None:
+            edits.append(editor.insert_after(device.size_element, node))
+        else:
+            edits.append(editor.insert_child(device.target, node))
+    return edits
+
+
 def attach_document(doc: Document, spec: DeviceSpec) -> Change:
     """``doc`` with ``spec`` attached; unchanged when the path is already attached."""
     domain = _domain_of(doc)
@@ -357,9 +371,11 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
             wanted = _current_after(current.bytes, memory.bytes, memory_after, spec.size)
             if wanted != current.bytes:
                 edits += editor.set_size(current, wanted, domain.memory_unit)
-        # NUMA
+        # NUMA: a new cell 0, and (as libvirt does when it adds one) node 0 for the memory
+        # devices already there
         if cells is None:
             edits += _numa_edits(editor, domain, general)
+            edits += _node_edits(editor, domain)
         # the device, last in <devices>
         device = _device_node(spec, slot)
         if domain.devices is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 
 import pytest
 from lxml import etree
@@ -22,6 +23,7 @@ from famfs_xml.domain import build
 from famfs_xml.findings import Finding, Severity
 from famfs_xml.inventory import Inventory
 from tests.attach.domains import DATA, crlf, domain_variants
+from tests.samples import GUIDE_VM
 
 GiB = units.GiB
 DAX = "/dev/dax1.0"
@@ -301,3 +303,31 @@ def test_several_domains_agree() -> None:
     first = attach(VARIANTS["libvirt-plain"])
     second = attach(VARIANTS["handwritten-no-cpu"])
     assert [f.code for f in api.lint_text(first, peers=[second])] == []
+
+
+def test_existing_devices_get_node_0_with_the_new_cell() -> None:
+    before = (VARIANTS["libvirt-nvdimm"]
+              .replace(b"  <maxMemory slots='2' unit='KiB'>12582912</maxMemory>\n", b"")
+              .replace(b"        <node>0</node>\n", b""))
+    before = re.sub(rb"\s*<numa>.*</numa>", b"", before, flags=re.DOTALL)
+    after = attach(before)
+    assert problems(after) == []
+    assert [m.findtext("target/node") for m in etree.fromstring(after).iter("memory")
+            if m.get("model")] == ["0", "0"]
+    assert sizes(after)["cells"] == 4 * GiB
+
+
+def test_the_guides_vm_section_in_one_step() -> None:
+    """The guide's VM before its section, attached with --slot 1, is the guide's VM."""
+    stanza = GUIDE_VM[GUIDE_VM.index("    <!-- the shared famfs device -->"):
+                      GUIDE_VM.index("  </devices>")]
+    numa = GUIDE_VM[GUIDE_VM.index("    <numa>"):GUIDE_VM.index("  </cpu>")]
+    before = (GUIDE_VM.replace(stanza, "").replace(numa, "")
+              .replace("<cpu mode='host-passthrough' check='none' migratable='on'>\n",
+                       "<cpu mode='host-passthrough' check='none' migratable='on'/>\n")
+              .replace("  </cpu>\n", "")
+              .replace("  <maxMemory slots='2' unit='GiB'>40</maxMemory>\n", "")
+              .replace(">40<", ">32<"))
+    spec = DeviceSpec(DAX, 8 * GiB, 2 * units.MiB, 16 * units.MiB, slot=1)
+    expected = GUIDE_VM.replace("    <!-- the shared famfs device -->\n", "")
+    assert attach(before.encode(), spec).decode() == expected
