@@ -36,6 +36,7 @@ DEFAULT_ALIGN = 2 * units.MiB
 DEFAULT_LABEL = 16 * units.MiB
 MIN_LABEL = 128 * units.KiB
 X86_DIMM_ALIGN = 2 * units.MiB
+MAX_BYTES = 2**63 - 1  # libvirt's size limit (LLONG_MAX bytes)
 
 _SIZE = re.compile(r"\s*([0-9]+)\s*([A-Za-z]*)\s*\Z")
 
@@ -203,14 +204,17 @@ def _domain_of(doc: Document) -> Domain:
 
 
 def _memory_facts(doc: Document, domain: Domain) -> tuple[int, int, int | None]:
-    """(memory, devices total, cells total or None without cells), all in bytes."""
+    """(memory, devices total, cells total or None without cells), all in bytes.
+
+    Without ``<memory>`` libvirt takes the memory from the NUMA cells (plus the devices).
+    """
     bad = [b for b in domain.bad_values
            if b.what in ("memory", "maxMemory", "currentMemory", "slots", "size")]
     if bad:
         raise AttachError(f"{doc.path}:{doc.position(bad[0].element)[0]}: {bad[0].message}; "
                           "fix the file first")
-    if domain.memory is None:
-        raise AttachError(f"{doc.path}: the domain has no <memory>")
+    if domain.memory is None and not domain.cells:
+        raise AttachError(f"{doc.path}: the domain has neither <memory> nor NUMA cells")
     devs = domain.devs_total
     if devs is None:
         raise AttachError(f"{doc.path}: a memory device has no readable target size")
@@ -219,6 +223,9 @@ def _memory_facts(doc: Document, domain: Domain) -> tuple[int, int, int | None]:
         cells = domain.cells_total
         if cells is None:
             raise AttachError(f"{doc.path}: a NUMA cell has no readable memory size")
+    if domain.memory is None:
+        assert cells is not None
+        return cells + devs, devs, cells
     return domain.memory.bytes, devs, cells
 
 
@@ -293,6 +300,19 @@ def _numa_edits(editor: Editor, domain: Domain, general: int) -> list[Edit]:
     return [editor.insert_child(root, cpu)]
 
 
+def _insert_max_memory(editor: Editor, domain: Domain, node: Node) -> Edit:
+    """Where libvirt writes ``<maxMemory>``: before ``<memory>``, else after the names."""
+    for tag in ("memory", "currentMemory"):
+        element = domain.root.find(tag)
+        if element is not None:
+            return editor.insert_before(element, node)
+    for tag in ("metadata", "description", "title", "genid", "uuid", "name"):
+        element = domain.root.find(tag)
+        if element is not None:
+            return editor.insert_after(element, node)
+    return editor.insert_child(domain.root, node, first=True)
+
+
 def _node_edits(editor: Editor, domain: Domain) -> list[Edit]:
     edits = []
     for device in domain.memory_devices:
@@ -314,7 +334,8 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
         return Change(doc, doc.raw, doc.raw, f"{spec.path} is already attached; unchanged")
     memory_before, devs, cells = _memory_facts(doc, domain)
     if cells is None:
-        general = memory_before - devs
+        # QEMU runs a NUMA cell rounded up to whole MiB (x86): write what will run (FX107).
+        general = -(-(memory_before - devs) // units.MiB) * units.MiB
         if general <= 0:
             raise AttachError(f"{doc.path}: <memory> leaves no general-purpose memory besides "
                               "the memory devices")
@@ -329,6 +350,8 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
         general = 0
         base = cells
     memory_after = base + devs + spec.size
+    if memory_after > MAX_BYTES:
+        raise AttachError(f"{doc.path}: the memory total would exceed libvirt's limit")
 
     used = {d.slot for d in domain.slot_devices if d.slot is not None}
     if spec.slot is not None and spec.slot in used:
@@ -343,12 +366,11 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
     editor = Editor(doc)
     edits: list[Edit] = []
     memory = domain.memory
-    assert memory is not None and domain.memory_element is not None
     try:
         # maxMemory and its slots
         if domain.max_memory_element is None:
             attributes, value = _size_attributes(memory_after, domain.memory_unit)
-            edits.append(editor.insert_before(domain.memory_element, Node(
+            edits.append(_insert_max_memory(editor, domain, Node(
                 "maxMemory", [("slots", str(slots_wanted)), *attributes], value)))
         else:
             max_memory = domain.max_memory
@@ -359,16 +381,17 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
             if domain.slots is None or domain.slots < slots_wanted:
                 edits.append(editor.set_attribute(domain.max_memory_element, "slots",
                                                   str(max(slots_wanted, domain.slots or 0))))
-        # memory and currentMemory
-        if memory.bytes != memory_after:
+        # memory and currentMemory (without <memory>, libvirt sums the cells and devices)
+        if memory is not None and memory.bytes != memory_after:
             edits += editor.set_size(memory, memory_after, memory.unit)
         current = domain.current_memory
         if domain.current_memory_element is None:
-            attributes, value = _size_attributes(memory_after, domain.memory_unit)
-            edits.append(editor.insert_after(domain.memory_element,
-                                             Node("currentMemory", attributes, value)))
+            if domain.memory_element is not None:
+                attributes, value = _size_attributes(memory_after, domain.memory_unit)
+                edits.append(editor.insert_after(domain.memory_element,
+                                                 Node("currentMemory", attributes, value)))
         elif current is not None:
-            wanted = _current_after(current.bytes, memory.bytes, memory_after, spec.size)
+            wanted = _current_after(current.bytes, memory_before, memory_after, spec.size)
             if wanted != current.bytes:
                 edits += editor.set_size(current, wanted, domain.memory_unit)
         # NUMA: a new cell 0, and (as libvirt does when it adds one) node 0 for the memory
@@ -408,11 +431,10 @@ def detach_document(doc: Document, path: str) -> Change:
     editor = Editor(doc)
     edits: list[Edit] = []
     memory = domain.memory
-    assert memory is not None
     try:
         for device in removed:
             edits.append(editor.remove_element(device.element))
-        if memory.bytes != memory_after:
+        if memory is not None and memory.bytes != memory_after:
             edits += editor.set_size(memory, memory_after, memory.unit)
         current = domain.current_memory
         if current is not None:

@@ -227,7 +227,7 @@ def test_attach_refuses_broken_or_foreign_files() -> None:
         attach(b"<domain><name>x</name>")
     with pytest.raises(AttachError, match="not a libvirt domain"):
         attach(b"<network><name>x</name></network>")
-    with pytest.raises(AttachError, match="no <memory>"):
+    with pytest.raises(AttachError, match="neither <memory> nor NUMA cells"):
         attach(b"<domain type='kvm'><name>x</name><devices/></domain>")
 
 
@@ -331,3 +331,16 @@ def test_the_guides_vm_section_in_one_step() -> None:
     spec = DeviceSpec(DAX, 8 * GiB, 2 * units.MiB, 16 * units.MiB, slot=1)
     expected = GUIDE_VM.replace("    <!-- the shared famfs device -->\n", "")
     assert attach(before.encode(), spec).decode() == expected
+
+
+def test_memory_from_numa_cells_only() -> None:
+    """Without <memory>, libvirt sums the cells and devices: attach leaves it that way."""
+    before = re.sub(rb"  <(memory|currentMemory) unit='KiB'>8388608</\1>\n", b"",
+                    VARIANTS["libvirt-two-cells"])
+    assert b"<memory unit" not in before
+    after = attach(before)
+    assert problems(after) == []
+    assert b"<memory unit" not in after
+    assert sizes(after) == {"max_memory": 16 * GiB, "cells": 8 * GiB, "slots": 1}
+    assert after.index(b"<maxMemory") > after.index(b"</uuid>")
+    assert problems(detach(after)) == []

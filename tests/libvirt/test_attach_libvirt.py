@@ -6,6 +6,8 @@ sizes it keeps must be the ones attach wrote ("what is in git is what runs").
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from libvirt_judge import LibvirtJudge, domain_name
 from lxml import etree
@@ -78,3 +80,19 @@ def test_second_device_and_second_node(libvirt_judge: LibvirtJudge) -> None:
     _judge(libvirt_judge, second.after, VARIANTS["libvirt-two-cells"])
     argv = libvirt_judge.to_native(second.after).output
     assert '"node":1,"label-size":16777216,"memdev":"memnvdimm1","id":"nvdimm1","slot":1' in argv
+
+
+def test_domain_without_memory_element(libvirt_judge: LibvirtJudge) -> None:
+    original = re.sub(rb"  <(memory|currentMemory) unit='KiB'>8388608</\1>\n", b"",
+                      VARIANTS["libvirt-two-cells"])
+    attached = attach_document(load(original, "cells.xml"), SPEC)
+    defined = libvirt_judge.define(attached.after)
+    assert defined.ok, defined.message
+    name = domain_name(attached.after)
+    assert name is not None
+    try:
+        kept = build(etree.fromstring(libvirt_judge.dumpxml_inactive(name).encode()))
+    finally:
+        libvirt_judge.undefine(name)
+    assert kept.memory is not None and kept.memory.bytes == 16 * units.GiB
+    assert libvirt_judge.to_native(attached.after).ok

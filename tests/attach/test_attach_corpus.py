@@ -1,0 +1,49 @@
+"""attach/detach over corpora of real domains: no crash, and no new problem.
+
+The corpora are not part of this repository: set ``FAMFS_XML_CORPUS`` to a directory of domain
+XML files (searched recursively) to run these tests.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from famfs_xml import api, units
+from famfs_xml.attach import AttachError, DeviceSpec, attach_document, detach_document
+from famfs_xml.document import load
+from famfs_xml.findings import Severity
+
+CORPUS = os.environ.get("FAMFS_XML_CORPUS")
+SPEC = DeviceSpec("/dev/dax9.0", 2 * units.GiB, 2 * units.MiB, 16 * units.MiB)
+
+
+def _files() -> list[Path]:
+    if not CORPUS:
+        return []
+    return sorted(Path(CORPUS).rglob("*.xml"))
+
+
+def _codes(data: bytes) -> set[str]:
+    return {f.code for f in api.lint_text(data) if f.severity >= Severity.WARNING}
+
+
+@pytest.mark.skipif(not CORPUS, reason="set FAMFS_XML_CORPUS to a directory of domain XML")
+def test_attach_adds_no_problem_to_real_domains() -> None:
+    files = _files()
+    assert files, f"no *.xml under {CORPUS}"
+    worse: list[str] = []
+    for path in files:
+        raw = path.read_bytes()
+        try:
+            attached = attach_document(load(raw, str(path)), SPEC)
+        except AttachError:
+            continue  # refused with a message: fine
+        new = _codes(attached.after) - _codes(raw)
+        detached = detach_document(attached.doc, SPEC.path)
+        new |= _codes(detached.after) - _codes(raw)
+        if new:
+            worse.append(f"{path.name}: {sorted(new)}")
+    assert worse == []
