@@ -17,7 +17,6 @@ from famfs_xml.cmdline import (
     unescape,
     values_of,
 )
-from famfs_xml.devices import format_size
 from famfs_xml.findings import Finding, Severity
 from famfs_xml.grub import GRUB_DEFAULTS, GrubDefaults, kernel_args_hint, pending_hint
 from famfs_xml.grub import read_grub_defaults as _read_grub
@@ -225,16 +224,15 @@ def check_dax_modes(state: HostState) -> list[Finding]:
     found = []
     for device in state.dax:
         sysfs = f"/sys/bus/dax/devices/{device.path.rsplit('/', 1)[-1]}"
-        size = format_size(device.size)
         if device.mode == "system-ram":
             found.append(_finding(
                 "FH005", sysfs,
-                f"{device.path} ({size}) is in system-ram mode; famfs needs devdax",
+                f"{device.path} is in system-ram mode (the kmem driver): famfs needs devdax",
                 _convert_hint(device),
             ))
         elif device.mode == "unbound":
             found.append(_finding(
-                "FH006", sysfs, f"{device.path} ({size}) has no driver bound: it cannot be used",
+                "FH006", sysfs, f"{device.path} has no driver bound: it cannot be used",
                 _convert_hint(device),
             ))
     return found
