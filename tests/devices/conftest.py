@@ -2,52 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import pytest
+import typer
+from click.testing import Result
 from devices_fake_machine import FakeMachine
+from devices_fake_tools import Cli, FakeTools
+from typer.testing import CliRunner
 
-HERE = Path(__file__).resolve().parent
-
-SCRIPT = """#!{python}
-import sys
-sys.path.insert(0, {here!r})
-from devices_fake_tools import main
-sys.exit(main({tool!r}, {config!r}, sys.argv[1:]))
-"""
-
-
-class FakeTools:
-    """Fake daxctl/ndctl first on PATH; every call is logged."""
-
-    def __init__(self, bin_dir: Path, root: Path) -> None:
-        self.bin_dir = bin_dir
-        self.log = bin_dir / "calls.jsonl"
-        self.config = bin_dir / "fake-tools.json"
-        self.root = root
-        self.behave("normal")
-        for tool in ("daxctl", "ndctl"):
-            script = bin_dir / tool
-            script.write_text(SCRIPT.format(
-                python=sys.executable, here=str(HERE), tool=tool, config=str(self.config)
-            ))
-            script.chmod(0o755)
-
-    def behave(self, behaviour: str) -> None:
-        self.config.write_text(json.dumps(
-            {"root": str(self.root), "behaviour": behaviour, "log": str(self.log)}
-        ))
-
-    @property
-    def calls(self) -> list[list[str]]:
-        if not self.log.exists():
-            return []
-        return [json.loads(line) for line in self.log.read_text().splitlines()]
-
-    def path(self, tool: str) -> str:
-        return str(self.bin_dir / tool)
+from famfs_xml.cli_devices import register
 
 
 @pytest.fixture
@@ -56,9 +21,7 @@ def machine(tmp_path: Path) -> FakeMachine:
 
 
 @pytest.fixture
-def fake_tools(
-    tmp_path: Path, machine: FakeMachine, monkeypatch: pytest.MonkeyPatch
-) -> FakeTools:
+def fake_tools(tmp_path: Path, machine: FakeMachine, monkeypatch: pytest.MonkeyPatch) -> FakeTools:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     tools = FakeTools(bin_dir, machine.root)
@@ -72,21 +35,34 @@ def guide_host(machine: FakeMachine) -> FakeMachine:
     machine.set_efi()
     machine.set_kernel("6.14.5-300.fc42.x86_64")
     machine.set_os_release("fedora", "42")
-    machine.set_firmware_memmap([
-        (0x0, 0x9FBFF, "System RAM"),
-        (0x100000, 0xBFFFFFFF, "System RAM"),
-        (0x100000000, 0xA3FFFFFFF, "System RAM"),
-    ])
+    machine.set_firmware_memmap(
+        [
+            (0x0, 0x9FBFF, "System RAM"),
+            (0x100000, 0xBFFFFFFF, "System RAM"),
+            (0x100000000, 0xA3FFFFFFF, "System RAM"),
+        ]
+    )
     machine.set_cmdline(
         "BOOT_IMAGE=(hd0,gpt2)/vmlinuz-6.14.5 root=UUID=1234 ro memmap=8G!8G"
         " memhp_default_state=offline"
     )
     machine.set_grub(
-        'GRUB_TIMEOUT=5\n'
+        "GRUB_TIMEOUT=5\n"
         'GRUB_CMDLINE_LINUX="rhgb quiet memmap=8G!8G memhp_default_state=offline"\n'
-        'GRUB_ENABLE_BLSCFG=true\n'
+        "GRUB_ENABLE_BLSCFG=true\n"
     )
     machine.set_auto_online("offline")
     machine.add_dax("dax0.0", mode="devdax")
     return machine
 
+
+@pytest.fixture
+def cli() -> Cli:
+    """Run the device commands registered on a fresh app: ``cli("devices", "--json")``."""
+    app = typer.Typer()
+    register(app)
+
+    def invoke(*args: str) -> Result:
+        return CliRunner().invoke(app, list(args))
+
+    return invoke

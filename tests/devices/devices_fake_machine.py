@@ -45,8 +45,14 @@ class FakeMachine:
     # --- dax devices -----------------------------------------------------------------
 
     def add_dax(
-        self, name: str = "dax0.0", *, size: int = 8 * GiB, align: int = 2 * MiB,
-        mode: str | None = "devdax", target_node: int = 0, resource: int = 0x240000000,
+        self,
+        name: str = "dax0.0",
+        *,
+        size: int = 8 * GiB,
+        align: int = 2 * MiB,
+        mode: str | None = "devdax",
+        target_node: int = 0,
+        resource: int = 0x240000000,
         parent: Path | None = None,
     ) -> Path:
         parent = parent or self.sys / "devices/platform" / f"hmem.{name[3:].split('.')[0]}"
@@ -90,10 +96,14 @@ class FakeMachine:
         return self.sys / f"devices/platform/e820_pmem/ndbus0/region{region}"
 
     def add_namespace(
-        self, name: str = "namespace0.0", *, mode: str = "raw", size: int = 8573157376,
+        self,
+        name: str = "namespace0.0",
+        *,
+        mode: str = "raw",
+        size: int = 8573157376,
         numa_node: int = 0,
     ) -> Path:
-        region = int(name[len("namespace"):].split(".")[0])
+        region = int(name[len("namespace") :].split(".")[0])
         ns_dir = self.region_dir(region) / name
         write(ns_dir / "size", f"{size}\n")
         write(ns_dir / "numa_node", f"{numa_node}\n")
@@ -104,7 +114,7 @@ class FakeMachine:
     def set_namespace_mode(self, name: str, mode: str) -> None:
         ns_dir = (self.sys / "bus/nd/devices" / name).resolve()
         region_dir = ns_dir.parent
-        region = region_dir.name[len("region"):]
+        region = region_dir.name[len("region") :]
         size = int((ns_dir / "size").read_text())
         for old in ("block", "holder"):
             target = ns_dir / old

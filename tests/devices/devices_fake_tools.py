@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from click.testing import Result
 from devices_fake_machine import FakeMachine
 
 EBUSY, ENXIO, EINVAL, USAGE = 240, 250, 234, 129
@@ -155,7 +157,7 @@ def _reconfigure(machine: FakeMachine, behaviour: str, args: list[str]) -> int:
 def _namespace_json(machine: FakeMachine, name: str) -> dict[str, Any]:
     ns_dir = machine.sys / "bus/nd/devices" / name
     mode = machine.namespace_mode(name)
-    region = name[len("namespace"):].split(".")[0]
+    region = name[len("namespace") :].split(".")[0]
     entry: dict[str, Any] = {"dev": name, "mode": mode}
     if mode in ("fsdax", "devdax"):
         entry["map"] = "dev"
@@ -187,7 +189,9 @@ def ndctl(machine: FakeMachine, behaviour: str, args: list[str]) -> int:
     return 1
 
 
-def _create_namespace(machine: FakeMachine, behaviour: str, args: list[str], names: list[str]) -> int:
+def _create_namespace(
+    machine: FakeMachine, behaviour: str, args: list[str], names: list[str]
+) -> int:
     target = _option(args, "--reconfig", "-e")
     mode = _option(args, "--mode", "-m")
     if target is None or mode is None:
@@ -221,3 +225,48 @@ def main(tool: str, config_path: str, args: list[str]) -> int:
     machine = FakeMachine(Path(config["root"]))
     run = daxctl if tool == "daxctl" else ndctl
     return run(machine, config["behaviour"], args)
+
+
+Cli = Callable[..., Result]
+"""``cli("devices", "--json")``: run the device commands on a fresh app."""
+
+HERE = Path(__file__).resolve().parent
+SCRIPT = """#!{python}
+import sys
+sys.path.insert(0, {here!r})
+from devices_fake_tools import main
+sys.exit(main({tool!r}, {config!r}, sys.argv[1:]))
+"""
+
+
+class FakeTools:
+    """Fake daxctl/ndctl first on PATH; every call is logged."""
+
+    def __init__(self, bin_dir: Path, root: Path) -> None:
+        self.bin_dir = bin_dir
+        self.log = bin_dir / "calls.jsonl"
+        self.config = bin_dir / "fake-tools.json"
+        self.root = root
+        self.behave("normal")
+        for tool in ("daxctl", "ndctl"):
+            script = bin_dir / tool
+            script.write_text(
+                SCRIPT.format(
+                    python=sys.executable, here=str(HERE), tool=tool, config=str(self.config)
+                )
+            )
+            script.chmod(0o755)
+
+    def behave(self, behaviour: str) -> None:
+        self.config.write_text(
+            json.dumps({"root": str(self.root), "behaviour": behaviour, "log": str(self.log)})
+        )
+
+    @property
+    def calls(self) -> list[list[str]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    def path(self, tool: str) -> str:
+        return str(self.bin_dir / tool)
