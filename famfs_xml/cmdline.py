@@ -23,7 +23,7 @@ def memparse(text: str) -> int:
 
 def unescape(value: str) -> str:
     """Grub needs ``\\$`` where the kernel sees ``$``; compare values without the escape."""
-    return value.replace("\\$", "$")
+    return re.sub(r"\\+\$", "$", value)
 
 
 def split_cmdline(text: str) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +25,26 @@ class GrubDefaults:
 
 
 def _shell_value(raw: str) -> str:
-    try:
-        words = shlex.split(raw, comments=True)
-    except ValueError:
-        return raw.strip().strip("\"'")
-    return " ".join(words)
+    """The value of a ``KEY=...`` shell assignment, quotes and backslashes removed as sh does."""
+    out: list[str] = []
+    quote = ""
+    index = 0
+    while index < len(raw):
+        char = raw[index]
+        nxt = raw[index + 1] if index + 1 < len(raw) else ""
+        if quote == "'":
+            quote, keep = ("", "") if char == "'" else (quote, char)
+        elif char == "\\" and nxt and (not quote or nxt in '$`"\\'):
+            keep, index = nxt, index + 1
+        elif char in "'\"" and quote in ("", char):
+            quote, keep = ("" if quote else char), ""
+        elif char == "#" and not quote and (not out or out[-1].isspace()):
+            break
+        else:
+            keep = char
+        out.append(keep)
+        index += 1
+    return "".join(out).strip()
 
 
 def _grubenv(root: Path) -> dict[str, str]:
