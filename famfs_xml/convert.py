@@ -146,7 +146,7 @@ def plan(dev: str, mode: str, *, root: Path = Path("/"), force: bool = False) ->
     dax = _DAX.fullmatch(dev)
     if dax:
         if mode not in DAX_MODES:
-            raise ConvertUsageError(f"a dax device converts to devdax or system-ram, not {mode}")
+            raise ConvertUsageError(_dax_mode_error(root, dax.group(1), mode))
         return _plan_dax(root, dax.group(1), mode, force)
     if _NAMESPACE.fullmatch(dev) or _PMEM.fullmatch(dev):
         if mode not in NAMESPACE_MODES:
@@ -155,6 +155,13 @@ def plan(dev: str, mode: str, *, root: Path = Path("/"), force: bool = False) ->
     raise ConvertUsageError(
         f"cannot convert {dev!r}: name a daxX.Y, /dev/daxX.Y, namespaceX.Y or /dev/pmemX device"
     )
+
+
+def _dax_mode_error(root: Path, name: str, mode: str) -> str:
+    device = dax_device(root, name)
+    if device is not None and device.namespace:
+        return f"{name} comes from {device.namespace}: convert {device.namespace} to {mode}"
+    return f"a dax device converts to devdax or system-ram, not {mode}"
 
 
 def _missing(kind: str, name: str, mode: str, argv: tuple[str, ...], force: bool) -> Plan:
@@ -262,7 +269,8 @@ def execute(plan: Plan, *, root: Path = Path("/"), timeout: float = DEFAULT_TIME
 
 
 def _verdict(plan: Plan, result: ToolResult, after: str | None) -> str:
-    state = f"{plan.name} is now in {after or 'no'} mode"
+    still = "still" if after == plan.current_mode else "now"
+    state = f"{plan.name} is {still} in {after or 'no'} mode" if after else f"{plan.name} is gone"
     if after == plan.requested_mode:
         if not result.ok:
             return f"{state}, although {result.describe_failure()}"
@@ -270,7 +278,8 @@ def _verdict(plan: Plan, result: ToolResult, after: str | None) -> str:
     if not result.ok:
         return f"{result.describe_failure()}; {state}"
     count = reconfigured_count(result.stderr)
-    said = f" and reported 'reconfigured {count} devices'" if count is not None else ""
+    plural = "" if count == 1 else "s"
+    said = f" and reported 'reconfigured {count} device{plural}'" if count is not None else ""
     return (
         f"{plan.argv[0]} exited 0{said}, but {state}, not {plan.requested_mode}: "
         "the conversion did not happen"

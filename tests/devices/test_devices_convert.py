@@ -49,6 +49,13 @@ def test_plan_as_json(machine: FakeMachine, fake_tools: FakeTools, cli: Cli) -> 
     assert data["current_mode"] == "raw"
 
 
+def test_fsdax_for_a_namespace_dax_device_names_the_namespace(machine: FakeMachine) -> None:
+    machine.add_namespace("namespace0.0", mode="devdax")
+    with pytest.raises(ConvertUsageError, match=r"convert namespace0\.0 to fsdax"):
+        plan("dax0.0", "fsdax", root=machine.root)
+    assert plan("namespace0.0", "fsdax", root=machine.root).paths == ("/dev/dax0.0",)
+
+
 def test_force_adds_daxctl_f(machine: FakeMachine) -> None:
     machine.add_dax("dax0.0", mode="system-ram")
     assert plan("/dev/dax0.0", "devdax", root=machine.root, force=True).argv == (
@@ -126,8 +133,8 @@ def test_a_tool_that_lies_is_caught(machine: FakeMachine, fake_tools: FakeTools,
     code, _, err = convert(cli, machine, "dax0.0", "--mode", "devdax", "--yes")
     assert code == 1
     assert len(fake_tools.calls) == 1
-    assert "exited 0" in err and "still" not in err
-    assert "dax0.0 is now in system-ram mode, not devdax" in err
+    assert "exited 0 and reported 'reconfigured 1 device'" in err
+    assert "dax0.0 is still in system-ram mode, not devdax" in err
 
 
 def test_busy_exit_quotes_the_tool(machine: FakeMachine, fake_tools: FakeTools, cli: Cli) -> None:
