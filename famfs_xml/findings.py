@@ -35,14 +35,15 @@ class Applicability(enum.Enum):
 
 @dataclass(frozen=True, order=True)
 class Edit:
-    """Replace the bytes ``[start, end)`` of the original file with ``text``.
+    """Replace the bytes ``[start, end)`` of the document's UTF-8 text with ``text``.
 
-    ``start == end`` is an insertion. Offsets are byte offsets into the file as read.
+    ``start == end`` is an insertion. Offsets are byte offsets into
+    :attr:`famfs_xml.document.Document.work` (the file itself for UTF-8 files).
     """
 
     start: int
     end: int
-    text: bytes
+    text: str
 
     def overlaps(self, other: Edit) -> bool:
         if self.start == self.end and other.start == other.end:

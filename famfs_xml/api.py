@@ -1,0 +1,48 @@
+"""A small library surface for scripts and tests: lint or fix XML given as text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from famfs_xml.catalog import load_catalog
+from famfs_xml.document import load
+from famfs_xml.engine import LintOptions, fix_document, lint_documents
+from famfs_xml.findings import Finding
+from famfs_xml.inventory import DeviceFacts
+from famfs_xml.selection import select_codes
+
+
+def options(
+    *,
+    select: Iterable[str] | None = None,
+    extend_select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+    facts: DeviceFacts | None = None,
+    parameters: Mapping[str, Mapping[str, Any]] | None = None,
+    unsafe_fixes: bool = False,
+) -> LintOptions:
+    codes = select_codes(load_catalog(), select, extend_select, ignore)
+    return LintOptions(codes, facts, parameters or {}, unsafe_fixes)
+
+
+def _as_bytes(text: str | bytes) -> bytes:
+    return text.encode("utf-8") if isinstance(text, str) else text
+
+
+def lint_text(
+    text: str | bytes,
+    *,
+    path: str = "<string>",
+    peers: Sequence[str | bytes] = (),
+    **option_args: Any,
+) -> list[Finding]:
+    """Findings for ``text``; ``peers`` are other domains linted in the same run (FX501)."""
+    docs = [(load(_as_bytes(text), path), True)]
+    docs += [(load(_as_bytes(p), f"<peer {i}>"), True) for i, p in enumerate(peers, 1)]
+    return lint_documents(docs, options(**option_args))[0].findings
+
+
+def fix_text(text: str | bytes, *, path: str = "<string>", **option_args: Any) -> bytes:
+    """``text`` with every allowed fix applied (safe ones; unsafe with ``unsafe_fixes=True``)."""
+    return fix_document(load(_as_bytes(text), path), options(**option_args)).data

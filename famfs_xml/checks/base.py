@@ -1,0 +1,82 @@
+"""What a check function sees, and how it reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from famfs_xml.catalog import RuleInfo
+from famfs_xml.document import Document
+from famfs_xml.domain import Domain
+from famfs_xml.edits import EditError, Editor
+from famfs_xml.findings import Applicability, Edit, Finding, Fix, Severity
+from famfs_xml.inventory import DeviceFacts
+
+Element = etree._Element
+
+
+@dataclass
+class RuleContext:
+    """One document under one rule run."""
+
+    doc: Document
+    domain: Domain
+    catalog: Mapping[str, RuleInfo]
+    facts: DeviceFacts | None = None
+    parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.editor = Editor(self.doc)
+
+    def parameter(self, code: str, key: str, default: Any) -> Any:
+        return self.parameters.get(code, {}).get(key, default)
+
+    def finding(
+        self,
+        code: str,
+        element: Element | None,
+        message: str,
+        *,
+        severity: Severity | None = None,
+        fix: Fix | None = None,
+    ) -> Finding:
+        rule = self.catalog[code]
+        line, column = self.doc.position(element) if element is not None else (1, 1)
+        return Finding(
+            code=code,
+            name=rule.name,
+            severity=severity or rule.severity,
+            path=self.doc.path,
+            line=line,
+            column=column,
+            message=message,
+            fix=fix,
+        )
+
+    def fix(
+        self,
+        message: str,
+        build: Callable[[], Edit | Iterable[Edit | None] | None],
+        applicability: Applicability = Applicability.SAFE,
+    ) -> Fix | None:
+        """A fix whose edits come from ``build``; None when they cannot be placed exactly.
+
+        ``build`` runs at once, so a lambda may close over loop variables.
+        """
+        try:
+            built = build()
+        except EditError:
+            return None
+        if built is None:
+            return None
+        candidates = [built] if isinstance(built, Edit) else list(built)
+        edits = tuple(edit for edit in candidates if edit is not None)
+        if not edits:
+            return None
+        return Fix(applicability, message, edits)
+
+
+Check = Callable[[RuleContext], Iterator[Finding]]

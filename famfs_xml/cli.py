@@ -1,0 +1,251 @@
+"""The ``famfs-xml`` command line: parse options, call the library, print, map to exit codes.
+
+Exit codes: 0 nothing at or above ``--fail-on`` remains; 1 findings remain (``fix --diff``:
+changes would be made); 2 usage error, unreadable path, bad config or internal error, with
+one line on stderr and never a traceback.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+from famfs_xml import __version__
+
+if TYPE_CHECKING:
+    from famfs_xml.engine import LintOptions
+    from famfs_xml.run import RunResult
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+app = typer.Typer(
+    name="famfs-xml",
+    help="Lint and fix libvirt domains that share a famfs memory device; manage dax devices.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class UsageFailure(Exception):
+    """A problem with what the user asked for: one line on stderr, exit 2."""
+
+
+class OutputFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+class FailOn(str, enum.Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"famfs-xml {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """famfs-xml: the famfs VM guide, checked and applied."""
+
+
+Paths = Annotated[list[str], typer.Argument(help="Domain XML files or directories; - for stdin.")]
+Select = Annotated[list[str] | None, typer.Option(
+    "--select", help="Rules to run: codes, prefixes (FX3), names, tags or ALL.")]
+ExtendSelect = Annotated[list[str] | None, typer.Option(
+    "--extend-select", help="Rules to run in addition to the selection.")]
+Ignore = Annotated[list[str] | None, typer.Option("--ignore", help="Rules not to run.")]
+FailOnOption = Annotated[FailOn, typer.Option(
+    "--fail-on", help="Lowest severity that makes the exit code 1.")]
+InventoryOption = Annotated[Path | None, typer.Option(
+    "--inventory", help="Backing-device facts: saved daxctl/ndctl list or devices --json output.")]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
+OutputOption = Annotated[Path | None, typer.Option("--output", help="Write the report here.")]
+ExitZero = Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when findings remain.")]
+
+
+def _options(select: list[str] | None, extend_select: list[str] | None,
+             ignore: list[str] | None, inventory: Path | None,
+             unsafe_fixes: bool = False) -> LintOptions:
+    from famfs_xml.api import options
+    from famfs_xml.catalog import CatalogError
+    from famfs_xml.inventory import Inventory, InventoryError
+    from famfs_xml.selection import SelectionError
+
+    facts = None
+    try:
+        if inventory is not None:
+            facts = Inventory.from_file(inventory)
+        return options(select=select, extend_select=extend_select or (), ignore=ignore or (),
+                       facts=facts, unsafe_fixes=unsafe_fixes)
+    except (InventoryError, SelectionError, CatalogError) as exc:
+        raise UsageFailure(str(exc)) from None
+
+
+def _emit(text: str, output: Path | None, *, to_stderr: bool = False) -> None:
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageFailure(f"cannot write {output}: {exc.strerror}") from None
+        return
+    stream = sys.stderr if to_stderr else sys.stdout
+    stream.write(text)
+    stream.flush()
+
+
+def _finish(result: RunResult, fail_on: FailOn, *, exit_zero: bool = False) -> NoReturn:
+    from famfs_xml.engine import fails
+    from famfs_xml.findings import Severity
+
+    for error in result.errors:
+        typer.echo(f"famfs-xml: error: {error}", err=True)
+    if result.errors:
+        raise typer.Exit(EXIT_ERROR)
+    if not exit_zero and fails(result.findings, Severity.parse(fail_on.value)):
+        raise typer.Exit(EXIT_FINDINGS)
+    raise typer.Exit(EXIT_OK)
+
+
+@app.command()
+def lint(
+    paths: Paths,
+    select: Select = None,
+    extend_select: ExtendSelect = None,
+    ignore: Ignore = None,
+    fail_on: FailOnOption = FailOn.warning,
+    inventory: InventoryOption = None,
+    output_format: FormatOption = OutputFormat.text,
+    output: OutputOption = None,
+    exit_zero: ExitZero = False,
+) -> None:
+    """Check domain XML files against the famfs rules."""
+    from famfs_xml.report import REPORTERS
+    from famfs_xml.run import lint_paths
+
+    options = _options(select, extend_select, ignore, inventory)
+    result = lint_paths(paths, options)
+    _emit(REPORTERS[output_format.value](result, "lint"), output)
+    _finish(result, fail_on, exit_zero=exit_zero)
+
+
+@app.command()
+def fix(
+    paths: Paths,
+    unsafe_fixes: Annotated[bool, typer.Option(
+        "--unsafe-fixes", help="Also apply fixes that change what the guest sees.")] = False,
+    diff: Annotated[bool, typer.Option(
+        "--diff", help="Print a unified diff instead of writing; exit 1 if anything would change."
+    )] = False,
+    select: Select = None,
+    extend_select: ExtendSelect = None,
+    ignore: Ignore = None,
+    fail_on: FailOnOption = FailOn.warning,
+    inventory: InventoryOption = None,
+    output_format: FormatOption = OutputFormat.text,
+    output: OutputOption = None,
+) -> None:
+    """Apply fixes in place (atomically); - reads stdin and writes the fixed XML to stdout."""
+    from famfs_xml.report import REPORTERS
+    from famfs_xml.run import fix_paths
+
+    options = _options(select, extend_select, ignore, inventory, unsafe_fixes)
+    result = fix_paths(paths, options, diff=diff)
+    if diff:
+        sys.stdout.write("".join(result.diffs))
+        for error in result.errors:
+            typer.echo(f"famfs-xml: error: {error}", err=True)
+        if result.errors:
+            raise typer.Exit(EXIT_ERROR)
+        raise typer.Exit(EXIT_FINDINGS if result.diffs else EXIT_OK)
+    to_stdout = result.stdout_data is not None
+    if to_stdout:
+        sys.stdout.buffer.write(result.stdout_data or b"")
+        sys.stdout.flush()
+    _emit(REPORTERS[output_format.value](result, "fix"), output, to_stderr=to_stdout)
+    _finish(result, fail_on)
+
+
+class ListFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command("rules")
+def rules_command(
+    output_format: Annotated[ListFormat, typer.Option("--format", help="Output format.")] =
+    ListFormat.text,
+) -> None:
+    """List every rule: code, name, severity, fix applicability, tags and summary."""
+    from famfs_xml.catalog import load_catalog
+    from famfs_xml.rule_docs import rules_json, rules_table
+
+    catalog = load_catalog()
+    typer.echo(rules_json(catalog) if output_format is ListFormat.json else rules_table(catalog),
+               nl=False)
+
+
+@app.command()
+def explain(
+    rule: Annotated[str, typer.Argument(help="A rule code (FX302) or name (nvdimm-alignsize).")],
+) -> None:
+    """Show a rule's documentation with a bad and a good example."""
+    from famfs_xml.catalog import find_rule
+    from famfs_xml.rule_docs import explain_text
+
+    found = find_rule(rule)
+    if found is None:
+        raise UsageFailure(f"unknown rule '{rule}' (see `famfs-xml rules`)")
+    typer.echo(explain_text(found), nl=False)
+
+
+def _register_extensions() -> None:
+    """Commands that live in their own modules."""
+    for module_name in ("famfs_xml.cli_devices", "famfs_xml.cli_attach"):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(app)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code; every failure becomes one line on stderr."""
+    _register_extensions()
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="famfs-xml", standalone_mode=False)
+    except UsageFailure as exc:
+        typer.echo(f"famfs-xml: error: {exc}", err=True)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            typer.echo(f"famfs-xml: error: {exc.format_message()}", err=True)
+            return EXIT_ERROR
+        if os.environ.get("FAMFS_XML_DEBUG"):
+            raise
+        typer.echo(f"famfs-xml: internal error: {type(exc).__name__}: {exc}", err=True)
+        return EXIT_ERROR
+    return code if isinstance(code, int) else EXIT_OK
+
+
+def main() -> NoReturn:
+    sys.exit(run())

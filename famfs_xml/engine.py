@@ -1,0 +1,178 @@
+"""Running the rules over documents, and the fix loop.
+
+The engine owns everything between a loaded :class:`Document` and a list of findings:
+which rules run, the load-time codes, the cross-file check, and fixing to a fixed point
+with a well-formedness guard. It never prints and never touches the file system.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from famfs_xml import checks, domain
+from famfs_xml.catalog import RuleInfo, load_catalog
+from famfs_xml.checks.base import RuleContext
+from famfs_xml.document import Document, LoadProblem, load
+from famfs_xml.edits import apply_edits
+from famfs_xml.findings import Applicability, Edit, Finding, Fix, Severity
+from famfs_xml.inventory import DeviceFacts
+
+MAX_FIX_PASSES = 20
+
+
+class FixRefused(Exception):
+    """Applying the fixes would have produced a file we must not write."""
+
+
+@dataclass(frozen=True)
+class LintOptions:
+    codes: frozenset[str]
+    facts: DeviceFacts | None = None
+    parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    unsafe_fixes: bool = False
+
+    def allows(self, fix: Fix | None) -> bool:
+        if fix is None:
+            return False
+        if fix.applicability is Applicability.SAFE:
+            return True
+        return self.unsafe_fixes and fix.applicability is Applicability.UNSAFE
+
+
+@dataclass
+class Checked:
+    """One document after its own checks: the findings, and the context FX501 needs."""
+
+    doc: Document
+    findings: list[Finding]
+    context: RuleContext | None = None
+    skipped: bool = False
+
+
+def lint_document(doc: Document, options: LintOptions, *, explicit: bool = True) -> Checked:
+    """Run every selected per-document rule on ``doc``.
+
+    ``explicit`` is False for files found by a directory scan: a file whose root is not
+    ``<domain>`` is then skipped silently instead of drawing FX004.
+    """
+    catalog = load_catalog()
+    fatal = [p for p in doc.problems if p.code in ("FX001", "FX003")]
+    if fatal or doc.root is None:
+        return Checked(doc, _load_findings(doc, fatal, options, catalog))
+    root = doc.root
+    if root.tag != "domain":
+        if not explicit:
+            return Checked(doc, [], skipped=True)
+        findings = []
+        if "FX004" in options.codes:
+            findings.append(_finding(catalog, "FX004", doc, LoadProblem(
+                "FX004", f"the root element is <{root.tag}>, not <domain>: not a libvirt domain",
+                *doc.position(root))))
+        return Checked(doc, findings)
+    context = RuleContext(doc, domain.build(root), catalog, options.facts, options.parameters)
+    findings = []
+    for code, check in checks.DOCUMENT_CHECKS.items():
+        if code in options.codes:
+            findings.extend(check(context))
+    return Checked(doc, findings, context)
+
+
+def _load_findings(doc: Document, problems: Sequence[LoadProblem], options: LintOptions,
+                   catalog: Mapping[str, RuleInfo]) -> list[Finding]:
+    return [_finding(catalog, p.code, doc, p) for p in problems if p.code in options.codes]
+
+
+def _finding(catalog: Mapping[str, RuleInfo], code: str, doc: Document,
+             problem: LoadProblem) -> Finding:
+    rule = catalog[code]
+    return Finding(code=code, name=rule.name, severity=rule.severity, path=doc.path,
+                   line=problem.line, column=problem.column, message=problem.message)
+
+
+def cross_file_findings(checked: Sequence[Checked], options: LintOptions) -> list[Finding]:
+    if "FX501" not in options.codes:
+        return []
+    contexts = [c.context for c in checked if c.context is not None]
+    return list(checks.check_shared_backing(contexts))
+
+
+def lint_documents(docs: Iterable[tuple[Document, bool]], options: LintOptions) -> list[Checked]:
+    """Lint several documents as one run, FX501 included; findings sorted per document."""
+    checked = [lint_document(doc, options, explicit=explicit) for doc, explicit in docs]
+    by_path: dict[str, Checked] = {c.doc.path: c for c in checked}
+    for finding in cross_file_findings(checked, options):
+        by_path[finding.path].findings.append(finding)
+    for item in checked:
+        item.findings.sort(key=Finding.sort_key)
+    return checked
+
+
+@dataclass
+class FixOutcome:
+    data: bytes  # the new file content (the original when nothing changed)
+    doc: Document
+    applied: list[str]  # codes of the fixes applied, in order
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.applied)
+
+
+def fix_document(doc: Document, options: LintOptions) -> FixOutcome:
+    """Apply allowed fixes pass after pass until nothing changes (bounded)."""
+    applied: list[str] = []
+    current = doc
+    for _ in range(MAX_FIX_PASSES):
+        result = lint_document(current, options)
+        chosen = _non_overlapping([f for f in result.findings if options.allows(f.fix)])
+        if not chosen:
+            break
+        edits = [edit for finding in chosen for edit in finding.fix.edits]  # type: ignore[union-attr]
+        work = apply_edits(current.work, edits)
+        if work == current.work:
+            break
+        current = _reload(current, work)
+        applied.extend(f.code for f in chosen)
+    data = doc.raw if not applied else encode(current)
+    return FixOutcome(data, current, applied)
+
+
+def _non_overlapping(findings: list[Finding]) -> list[Finding]:
+    """Keep fixes whose edits touch no edit already kept (ruff's rule); the rest wait a pass."""
+    kept: list[Finding] = []
+    taken: list[Edit] = []
+    for finding in sorted(findings, key=lambda f: min(e.start for e in f.fix.edits)):  # type: ignore[union-attr]
+        edits = finding.fix.edits  # type: ignore[union-attr]
+        if any(e.overlaps(t) for e in edits for t in taken):
+            continue
+        kept.append(finding)
+        taken.extend(edits)
+    return kept
+
+
+def _reload(previous: Document, work: bytes) -> Document:
+    raw = encode_work(work, previous)
+    doc = load(raw, previous.path)
+    broken = [p for p in doc.problems if p.code in ("FX001", "FX003")]
+    if broken or doc.root is None or doc.root.tag != previous.root.tag:  # type: ignore[union-attr]
+        detail = broken[0].message if broken else "the root element changed"
+        raise FixRefused(f"refusing to write a fix that breaks the XML ({detail})")
+    return doc
+
+
+def encode_work(work: bytes, like: Document) -> bytes:
+    """UTF-8 working text back to the file's own encoding (and byte-order mark)."""
+    style = like.style
+    if style.encoding == "utf-8" and not style.bom:
+        return work
+    return style.bom + work.decode("utf-8").encode(style.encoding)
+
+
+def encode(doc: Document) -> bytes:
+    return encode_work(doc.work, doc)
+
+
+def fails(findings: Iterable[Finding], fail_on: Severity) -> bool:
+    return any(f.severity >= fail_on for f in findings)

@@ -1,0 +1,88 @@
+"""Turning command-line paths into documents: directory walks, stdin, read errors."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from famfs_xml.document import Document, LoadProblem, Style, load
+from famfs_xml.fileio import MAX_FILE_BYTES, FileTooLarge, read_limited
+
+STDIN = "-"
+
+
+class PathError(Exception):
+    """A path named on the command line cannot be used at all (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file to lint: ``display`` is the path as the user wrote it (or ``-``)."""
+
+    display: str
+    path: Path | None  # None for stdin
+    explicit: bool  # named on the command line, not found by a directory scan
+
+
+def expand(paths: Sequence[str]) -> tuple[list[Source], list[str]]:
+    """The files to lint, and one error message per unusable path."""
+    sources: list[Source] = []
+    errors: list[str] = []
+    stdin_count = 0
+    for name in paths:
+        if name == STDIN:
+            stdin_count += 1
+            sources.append(Source(STDIN, None, True))
+            continue
+        path = Path(name)
+        try:
+            if path.is_dir():
+                sources.extend(_walk(path))
+            elif path.exists():
+                sources.append(Source(name, path, True))
+            else:
+                errors.append(f"{name}: No such file or directory")
+        except OSError as exc:
+            errors.append(f"{name}: {exc.strerror}")
+    if stdin_count > 1:
+        errors.append("'-' (standard input) can be given only once")
+    return sources, errors
+
+
+def _walk(directory: Path) -> Iterator[Source]:
+    """``*.xml`` below ``directory``, sorted, never following symlinks (no loops)."""
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_symlink():
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(Path(entry.path))
+        elif entry.name.endswith(".xml") and entry.is_file(follow_symlinks=False):
+            yield Source(entry.path, Path(entry.path), False)
+
+
+def read(source: Source) -> Document:
+    """Load one source; unreadable content becomes an FX001 problem on the document."""
+    try:
+        if source.path is None:
+            raw = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+            if len(raw) > MAX_FILE_BYTES:
+                raise FileTooLarge(len(raw))
+        else:
+            raw = read_limited(source.path)
+    except FileTooLarge as exc:
+        return _unreadable(source, f"file is {exc.size} bytes, over the "
+                                   f"{MAX_FILE_BYTES // (1024 * 1024)} MiB limit; not read")
+    return load(raw, source.display)
+
+
+def _unreadable(source: Source, message: str) -> Document:
+    doc = Document(path=source.display, raw=b"", work=b"", style=Style())
+    doc.problems.append(LoadProblem("FX001", message, 1, 1))
+    return doc

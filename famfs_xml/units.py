@@ -1,0 +1,101 @@
+"""libvirt size units, parsed exactly as libvirt's ``virScaleInteger`` does.
+
+The default unit is KiB; ``k``/``KiB`` and friends are powers of 1024; ``KB``/``MB``/... (a
+letter followed by ``b``) are powers of 1000; ``b``/``byte``/``bytes`` are bytes. libvirt
+stores every size in KiB, rounding bytes up, so :func:`to_bytes` does the same.
+"""
+
+from __future__ import annotations
+
+import re
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+
+_PREFIXES = "kmgtpe"
+_BINARY_NAMES = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+_DECIMAL_NAMES = ("KB", "MB", "GB", "TB", "PB", "EB")
+_LIMIT = 2**63 - 1  # LLONG_MAX bytes: libvirt's overflow limit on 64-bit hosts
+_DIGITS = re.compile(r"[0-9]+\Z")
+
+
+class UnitError(ValueError):
+    """A size that libvirt would refuse; the message is libvirt's own wording where it has one."""
+
+
+def multiplier(unit: str | None) -> int:
+    """Bytes per unit for a libvirt ``unit=`` value (None or empty means KiB)."""
+    if unit is None or unit == "":
+        return KiB
+    lowered = unit.lower()
+    if lowered in ("b", "byte", "bytes"):
+        return 1
+    if lowered[0] in _PREFIXES:
+        power = _PREFIXES.index(lowered[0]) + 1
+        rest = lowered[1:]
+        if rest in ("", "ib"):
+            return int(1024**power)
+        if rest == "b":
+            return int(1000**power)
+    raise UnitError(f"unknown suffix '{unit}'")
+
+
+def is_decimal(unit: str | None) -> bool:
+    """True for the 1000-based units (``KB``, ``mb``, ``Gb``...)."""
+    return bool(unit) and len(unit or "") == 2 and (unit or "").lower()[1] == "b" and (
+        (unit or "").lower()[0] in _PREFIXES
+    )
+
+
+def binary_counterpart(unit: str) -> str:
+    """``GB`` -> ``GiB``: the unit that was almost certainly meant."""
+    return _BINARY_NAMES[_PREFIXES.index(unit.lower()[0])]
+
+
+def parse_number(text: str | None) -> int:
+    """A non-negative base-10 integer, surrounding whitespace allowed, nothing else."""
+    if text is None or not _DIGITS.match(text.strip()):
+        raise UnitError(f"Invalid value '{(text or '').strip()}'")
+    return int(text.strip())
+
+
+def to_bytes(value: str | None, unit: str | None) -> int:
+    """The size in bytes as libvirt stores it (rounded up to a whole KiB)."""
+    number = parse_number(value)
+    total = number * multiplier(unit)
+    if total > _LIMIT:
+        raise UnitError(f"value too large: {number}{unit or ''}")
+    return -(-total // KiB) * KiB
+
+
+def canonical_unit(unit: str | None) -> str:
+    """The spelling we write back for a unit already in the file (``g`` -> ``GiB``)."""
+    if unit is None or unit == "":
+        return "KiB"
+    lowered = unit.lower()
+    if lowered in ("b", "byte", "bytes"):
+        return "bytes"
+    if is_decimal(unit):
+        return _DECIMAL_NAMES[_PREFIXES.index(lowered[0])]
+    return _BINARY_NAMES[_PREFIXES.index(lowered[0])]
+
+
+def fits_exactly(size: int, unit: str | None) -> bool:
+    return size % multiplier(unit) == 0
+
+
+def format_value(size: int, unit: str | None) -> str:
+    """The number to write for ``size`` bytes in ``unit`` (the caller checked it is exact)."""
+    return str(size // multiplier(unit))
+
+
+def human(size: int) -> str:
+    """``8 GiB`` for exact binary sizes, else the largest unit with a short decimal."""
+    for name, scale in (("EiB", 1024**6), ("PiB", 1024**5), ("TiB", 1024**4),
+                        ("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
+        if size >= scale:
+            if size % scale == 0:
+                return f"{size // scale} {name}"
+            return f"{size / scale:.2f} {name}"
+    return f"{size} bytes"
