@@ -24,7 +24,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (version 1)
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"famfs-xml: {message}", err=True)
+    typer.echo(f"famfs-xml: error: {message}", err=True)
     raise typer.Exit(code)
 
 
