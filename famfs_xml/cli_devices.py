@@ -79,6 +79,10 @@ def _plan_lines(plan: Plan) -> list[str]:
 def _plan_only(plan: Plan, as_json: bool) -> NoReturn:
     if plan.nothing_to_do:
         message = f"{plan.name} is already in {plan.requested_mode} mode; nothing to do"
+    elif not plan.exists:
+        message = f"nothing was run: {plan.name} does not exist"
+    elif plan.refused:
+        message = "nothing was run; --yes alone would be refused (--force overrides the checks)"
     else:
         message = "nothing was run: add --yes to run this command"
     if as_json:

@@ -128,12 +128,13 @@ def _namespace_argv(name: str, mode: str) -> tuple[str, ...]:
 
 
 def _resolve_namespace(root: Path, device: str) -> str:
+    """``namespaceX.Y`` for a namespace name or its ``/dev/pmemX`` (unchanged when unknown)."""
     if _NAMESPACE.fullmatch(device):
         return device
     for namespace in namespaces_from_sysfs(root):
         if namespace.device_path == device:
             return namespace.name
-    raise ConvertUsageError(f"{device} belongs to no pmem namespace on this machine")
+    return device
 
 
 def plan(dev: str, mode: str, *, root: Path = Path("/"), force: bool = False) -> Plan:
@@ -180,7 +181,8 @@ def _plan_dax(root: Path, name: str, mode: str, force: bool) -> Plan:
         findings += preflight.check_mounts(root, [path])
         findings += preflight.check_users(root, [path])
         if current in ("devdax", "famfs"):
-            findings += preflight.check_superblock(root, path, use_mmap=True)
+            align = read_int(under(root, f"/sys/bus/dax/devices/{name}/align"))
+            findings += preflight.check_superblock(root, path, use_mmap=True, map_size=align)
         findings += _memory_findings(root, name, current, mode)
     return Plan("dax", name, mode, current, (path,), argv, current != mode, tuple(findings), force)
 
@@ -226,7 +228,10 @@ def _plan_namespace(root: Path, name: str, mode: str, force: bool) -> Plan:
         findings += preflight.check_holders(root, namespace.blockdev)
         findings += preflight.check_users(root, paths)
         for path in paths:
-            findings += preflight.check_superblock(root, path, use_mmap=path.startswith("/dev/dax"))
+            is_dax = path.startswith("/dev/dax")
+            findings += preflight.check_superblock(
+                root, path, use_mmap=is_dax, map_size=namespace.align if is_dax else None
+            )
     changes = namespace.mode != mode
     return Plan(
         "namespace", name, mode, namespace.mode, tuple(paths), argv, changes, tuple(findings), force

@@ -119,13 +119,13 @@ def check_users(root: Path, paths: list[str]) -> list[PreflightFinding]:
     return found
 
 
-def _first_u64(path: Path, use_mmap: bool) -> int:
+def _first_u64(path: Path, use_mmap: bool, map_size: int) -> int:
     with open(path, "rb") as handle:
         if not use_mmap:
             data = handle.read(8)
         else:
-            size = os.fstat(handle.fileno()).st_size
-            length = min(size, SUPERBLOCK_MAP_SIZE) if size else SUPERBLOCK_MAP_SIZE
+            size = os.fstat(handle.fileno()).st_size  # 0 for a character device
+            length = min(size, map_size) if size else map_size
             with mmap.mmap(handle.fileno(), length, mmap.MAP_SHARED, mmap.PROT_READ) as view:
                 data = view[:8]
     if len(data) < 8:
@@ -134,10 +134,17 @@ def _first_u64(path: Path, use_mmap: bool) -> int:
     return value
 
 
-def check_superblock(root: Path, path: str, use_mmap: bool) -> list[PreflightFinding]:
-    """A famfs superblock at offset 0: devdax devices are mapped (they refuse read(2))."""
+def check_superblock(
+    root: Path, path: str, use_mmap: bool, map_size: int | None = None
+) -> list[PreflightFinding]:
+    """A famfs superblock at offset 0.
+
+    devdax devices refuse read(2), so they are mapped instead, in a whole multiple of the
+    device's alignment (``map_size``; 2 MiB when unknown).
+    """
+    length = max(map_size or SUPERBLOCK_MAP_SIZE, SUPERBLOCK_MAP_SIZE)
     try:
-        magic = _first_u64(under(root, path), use_mmap)
+        magic = _first_u64(under(root, path), use_mmap, length)
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return [PreflightFinding(

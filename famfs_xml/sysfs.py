@@ -103,7 +103,7 @@ def mode_of_driver(driver: str | None) -> str:
 def dax_mode(root: Path, name: str) -> str | None:
     """The current mode of ``daxX.Y`` from its driver link; None when the device is absent."""
     device_dir = dax_bus_dir(root) / name
-    if not device_dir.exists():
+    if not _DAX_NAME.fullmatch(name) or not device_dir.exists():
         return None
     return mode_of_driver(driver_name(device_dir))
 
@@ -116,7 +116,7 @@ def dax_resource(root: Path, name: str) -> int | None:
 def dax_device(root: Path, name: str) -> BackingDevice | None:
     """Everything sysfs knows about ``daxX.Y``; None when there is no such device."""
     device_dir = dax_bus_dir(root) / name
-    if not device_dir.exists():
+    if not _DAX_NAME.fullmatch(name) or not device_dir.exists():
         return None
     parent = Path(os.path.join(device_dir, os.pardir))
     return BackingDevice(
@@ -193,7 +193,7 @@ def _first_child(directory: Path, pattern: str) -> str | None:
 def namespace_from_sysfs(root: Path, name: str) -> Namespace | None:
     """A namespace as sysfs shows it; None when it does not exist."""
     ns_dir = nd_bus_dir(root) / name
-    if not ns_dir.exists():
+    if not _NAMESPACE_NAME.fullmatch(name) or not ns_dir.exists():
         return None
     raw_mode = read_attr(ns_dir / "mode") or "raw"
     holder = read_attr(ns_dir / "holder") or ""

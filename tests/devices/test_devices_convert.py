@@ -95,6 +95,22 @@ def test_missing_device_is_refused_even_with_force(
     assert fake_tools.calls == []
 
 
+def test_missing_pmem_is_refused(machine: FakeMachine, fake_tools: FakeTools, cli: Cli) -> None:
+    machine.add_namespace("namespace0.0", mode="fsdax")
+    code, out, _ = convert(cli, machine, "/dev/pmem9", "--mode", "devdax")
+    assert code == 1
+    assert "nothing was run: /dev/pmem9 does not exist" in out
+    assert fake_tools.calls == []
+
+
+def test_plan_says_when_yes_would_be_refused(machine: FakeMachine, cli: Cli) -> None:
+    machine.add_dax("dax0.0", mode="devdax")
+    machine.write_dev("/dev/dax0.0", magic=FAMFS_MAGIC)
+    code, out, _ = convert(cli, machine, "dax0.0", "--mode", "system-ram")
+    assert code == 1
+    assert "--yes alone would be refused" in out
+
+
 def test_already_in_mode_runs_nothing(
     machine: FakeMachine, fake_tools: FakeTools, cli: Cli
 ) -> None:
