@@ -105,27 +105,45 @@ def read_os_release(root: Path) -> OsRelease:
     return OsRelease(tuple(i for i in ids if i), version)
 
 
-def regenerate_command(os_release: OsRelease, grub: GrubDefaults | None, args: str) -> str:
-    """The command that puts kernel arguments into the boot configuration."""
+def regenerate_command(
+    os_release: OsRelease, grub: GrubDefaults | None, args: str = "", remove: str = ""
+) -> str:
+    """The command that makes kernel arguments live in the boot configuration.
+
+    Only ``grubby`` takes the arguments themselves (``args`` to add, ``remove`` to drop);
+    the others regenerate the configuration from ``/etc/default/grub``.
+    """
     if os_release.ids[:1] == ("fedora",) and os_release.version[:1] >= (34,):
         return "grub2-mkconfig -o /boot/grub2/grub.cfg"
     if grub is not None and grub.bls:
-        return f'grubby --update-kernel=ALL --args="{args}"'
+        parts = ["grubby --update-kernel=ALL"]
+        parts += [f'--remove-args="{remove}"'] if remove else []
+        parts += [f'--args="{args}"'] if args else []
+        return " ".join(parts)
     if {"debian", "ubuntu"} & set(os_release.ids):
         return "update-grub"
     return "grub-mkconfig -o /boot/grub/grub.cfg"
 
 
-def kernel_args_hint(root: Path, args: str, edit: str | None = None) -> str:
-    """How to get ``args`` onto the kernel command line: edit, regenerate, reboot.
+def _command(root: Path, args: str = "", remove: str = "") -> str:
+    return regenerate_command(read_os_release(root), read_grub_defaults(root), args, remove)
+
+
+def kernel_args_hint(root: Path, args: str, edit: str | None = None, remove: str = "") -> str:
+    """How to get ``args`` onto the kernel command line (instead of ``remove``).
 
     ``edit`` says what to change in ``/etc/default/grub``; by default, add ``args``.
     """
-    command = regenerate_command(read_os_release(root), read_grub_defaults(root), args)
+    command = _command(root, args, remove)
     if command.startswith("grubby"):
         return f"{command}, then reboot"
     edit = edit or f"add {args} to GRUB_CMDLINE_LINUX in {GRUB_DEFAULTS}"
     return f"{edit}, run {command}, then reboot"
+
+
+def removal_hint(root: Path, param: str) -> str:
+    """For a running parameter that ``/etc/default/grub`` no longer has."""
+    return f"{GRUB_DEFAULTS} no longer has {param}: run {_command(root, remove=param)}, then reboot"
 
 
 def pending_hint(root: Path, param: str) -> str:
@@ -139,5 +157,4 @@ def pending_hint(root: Path, param: str) -> str:
         for entry in sorted(entries.glob("*.conf")):
             if param in (read_attr(entry) or ""):
                 return f"the boot entries already have {param}: reboot to apply it"
-    command = regenerate_command(read_os_release(root), read_grub_defaults(root), param)
-    return f"run {command}, then reboot"
+    return f"run {_command(root, args=param)}, then reboot"

@@ -18,7 +18,13 @@ from famfs_xml.cmdline import (
     values_of,
 )
 from famfs_xml.findings import Finding, Severity
-from famfs_xml.grub import GRUB_DEFAULTS, GrubDefaults, kernel_args_hint, pending_hint
+from famfs_xml.grub import (
+    GRUB_DEFAULTS,
+    GrubDefaults,
+    kernel_args_hint,
+    pending_hint,
+    removal_hint,
+)
 from famfs_xml.grub import read_grub_defaults as _read_grub
 from famfs_xml.host_ram import RamMap, read_ram_map
 from famfs_xml.inventory import BackingDevice
@@ -94,7 +100,25 @@ def _finding(code: str, path: str, message: str, hint: str | None) -> Finding:
     return Finding(code, name, severity, path, 0, 0, message, hint=hint)
 
 
+def _change_hint(state: HostState, old: str, new: str, edit: str) -> str:
+    """Replace the parameter ``old`` by ``new`` (``edit`` says how in /etc/default/grub)."""
+    configured = {unescape(p) for p in state.grub.params} if state.grub else {old}
+    if old not in configured:
+        return removal_hint(state.root, old)
+    return kernel_args_hint(state.root, new, edit, remove=old)
+
+
+def _configured(state: HostState, param: str) -> bool:
+    return state.grub is not None and param in {unescape(p) for p in state.grub.params}
+
+
 # --- the checks ---------------------------------------------------------------------------
+
+
+def _replace_efi_fake_mem_hint(state: HostState, value: str) -> str:
+    new = "memmap=<size>!<start>"
+    edit = f"replace efi_fake_mem={value} with {new} in {GRUB_DEFAULTS}"
+    return _change_hint(state, f"efi_fake_mem={value}", new, edit)
 
 
 def check_efi(state: HostState) -> list[Finding]:
@@ -106,9 +130,7 @@ def check_efi(state: HostState) -> list[Finding]:
             "FH001", param.source,
             f"efi_fake_mem={value} is {param.where}, but this host did not boot with EFI "
             "(/sys/firmware/efi is absent), so it creates no dax device",
-            kernel_args_hint(state.root, "memmap=<size>!<start>",
-                             f"replace efi_fake_mem={value} with memmap=<size>!<start> "
-                             f"in {GRUB_DEFAULTS}"),
+            _replace_efi_fake_mem_hint(state, value),
         )
         for value, param in state.values("efi_fake_mem")
     ]
@@ -124,9 +146,7 @@ def check_efi_fake_mem_removed(state: HostState) -> list[Finding]:
             "FH003", param.source,
             f"efi_fake_mem={value} is {param.where}, but kernel {release} no longer has "
             "efi_fake_mem (removed in 6.11): no dax device will appear",
-            kernel_args_hint(state.root, "memmap=<size>!<start>",
-                             f"replace efi_fake_mem={value} with memmap=<size>!<start> "
-                             f"in {GRUB_DEFAULTS}"),
+            _replace_efi_fake_mem_hint(state, value),
         )
         for value, param in state.values("efi_fake_mem")
     ]
@@ -162,8 +182,9 @@ def check_memmap_in_ram(state: HostState) -> list[Finding]:
         start = _fitting_start(ram, memmap.size)
         sign = "!" if memmap.kind == "protected" else "$"
         better = f"memmap={_short(memmap.size)}{sign}{_short(start)}" if start is not None else None
+        old = f"memmap={memmap.text}"
         hint = (
-            kernel_args_hint(state.root, better, f"use {better} instead in {GRUB_DEFAULTS}")
+            _change_hint(state, old, better, f"use {better} instead in {GRUB_DEFAULTS}")
             if better else "this machine has no System RAM range that large: use a smaller size"
         )
         found.append(_finding(
@@ -183,8 +204,8 @@ def check_memmap_alignment(state: HostState) -> list[Finding]:
             "FH008", param.source,
             f"memmap={memmap.text} ({param.where}): start {memmap.start:#x} or size "
             f"{memmap.size} is not a multiple of 2 MiB, which a devdax device needs",
-            kernel_args_hint(state.root, "memmap=<size>!<start>",
-                             f"round memmap={memmap.text} to 2 MiB boundaries in {GRUB_DEFAULTS}"),
+            _change_hint(state, f"memmap={memmap.text}", "memmap=<size>!<start>",
+                         f"round memmap={memmap.text} to 2 MiB boundaries in {GRUB_DEFAULTS}"),
         )
         for memmap, param in _memmap(state)
         if memmap.start % MEMMAP_ALIGN or memmap.size % MEMMAP_ALIGN
@@ -204,7 +225,10 @@ def check_auto_online(state: HostState) -> list[Finding]:
         return []
     else:
         why = "memhp_default_state=offline is not on the kernel command line"
-    hint = kernel_args_hint(state.root, "memhp_default_state=offline") + (
+    wanted = "memhp_default_state=offline"
+    configured = _configured(state, wanted) and wanted not in running_params(state)
+    hint = (pending_hint(state.root, wanted) if configured else
+            kernel_args_hint(state.root, wanted)) + (
         "; for the running system: echo offline > /sys/devices/system/memory/auto_online_blocks"
     )
     return [_finding(
@@ -212,6 +236,10 @@ def check_auto_online(state: HostState) -> list[Finding]:
         f"{why}: the kernel onlines dax memory as system RAM, zeroing any shared contents",
         hint,
     )]
+
+
+def running_params(state: HostState) -> set[str]:
+    return {unescape(p) for p in state.running}
 
 
 def _convert_hint(device: BackingDevice) -> str:

@@ -91,10 +91,19 @@ def test_memmap_unaligned(guide_host: FakeMachine) -> None:
 def test_efi_fake_mem_on_a_new_kernel(guide_host: FakeMachine) -> None:
     guide_host.set_kernel("6.11.0-1-amd64")
     guide_host.set_cmdline("efi_fake_mem=8G@8G:0x40000 memhp_default_state=offline")
-    guide_host.set_grub("")
+    guide_host.set_grub(
+        'GRUB_CMDLINE_LINUX="efi_fake_mem=8G@8G:0x40000 memhp_default_state=offline"'
+    )
     finding = only(check_host(guide_host.root), "FH003")
     assert "6.11" in finding.message
-    assert finding.hint is not None and "memmap=" in finding.hint
+    assert finding.hint == (
+        "replace efi_fake_mem=8G@8G:0x40000 with memmap=<size>!<start> in /etc/default/grub, "
+        "run grub2-mkconfig -o /boot/grub2/grub.cfg, then reboot"
+    )
+    guide_host.set_grub('GRUB_CMDLINE_LINUX="memmap=8G!8G memhp_default_state=offline"')
+    finding = only(check_host(guide_host.root), "FH003")
+    assert finding.hint is not None
+    assert finding.hint.startswith("/etc/default/grub no longer has efi_fake_mem=8G@8G:0x40000")
     guide_host.set_kernel("6.10.14")
     assert "FH003" not in codes(check_host(guide_host.root))
 
@@ -166,6 +175,18 @@ def test_grub_env_macro_is_expanded(guide_host: FakeMachine) -> None:
     env.write_text("# GRUB Environment Block\nmemmap_val=8G\\$8G\n")
     pending = only(check_host(guide_host.root), "FH007")
     assert "memmap=8G$8G" in pending.message
+
+
+def test_grubby_replaces_the_argument(guide_host: FakeMachine) -> None:
+    guide_host.set_os_release("rhel", "9.4", "fedora")
+    guide_host.set_cmdline("ro memmap=8G!40G memhp_default_state=offline")
+    guide_host.set_grub(
+        'GRUB_CMDLINE_LINUX="memmap=8G!40G memhp_default_state=offline"\nGRUB_ENABLE_BLSCFG=true\n'
+    )
+    assert only(check_host(guide_host.root), "FH002").hint == (
+        'grubby --update-kernel=ALL --remove-args="memmap=8G!40G" --args="memmap=8G!33G", '
+        "then reboot"
+    )
 
 
 def test_regenerated_but_not_rebooted(guide_host: FakeMachine) -> None:
