@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -44,7 +45,11 @@ class ToolResult:
         meaning = _EXIT_MEANINGS.get(self.returncode or 0)
         status = f"exit {self.returncode}" + (f" ({meaning})" if meaning else "")
         said = last_message(self.stderr)
-        return f"{self.argv[0]} failed with {status}" + (f": {said}" if said else "")
+        return f"{self.program} failed with {status}" + (f": {said}" if said else "")
+
+    @property
+    def program(self) -> str:
+        return os.path.basename(self.argv[0])
 
 
 def last_message(stderr: str) -> str:

@@ -11,6 +11,7 @@ from devices_fake_tools import Cli, FakeTools
 from famfs_xml.devices import devices_to_json, format_size, format_table, list_devices
 from famfs_xml.inventory import Inventory
 from famfs_xml.namespaces import list_namespaces, namespaces_from_ndctl_json
+from famfs_xml.tools import run_tool
 
 
 def test_modes_come_from_the_driver_link(machine: FakeMachine) -> None:
@@ -139,3 +140,36 @@ def test_unreadable_root_is_a_usage_error(tmp_path: Path, cli: Cli) -> None:
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1
     assert "cannot read root" in result.stderr
+
+
+def test_every_shape_the_tools_print_is_understood(
+    machine: FakeMachine, fake_tools: FakeTools
+) -> None:
+    daxctl, ndctl = fake_tools.path("daxctl"), fake_tools.path("ndctl")
+    empty = run_tool([daxctl, "list"], timeout=30)
+    assert (empty.returncode, empty.stdout) == (0, "")
+    assert len(Inventory.from_json_text(empty.stdout)) == 0
+
+    machine.add_dax("dax0.0", mode="system-ram")
+    bare = run_tool([daxctl, "list", "-u"], timeout=30).stdout
+    assert json.loads(bare)["chardev"] == "dax0.0"  # one device with -u: a bare object
+    assert [d.mode for d in Inventory.from_json_text(bare)] == ["system-ram"]
+
+    machine.add_dax("dax1.0", mode="devdax")
+    array = run_tool([daxctl, "list"], timeout=30).stdout
+    assert "\\/" not in array and isinstance(json.loads(array), list)
+    assert len(Inventory.from_json_text(array)) == 2
+
+    machine.add_namespace("namespace2.0", mode="raw")
+    one = run_tool([ndctl, "list", "-N", "-v", "-u"], timeout=30).stdout
+    assert isinstance(json.loads(one), dict)
+    assert [n.blockdev for n in namespaces_from_ndctl_json(one)] == ["pmem2"]
+
+
+def test_usage_errors_of_the_tools_are_named(fake_tools: FakeTools) -> None:
+    result = run_tool([fake_tools.path("daxctl"), "reconfigure-device", "dax0.0"], timeout=30)
+    assert result.returncode == 129
+    assert result.describe_failure() == (
+        "daxctl failed with exit 129 (usage error): "
+        "error: a 'align', 'mode' or 'size' option is required"
+    )
