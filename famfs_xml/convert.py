@@ -184,7 +184,9 @@ def _plan_dax(root: Path, name: str, mode: str, force: bool) -> Plan:
             align = read_int(under(root, f"/sys/bus/dax/devices/{name}/align"))
             findings += preflight.check_superblock(root, path, use_mmap=True, map_size=align)
         findings += _memory_findings(root, name, current, mode)
-    return Plan("dax", name, mode, current, (path,), argv, current != mode, tuple(findings), force)
+    # Rebinding devdax/famfs/unbound keeps the contents; onlining or offlining RAM does not.
+    destroys = current != mode and "system-ram" in (current, mode)
+    return Plan("dax", name, mode, current, (path,), argv, destroys, tuple(findings), force)
 
 
 def _memory_findings(root: Path, name: str, current: str, mode: str) -> list[PreflightFinding]:

@@ -138,6 +138,7 @@ def test_yes_runs_the_command_and_verifies(
 
 def test_unbound_device_is_bound(machine: FakeMachine, fake_tools: FakeTools, cli: Cli) -> None:
     machine.add_dax("dax0.0", mode=None)
+    assert not plan("dax0.0", "devdax", root=machine.root).destroys_data
     code, _, _ = convert(cli, machine, "dax0.0", "--mode", "devdax", "--yes")
     assert code == 0
     assert machine.dax_mode("dax0.0") == "devdax"
