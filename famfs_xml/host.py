@@ -77,6 +77,12 @@ class HostState:
         configured = [Param(unescape(p), GRUB_DEFAULTS) for p in grub_params]
         return running + [p for p in configured if p.text not in seen]
 
+    def running_set(self) -> set[str]:
+        return {unescape(p) for p in self.running}
+
+    def configured_set(self) -> set[str]:
+        return {unescape(p) for p in self.grub.params} if self.grub else set()
+
     def values(self, key: str) -> list[tuple[str, Param]]:
         return [(value, p) for p in self.params() for value in values_of([p.text], key)]
 
@@ -102,14 +108,9 @@ def _finding(code: str, path: str, message: str, hint: str | None) -> Finding:
 
 def _change_hint(state: HostState, old: str, new: str, edit: str) -> str:
     """Replace the parameter ``old`` by ``new`` (``edit`` says how in /etc/default/grub)."""
-    configured = {unescape(p) for p in state.grub.params} if state.grub else {old}
-    if old not in configured:
+    if state.grub is not None and old not in state.configured_set():
         return removal_hint(state.root, old)
     return kernel_args_hint(state.root, new, edit, remove=old)
-
-
-def _configured(state: HostState, param: str) -> bool:
-    return state.grub is not None and param in {unescape(p) for p in state.grub.params}
 
 
 # --- the checks ---------------------------------------------------------------------------
@@ -226,7 +227,7 @@ def check_auto_online(state: HostState) -> list[Finding]:
     else:
         why = "memhp_default_state=offline is not on the kernel command line"
     wanted = "memhp_default_state=offline"
-    configured = _configured(state, wanted) and wanted not in running_params(state)
+    configured = wanted in state.configured_set() and wanted not in state.running_set()
     hint = (pending_hint(state.root, wanted) if configured else
             kernel_args_hint(state.root, wanted)) + (
         "; for the running system: echo offline > /sys/devices/system/memory/auto_online_blocks"
@@ -236,10 +237,6 @@ def check_auto_online(state: HostState) -> list[Finding]:
         f"{why}: the kernel onlines dax memory as system RAM, zeroing any shared contents",
         hint,
     )]
-
-
-def running_params(state: HostState) -> set[str]:
-    return {unescape(p) for p in state.running}
 
 
 def _convert_hint(device: BackingDevice) -> str:
@@ -268,7 +265,7 @@ def check_dax_modes(state: HostState) -> list[Finding]:
 
 def check_pending(state: HostState) -> list[Finding]:
     """FH007: /etc/default/grub asks for parameters the running kernel lacks."""
-    running = {unescape(p) for p in state.running}
+    running = state.running_set()
     return [
         _finding(
             "FH007", GRUB_DEFAULTS,
