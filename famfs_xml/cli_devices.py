@@ -77,8 +77,9 @@ def _plan_lines(plan: Plan) -> list[str]:
 
 
 def _plan_only(plan: Plan, as_json: bool) -> NoReturn:
+    """Show what ``--yes`` would do; always exit 1, having run nothing."""
     if plan.nothing_to_do:
-        message = f"{plan.name} is already in {plan.requested_mode} mode; nothing to do"
+        message = f"{plan.name} is already in {plan.requested_mode} mode: --yes will run nothing"
     elif not plan.exists:
         message = f"nothing was run: {plan.name} does not exist"
     elif plan.refused:
@@ -87,10 +88,10 @@ def _plan_only(plan: Plan, as_json: bool) -> NoReturn:
         message = "nothing was run: add --yes to run this command"
     if as_json:
         _print_json({"version": JSON_VERSION, **plan.to_json(), "executed": False,
-                     "ok": plan.nothing_to_do, "message": message})
+                     "ok": False, "message": message})
     else:
         typer.echo("\n".join([*_plan_lines(plan), message]))
-    raise typer.Exit(0 if plan.nothing_to_do else 1)
+    raise typer.Exit(1)  # the contract: without --yes, show the plan and exit 1
 
 
 def _report(outcome: Outcome, as_json: bool) -> NoReturn:

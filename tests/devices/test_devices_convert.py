@@ -115,6 +115,9 @@ def test_already_in_mode_runs_nothing(
     machine: FakeMachine, fake_tools: FakeTools, cli: Cli
 ) -> None:
     machine.add_dax("dax0.0", mode="devdax")
+    code, out, _ = convert(cli, machine, "dax0.0", "--mode", "devdax")
+    assert code == 1  # without --yes the plan is shown and the exit status is always 1
+    assert "already in devdax mode: --yes will run nothing" in out
     code, out, _ = convert(cli, machine, "dax0.0", "--mode", "devdax", "--yes")
     assert code == 0
     assert "already in devdax mode" in out
