@@ -76,11 +76,16 @@ InventoryOption = Annotated[Path | None, typer.Option(
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
 OutputOption = Annotated[Path | None, typer.Option("--output", help="Write the report here.")]
 ExitZero = Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when findings remain.")]
+SchemasOption = Annotated[Path | None, typer.Option(
+    "--libvirt-schemas", help="libvirt's schema directory (or domain.rng); turns on FX901.")]
+VerboseOption = Annotated[bool, typer.Option(
+    "-v", "--verbose", help="Say which rules were skipped.")]
 
 
 def _options(select: list[str] | None, extend_select: list[str] | None,
              ignore: list[str] | None, inventory: Path | None,
-             unsafe_fixes: bool = False) -> LintOptions:
+             unsafe_fixes: bool = False, schemas: Path | None = None,
+             verbose: bool = False) -> LintOptions:
     from famfs_xml.api import options
     from famfs_xml.catalog import CatalogError
     from famfs_xml.inventory import Inventory, InventoryError
@@ -90,10 +95,30 @@ def _options(select: list[str] | None, extend_select: list[str] | None,
     try:
         if inventory is not None:
             facts = Inventory.from_file(inventory)
-        return options(select=select, extend_select=extend_select or (), ignore=ignore or (),
-                       facts=facts, unsafe_fixes=unsafe_fixes)
+        extra = list(extend_select or ())
+        parameters: dict[str, dict[str, object]] = {}
+        if schemas is not None:
+            extra.append("FX901")
+            parameters["FX901"] = {"schemas": str(schemas)}
+        result = options(select=select, extend_select=extra, ignore=ignore or (),
+                         facts=facts, unsafe_fixes=unsafe_fixes, parameters=parameters)
+        if "FX901" in result.codes:
+            _check_schema(schemas, verbose)
+        return result
     except (InventoryError, SelectionError, CatalogError) as exc:
         raise UsageFailure(str(exc)) from None
+
+
+def _check_schema(schemas: Path | None, verbose: bool) -> None:
+    from famfs_xml.libvirt_schema import find_schema
+
+    if find_schema(schemas) is not None:
+        return
+    if schemas is not None:
+        raise UsageFailure(f"no libvirt domain schema (domain.rng) in {schemas}")
+    if verbose:
+        typer.echo("famfs-xml: note: FX901 skipped: libvirt's domain schema was not found "
+                   "(install libvirt's client tools or pass --libvirt-schemas DIR)", err=True)
 
 
 def _emit(text: str, output: Path | None, *, to_stderr: bool = False) -> None:
@@ -132,12 +157,15 @@ def lint(
     output_format: FormatOption = OutputFormat.text,
     output: OutputOption = None,
     exit_zero: ExitZero = False,
+    libvirt_schemas: SchemasOption = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """Check domain XML files against the famfs rules."""
     from famfs_xml.report import REPORTERS
     from famfs_xml.run import lint_paths
 
-    options = _options(select, extend_select, ignore, inventory)
+    options = _options(select, extend_select, ignore, inventory,
+                       schemas=libvirt_schemas, verbose=verbose)
     result = lint_paths(paths, options)
     _emit(REPORTERS[output_format.value](result, "lint"), output)
     _finish(result, fail_on, exit_zero=exit_zero)
@@ -158,12 +186,15 @@ def fix(
     inventory: InventoryOption = None,
     output_format: FormatOption = OutputFormat.text,
     output: OutputOption = None,
+    libvirt_schemas: SchemasOption = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """Apply fixes in place (atomically); - reads stdin and writes the fixed XML to stdout."""
     from famfs_xml.report import REPORTERS
     from famfs_xml.run import fix_paths
 
-    options = _options(select, extend_select, ignore, inventory, unsafe_fixes)
+    options = _options(select, extend_select, ignore, inventory, unsafe_fixes,
+                       schemas=libvirt_schemas, verbose=verbose)
     result = fix_paths(paths, options, diff=diff)
     if diff:
         sys.stdout.write("".join(result.diffs))
