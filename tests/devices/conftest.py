@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 import typer
-from click.testing import Result
 from devices_fake_machine import FakeMachine
 from devices_fake_tools import Cli, FakeTools
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from famfs_xml.cli_devices import register
 

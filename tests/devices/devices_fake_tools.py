@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from click.testing import Result
 from devices_fake_machine import FakeMachine
+from typer.testing import Result
 
 EBUSY, ENXIO, EINVAL, USAGE = 240, 250, 234, 129
 VERSION = "81"
