@@ -24,7 +24,8 @@ def test_a_devdax_device_of_the_right_size_is_clean(famfs_cli: Cli, tmp_path: Pa
     assert result.exit_code == 0, result.stdout
 
 
-def test_size_and_align_come_from_sysfs(famfs_cli: Cli, tmp_path: Path, machine: FakeMachine) -> None:
+def test_size_and_align_come_from_sysfs(famfs_cli: Cli, tmp_path: Path,
+                                        machine: FakeMachine) -> None:
     machine.add_dax("dax1.0", size=16 * units.GiB, align=units.GiB, mode="devdax")
     vm = _vm(tmp_path)
     result = famfs_cli("lint", "--host", "--root", str(machine.root), str(vm))
