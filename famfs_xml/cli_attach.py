@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -16,62 +15,24 @@ from famfs_xml.cli import (
     ExtendSelect,
     FailOn,
     FailOnOption,
+    HostOption,
     Ignore,
     InventoryOption,
+    RootOption,
     Select,
     UsageFailure,
+    _options,
 )
 
 if TYPE_CHECKING:
     from famfs_xml.attach import Outcome
-    from famfs_xml.engine import LintOptions
-    from famfs_xml.inventory import DeviceFacts
 
 Domains = Annotated[list[str], typer.Argument(
     help="Domain XML files to change (all or none); - reads stdin and writes to stdout.")]
 SourceOption = Annotated[str, typer.Option(
     "--source", help="The shared backing path on the host, e.g. /dev/dax1.0.")]
-HostOption = Annotated[bool, typer.Option(
-    "--host", help="Read the device's size and alignment from this machine.")]
 DiffOption = Annotated[bool, typer.Option(
     "--diff", help="Print a unified diff instead of writing; exit 1 if anything would change.")]
-
-
-def _facts(inventory: Path | None, host: bool) -> DeviceFacts | None:
-    from famfs_xml.inventory import Inventory, InventoryError
-
-    if inventory is not None and host:
-        raise UsageFailure("give either --inventory or --host, not both")
-    if inventory is not None:
-        try:
-            return Inventory.from_file(inventory)
-        except InventoryError as exc:
-            raise UsageFailure(str(exc)) from None
-    if host:
-        # Imported by name: the host-facts module may be missing from this installation.
-        try:
-            module = importlib.import_module("famfs_xml.host_facts")
-        except ModuleNotFoundError as exc:
-            if exc.name != "famfs_xml.host_facts":
-                raise
-            raise UsageFailure("--host is not available in this installation (no host facts "
-                               "module); use --inventory FILE or --size") from None
-        facts: DeviceFacts = module.HostFacts(Path("/"))
-        return facts
-    return None
-
-
-def _lint_options(select: list[str] | None, extend_select: list[str] | None,
-                  ignore: list[str] | None, facts: DeviceFacts | None) -> LintOptions:
-    from famfs_xml.api import options
-    from famfs_xml.catalog import CatalogError
-    from famfs_xml.selection import SelectionError
-
-    try:
-        return options(select=select, extend_select=extend_select or (), ignore=ignore or (),
-                       facts=facts)
-    except (SelectionError, CatalogError) as exc:
-        raise UsageFailure(str(exc)) from None
 
 
 def _size(text: str | None, option: str) -> int | None:
@@ -134,6 +95,7 @@ def attach_command(
         "--slot", help="dimm slot (default: the lowest free one).")] = None,
     inventory: InventoryOption = None,
     host: HostOption = False,
+    root: RootOption = Path("/"),
     diff: DiffOption = False,
     select: Select = None,
     extend_select: ExtendSelect = None,
@@ -145,7 +107,7 @@ def attach_command(
 
     request = Request(source=source, size=_size(size, "size"), align=_size(align, "align"),
                       label=_size(label, "label"), node=node, slot=slot)
-    options = _lint_options(select, extend_select, ignore, _facts(inventory, host))
+    options = _options(select, extend_select, ignore, (inventory, host, root))
     _finish(attach_paths(domains, request, options), diff, fail_on)
 
 
@@ -154,6 +116,8 @@ def detach_command(
     source: SourceOption,
     diff: DiffOption = False,
     inventory: InventoryOption = None,
+    host: HostOption = False,
+    root: RootOption = Path("/"),
     select: Select = None,
     extend_select: ExtendSelect = None,
     ignore: Ignore = None,
@@ -162,7 +126,7 @@ def detach_command(
     """Remove the nvdimm backed by --source and lower memory/currentMemory to match."""
     from famfs_xml.attach import detach_paths
 
-    options = _lint_options(select, extend_select, ignore, _facts(inventory, False))
+    options = _options(select, extend_select, ignore, (inventory, host, root))
     _finish(detach_paths(domains, source, options), diff, fail_on)
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from famfs_xml import api
+from famfs_xml import api, units
 from tests.attach.domains import DATA
 from tests.conftest import Cli, run_entry_point
+from tests.devices.devices_fake_machine import FakeMachine
 
 DAXCTL = ('[{"chardev":"dax1.0","size":8589934592,"target_node":0,"align":2097152,'
           '"mode":"devdax"}]')
@@ -94,7 +94,7 @@ def test_one_bad_file_means_no_file_is_written(cli: Cli, vms: Path) -> None:
     (["--size", "8G", "--node", "1"], "--node 1 but the domain has no NUMA cells"),
     (["--size", "8G", "--align", "3M"], "not a power of two"),
     (["--size", "8G", "--inventory", "missing.json"], "cannot read inventory"),
-    (["--size", "8G", "--inventory", "dax.json", "--host"], "either --inventory or --host"),
+    (["--size", "8G", "--host", "--root", "no-such-dir"], "cannot read root"),
 ])
 def test_usage_errors(cli: Cli, vms: Path, args: list[str], message: str) -> None:
     before = snapshot_of(vms)
@@ -111,13 +111,28 @@ def test_directory_is_refused(cli: Cli, vms: Path) -> None:
     assert "is a directory" in result.stderr
 
 
-@pytest.mark.skipif(importlib.util.find_spec("famfs_xml.host_facts") is not None,
-                    reason="the host facts module is installed")
-def test_host_unavailable_is_a_clear_error(cli: Cli, vms: Path) -> None:
-    result = cli("attach", "handwritten-no-cpu.xml", "--source", "/dev/dax1.0", "--host",
-                 cwd=vms)
-    assert result.exit_code == 2
-    assert "--host is not available" in result.stderr
+def test_host_facts(cli: Cli, vms: Path) -> None:
+    machine = FakeMachine(vms / "host")
+    machine.add_dax("dax1.0", size=16 * units.GiB, align=units.GiB, mode="devdax")
+    host = ["--host", "--root", str(machine.root)]
+    result = cli("attach", "handwritten-no-cpu.xml", "--source", "/dev/dax1.0", *host, cwd=vms)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "attached /dev/dax1.0 (16 GiB" in result.stdout
+    text = (vms / "handwritten-no-cpu.xml").read_text()
+    assert '<alignsize unit="GiB">1</alignsize>' in text
+    assert '<size unit="GiB">16</size>' in text
+    missing = cli("attach", "libvirt-nvdimm.xml", "--source", "/dev/dax7.0", *host, cwd=vms)
+    assert missing.exit_code == 2
+    assert "/dev/dax7.0 does not exist on this host" in missing.stderr
+
+
+def test_host_device_not_in_devdax_mode_is_reported(cli: Cli, vms: Path) -> None:
+    machine = FakeMachine(vms / "host")
+    machine.add_dax("dax1.0", size=8 * units.GiB, align=2 * units.MiB, mode="system-ram")
+    result = cli("attach", "libvirt-nvdimm.xml", "--source", "/dev/dax1.0", "--host",
+                 "--root", str(machine.root), cwd=vms)
+    assert result.exit_code == 1
+    assert "FX309" in result.stdout and "system-ram" in result.stdout
 
 
 def test_diff_writes_nothing(cli: Cli, vms: Path, snapshot: SnapshotAssertion) -> None:
