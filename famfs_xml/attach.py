@@ -22,9 +22,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lxml import etree
+
 from famfs_xml import units
 from famfs_xml.document import Document, load
-from famfs_xml.domain import Domain, MemoryDevice, build, format_cpuset
+from famfs_xml.domain import Domain, Element, MemoryDevice, build, format_cpuset
 from famfs_xml.edits import EditError, Editor, Node, apply_edits, choose_unit
 from famfs_xml.engine import LintOptions, encode_work, lint_documents
 from famfs_xml.fileio import write_atomic
@@ -305,12 +307,32 @@ def _insert_max_memory(editor: Editor, domain: Domain, node: Node) -> Edit:
     for tag in ("memory", "currentMemory"):
         element = domain.root.find(tag)
         if element is not None:
-            return editor.insert_before(element, node)
+            return _insert_above(editor, element, node)
     for tag in ("metadata", "description", "title", "genid", "uuid", "name"):
         element = domain.root.find(tag)
         if element is not None:
             return editor.insert_after(element, node)
     return editor.insert_child(domain.root, node, first=True)
+
+
+def _insert_above(editor: Editor, element: Element, node: Node) -> Edit:
+    """Insert ``node`` before ``element`` and above the comments right over it: such a comment
+    (a suppression, a note) belongs to ``element``."""
+    doc = editor.doc
+    span = doc.span(element)
+    at = span.start
+    previous = element.getprevious()
+    while span.known and isinstance(previous, etree._Comment):
+        opening = doc.work.rfind(b"<!--", 0, at)
+        closing = doc.work.find(b"-->", opening) + 3
+        if opening < 0 or doc.work[closing:at].strip() or not doc.starts_line(opening):
+            break
+        at = opening
+        previous = previous.getprevious()
+    if at == span.start or not doc.starts_line(span.start):
+        return editor.insert_before(element, node)
+    indent = doc.line_indent(span.start)
+    return Edit(at, at, f"{node.render(doc, indent)}{doc.style.newline}{indent}")
 
 
 def _node_edits(editor: Editor, domain: Domain) -> list[Edit]:

@@ -344,3 +344,13 @@ def test_memory_from_numa_cells_only() -> None:
     assert sizes(after) == {"max_memory": 16 * GiB, "cells": 8 * GiB, "slots": 1}
     assert after.index(b"<maxMemory") > after.index(b"</uuid>")
     assert problems(detach(after)) == []
+
+
+def test_a_comment_over_memory_stays_with_it() -> None:
+    before = VARIANTS["libvirt-plain"].replace(
+        b"  <memory unit='KiB'>", b"  <!-- famfs-xml: disable=FX104 reason=\"x\" -->\n"
+        b"  <!-- two -->\n  <memory unit='KiB'>")
+    after = attach(before)
+    assert (b"<maxMemory slots='1' unit='KiB'>12582912</maxMemory>\n"
+            b"  <!-- famfs-xml: disable=FX104 reason=\"x\" -->\n  <!-- two -->\n"
+            b"  <memory unit='KiB'>12582912</memory>") in after
