@@ -28,9 +28,10 @@ if TYPE_CHECKING:
     from famfs_xml.attach import Outcome
 
 Domains = Annotated[list[str], typer.Argument(
+    metavar="DOMAIN.xml",
     help="Domain XML files to change (all or none); - reads stdin and writes to stdout.")]
 SourceOption = Annotated[str, typer.Option(
-    "--source", help="The shared backing path on the host, e.g. /dev/dax1.0.")]
+    "--source", metavar="PATH", help="The shared backing path on the host, e.g. /dev/dax1.0.")]
 DiffOption = Annotated[bool, typer.Option(
     "--diff", help="Print a unified diff instead of writing; exit 1 if anything would change.")]
 
@@ -84,15 +85,18 @@ def attach_command(
     domains: Domains,
     source: SourceOption,
     size: Annotated[str | None, typer.Option(
-        "--size", help="Device size: 8G, 8GiB, 8192MiB or bytes (default: from the inventory "
-        "or host, else from domains that already use the device).")] = None,
-    node: Annotated[int, typer.Option("--node", help="Guest NUMA cell for the device.")] = 0,
+        "--size", metavar="SIZE",
+        help="Device size: 8G, 8GiB, 8192MiB or bytes (default: from the inventory or host, "
+        "else from domains that already use the device).")] = None,
+    node: Annotated[int, typer.Option(
+        "--node", metavar="N", help="Guest NUMA cell for the device.")] = 0,
     label: Annotated[str | None, typer.Option(
-        "--label", help="Label size (default 16MiB).")] = None,
+        "--label", metavar="SIZE", help="Label size (default 16MiB).")] = None,
     align: Annotated[str | None, typer.Option(
-        "--align", help="alignsize (default: the device's alignment, else 2MiB).")] = None,
+        "--align", metavar="SIZE",
+        help="alignsize (default: the device's alignment, else 2MiB).")] = None,
     slot: Annotated[int | None, typer.Option(
-        "--slot", help="dimm slot (default: the lowest free one).")] = None,
+        "--slot", metavar="N", help="dimm slot (default: the lowest free one).")] = None,
     inventory: InventoryOption = None,
     host: HostOption = False,
     root: RootOption = Path("/"),
