@@ -1,0 +1,101 @@
+"""famfs-xml against real libvirt, on every fixture and on what ``fix`` makes of it.
+
+The promise checked here: when famfs-xml reports no error, libvirt accepts the domain; when
+libvirt rejects a domain, famfs-xml reports at least one error. And once famfs-xml has nothing
+left to say (no error, no warning), libvirt keeps every size of the file as written.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from fixture_data import CLEAN, Defect, load_defects, memory_facts, parse
+from libvirt_judge import LibvirtJudge, Verdict, domain_name
+
+from famfs_xml import api
+from famfs_xml.catalog import load_catalog
+from famfs_xml.findings import Applicability, Finding, Severity
+from famfs_xml.inventory import Inventory
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from test_defect_fixtures import lint_defect
+
+DEFECTS = load_defects()
+CATALOG = load_catalog()
+
+
+def _judge(judge: LibvirtJudge, data: bytes) -> Verdict:
+    """Schema, ``define --validate`` and the QEMU command line: all three must pass."""
+    for step in (judge.validate, judge.define, judge.to_native):
+        verdict = step(data)
+        if not verdict.ok:
+            return verdict
+    return Verdict(True)
+
+
+def _errors(findings: list[Finding]) -> list[Finding]:
+    """Errors, and FX004: a file that is no domain at all is only a warning (rules.md), since
+    directory scans skip such files; libvirt of course refuses to define it."""
+    return [f for f in findings if f.severity is Severity.ERROR or f.code == "FX004"]
+
+
+def _fixed(defect: Defect, unsafe: bool) -> bytes:
+    facts = Inventory.from_file(defect.inventory) if defect.inventory else None
+    return api.fix_text(
+        defect.path.read_bytes(), path=defect.name, facts=facts, unsafe_fixes=unsafe
+    )
+
+
+def _safely_fixable(defect: Defect) -> bool:
+    return all(CATALOG[code].fix is Applicability.SAFE for code in defect.codes)
+
+
+@pytest.mark.parametrize(
+    "defect", [d for d in DEFECTS if d.libvirt == "rejects"], ids=lambda d: d.name
+)
+def test_what_libvirt_rejects_draws_an_error(defect: Defect) -> None:
+    assert _errors(lint_defect(defect)), "libvirt rejects this file; famfs-xml must say so"
+
+
+@pytest.mark.parametrize("path", CLEAN, ids=lambda p: p.name)
+def test_clean_fixture_no_error_and_libvirt_agrees(libvirt_judge: LibvirtJudge, path: Path) -> None:
+    data = path.read_bytes()
+    assert not _errors(api.lint_text(data, path=path.name))
+    verdict = _judge(libvirt_judge, data)
+    assert verdict.ok, verdict.message
+
+
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
+@pytest.mark.parametrize("defect", DEFECTS, ids=lambda d: d.name)
+def test_no_error_means_libvirt_accepts(
+    libvirt_judge: LibvirtJudge, defect: Defect, unsafe: bool
+) -> None:
+    """On the original file and on its fixed form, with or without unsafe fixes."""
+    for data in (defect.path.read_bytes(), _fixed(defect, unsafe)):
+        errors = _errors(lint_defect(defect, data))
+        verdict = _judge(libvirt_judge, data)
+        assert verdict.ok or errors, f"libvirt rejects, famfs-xml is silent: {verdict.message}"
+        if not errors:
+            assert verdict.ok, verdict.message
+
+
+@pytest.mark.parametrize("defect", [d for d in DEFECTS if _safely_fixable(d)], ids=lambda d: d.name)
+def test_safe_fix_gives_what_libvirt_runs_as_written(
+    libvirt_judge: LibvirtJudge, defect: Defect
+) -> None:
+    """A safely fixable fixture, once fixed, is clean, accepted, and not rewritten by libvirt."""
+    fixed = _fixed(defect, unsafe=False)
+    if defect.name.startswith("FX005"):
+        assert fixed == defect.path.read_bytes()  # an info rule: `fix` leaves it alone
+    else:
+        assert fixed != defect.path.read_bytes()
+    remaining = [f for f in lint_defect(defect, fixed) if f.code != "FX501"]
+    assert remaining == [] or defect.name.startswith("FX005")
+    verdict = _judge(libvirt_judge, fixed)
+    assert verdict.ok, verdict.message
+    name = domain_name(fixed)
+    assert name is not None
+    assert memory_facts(parse(libvirt_judge.dumpxml_inactive(name))) == memory_facts(parse(fixed))
