@@ -189,7 +189,12 @@ class LibvirtJudge:
     """
 
     def __init__(
-        self, root: Path | None = None, *, timeout: float = 120.0, persistent: bool = True
+        self,
+        root: Path | None = None,
+        *,
+        timeout: float = 120.0,
+        persistent: bool = True,
+        caps_cache: Path | None = None,
     ) -> None:
         reason = unavailable_reason()
         if reason is not None:
@@ -209,6 +214,12 @@ class LibvirtJudge:
         self._counter = 0
         self._persistent = persistent
         self._shell: _VirshShell | None = None
+        # QEMU's capabilities, probed once (seconds) and kept across runs when asked to;
+        # libvirt itself re-probes a cached entry that no longer fits the binary or host.
+        self._caps_cache = caps_cache
+        self._caps = self.root / "cache" / "qemu" / "capabilities"
+        if caps_cache is not None and caps_cache.is_dir() and not self._caps.exists():
+            shutil.copytree(caps_cache, self._caps)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -242,6 +253,8 @@ class LibvirtJudge:
         result = self.virsh("domcapabilities", "--virttype", "qemu")
         if result.returncode != 0:
             raise JudgeUnavailable(f"QEMU capability probe failed: {_message(result.stderr)}")
+        if self._caps_cache is not None and self._caps.is_dir():
+            shutil.copytree(self._caps, self._caps_cache, dirs_exist_ok=True)
         return Verdict(True)
 
     def prepare(self, xml: bytes | str, *, tcg: bool = False) -> bytes:
