@@ -27,10 +27,20 @@ from pathlib import Path
 
 __all__ = ["JudgeUnavailable", "LibvirtJudge", "Verdict", "domain_name", "unavailable_reason"]
 
-QEMU_CONF = 'user = "root"\ngroup = "root"\nstdio_handler = "file"\n'
+# root: no libvirt-qemu access problems with /dev/kvm or temp files; "file": no virtlogd;
+# no per-guest mount namespace, cgroups or ownership xattrs, which containers often refuse.
+QEMU_CONF = """\
+user = "root"
+group = "root"
+stdio_handler = "file"
+namespaces = [ ]
+cgroup_controllers = [ ]
+remember_owner = 0
+"""
 
 _DOMAIN_TYPE_KVM = re.compile(rb"""(<domain\b[^>]*?\btype\s*=\s*)(['"])kvm\2""")
 _CPU_HOST_PASSTHROUGH = re.compile(rb"""(<cpu\b[^>]*?\bmode\s*=\s*)(['"])host-passthrough\2""")
+_INTERFACE = re.compile(rb"[ \t]*<interface\b.*?</interface>[ \t]*\r?\n?", re.DOTALL)
 _NAME = re.compile(rb"<name>\s*([^<]*?)\s*</name>")
 _UUID = re.compile(rb"<uuid>\s*([^<]*?)\s*</uuid>")
 _ERROR_PREFIX = re.compile(r"^error: ", re.MULTILINE)
@@ -331,8 +341,16 @@ class LibvirtJudge:
         return (self.root / "etc" / "qemu" / f"{name}.xml").read_bytes()
 
     def to_native(self, xml: bytes | str) -> Verdict:
-        """``domxml-to-native qemu-argv``: can libvirt build a QEMU command line from it?"""
-        path = self._write(xml)
+        """``domxml-to-native qemu-argv``: can libvirt build a QEMU command line from it?
+
+        To build it, libvirt turns every ``<interface>`` into a tap device and opens
+        ``/dev/net/tun``; where that device is missing (containers), the interfaces are left
+        out of this check, which changes nothing else.
+        """
+        data = xml.encode() if isinstance(xml, str) else xml
+        if not os.path.exists("/dev/net/tun"):
+            data = _INTERFACE.sub(b"", data)
+        path = self._write(data)
         verdict = self._verdict(self.virsh("domxml-to-native", "qemu-argv", "--xml", str(path)))
         path.unlink()
         return verdict
