@@ -109,3 +109,29 @@ def test_missing_default_schema(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert find_schema() is None
     with pytest.raises(SchemaUnavailable, match="not found"):
         libvirt_schema.load_schema()
+
+
+def test_fx901_is_opt_in_and_reports_the_schema_line() -> None:
+    from famfs_xml import api
+
+    text = MINIMAL.replace("  <os>", "  <bogus/>\n  <os>")
+    assert [f.code for f in api.lint_text(text)] == []
+    findings = api.lint_text(text, extend_select=["FX901"])
+    assert [f.code for f in findings] == ["FX901"]
+    assert findings[0].line == 4  # the line of <bogus/>, from the validator's log
+    assert "extra content: bogus" in findings[0].message
+
+
+def test_libvirt_schemas_option_turns_fx901_on(tmp_path: Path) -> None:
+    from tests.conftest import run_entry_point
+
+    (tmp_path / "vm.xml").write_text(MINIMAL.replace("  <os>", "  <bogus/>\n  <os>"))
+    assert SCHEMA is not None
+    result = run_entry_point(
+        ["lint", "--libvirt-schemas", str(SCHEMA.parent), "vm.xml"], cwd=tmp_path
+    )
+    assert result.exit_code == 1
+    assert "FX901 libvirt schema:" in result.stdout
+    missing = run_entry_point(["lint", "--libvirt-schemas", str(tmp_path), "vm.xml"], cwd=tmp_path)
+    assert missing.exit_code == 2
+    assert missing.stderr.startswith("famfs-xml: error: no libvirt domain schema")

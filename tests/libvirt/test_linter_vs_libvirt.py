@@ -7,21 +7,16 @@ left to say (no error, no warning), libvirt keeps every size of the file as writ
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-from fixture_data import CLEAN, Defect, load_defects, memory_facts, parse
+from fixture_data import CLEAN, Defect, lint_defect, load_defects, memory_facts, parse
 from libvirt_judge import LibvirtJudge, Verdict, domain_name
 
 from famfs_xml import api
 from famfs_xml.catalog import load_catalog
 from famfs_xml.findings import Applicability, Finding, Severity
 from famfs_xml.inventory import Inventory
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from test_defect_fixtures import lint_defect
 
 DEFECTS = load_defects()
 CATALOG = load_catalog()
