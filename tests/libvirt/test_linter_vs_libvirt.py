@@ -113,3 +113,23 @@ def test_safe_fix_gives_what_libvirt_runs_as_written(
     name = domain_name(fixed)
     assert name is not None
     assert memory_facts(parse(libvirt_judge.dumpxml_inactive(name))) == memory_facts(parse(fixed))
+
+
+# Not a well-formed domain (FX001, FX004): libvirt stops before it reaches its schema.
+_WELL_FORMED = [d.path for d in DEFECTS if not d.name.startswith(("FX001", "FX004"))]
+
+
+@pytest.mark.parametrize("path", [*CLEAN, *_WELL_FORMED], ids=lambda p: getattr(p, "name", str(p)))
+def test_fx901_fires_where_libvirt_finds_a_schema_error(
+    libvirt_judge: LibvirtJudge, path: Path
+) -> None:
+    """FX901 (opt-in) agrees with ``define --validate``, which checks the schema first."""
+    data = path.read_bytes()
+    findings = api.lint_text(data, path=path.name, extend_select=["FX901"])
+    codes = {finding.code for finding in findings}
+    verdict = libvirt_judge.define(data)
+    schema_failed = "failed to validate against schema" in verdict.message
+    if "FX003" in codes:  # famfs-xml does not validate a document with a DOCTYPE
+        assert "FX901" not in codes
+        return
+    assert ("FX901" in codes) == schema_failed, verdict.message
