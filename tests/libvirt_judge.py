@@ -399,6 +399,16 @@ class LibvirtJudge:
 
     # -- lifetime -------------------------------------------------------------------------
 
+    def release(self) -> None:
+        """End the long-lived virsh; the next call starts a new one.
+
+        The embedded driver locks its root: while this judge's virsh runs, no other process
+        can use the same root.
+        """
+        if self._shell is not None:
+            self._shell.close()
+            self._shell = None
+
     def close(self) -> None:
         """Stop every guest this judge started, then remove its root (if it made it).
 
