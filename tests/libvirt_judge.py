@@ -3,8 +3,8 @@
 :class:`LibvirtJudge` drives ``virsh`` against libvirt's *embedded* QEMU driver
 (``qemu:///embed?root=DIR``): no daemon, no systemd, and all state (saved domain files, the
 QEMU capability cache, logs, NVRAM) lives under one temporary directory. The first call probes
-the QEMU binary (a few seconds); every later call takes some tens of milliseconds, so a test
-session should share one judge.
+the QEMU binary (a few seconds). Later commands go to one long-lived ``virsh`` and take
+milliseconds, so a test session should share one judge.
 
 Host prerequisites (Debian 12): the packages ``libvirt-daemon-driver-qemu libvirt-clients
 qemu-system-x86 ovmf libxml2-utils`` and a ``libvirt-qemu`` system user, which the QEMU driver
