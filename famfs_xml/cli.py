@@ -19,6 +19,7 @@ from famfs_xml import __version__
 
 if TYPE_CHECKING:
     from famfs_xml.engine import LintOptions
+    from famfs_xml.inventory import DeviceFacts
     from famfs_xml.run import RunResult
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -76,25 +77,45 @@ InventoryOption = Annotated[Path | None, typer.Option(
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
 OutputOption = Annotated[Path | None, typer.Option("--output", help="Write the report here.")]
 ExitZero = Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when findings remain.")]
+HostOption = Annotated[bool, typer.Option(
+    "--host", help="Read backing-device facts from this machine (sysfs, stat).")]
+RootOption = Annotated[Path, typer.Option(
+    "--root", help="With --host: read /sys, /proc, /etc and /boot under this directory.")]
 SchemasOption = Annotated[Path | None, typer.Option(
     "--libvirt-schemas", help="libvirt's schema directory (or domain.rng); turns on FX901.")]
 VerboseOption = Annotated[bool, typer.Option(
     "-v", "--verbose", help="Say which rules were skipped.")]
 
 
+def _facts(inventory: Path | None, host: bool, root: Path) -> DeviceFacts | None:
+    """Backing-device facts: a saved inventory first, then the live machine."""
+    from famfs_xml.inventory import ChainedFacts, Inventory
+
+    sources: list[DeviceFacts] = []
+    if inventory is not None:
+        sources.append(Inventory.from_file(inventory))
+    if host:
+        from famfs_xml.host_facts import HostFacts
+
+        if not root.is_dir():
+            raise UsageFailure(f"cannot read root {root}: not a directory")
+        sources.append(HostFacts(root))
+    if not sources:
+        return None
+    return sources[0] if len(sources) == 1 else ChainedFacts(*sources)
+
+
 def _options(select: list[str] | None, extend_select: list[str] | None,
-             ignore: list[str] | None, inventory: Path | None,
+             ignore: list[str] | None, facts_from: tuple[Path | None, bool, Path],
              unsafe_fixes: bool = False, schemas: Path | None = None,
              verbose: bool = False) -> LintOptions:
     from famfs_xml.api import options
     from famfs_xml.catalog import CatalogError
-    from famfs_xml.inventory import Inventory, InventoryError
+    from famfs_xml.inventory import InventoryError
     from famfs_xml.selection import SelectionError
 
-    facts = None
     try:
-        if inventory is not None:
-            facts = Inventory.from_file(inventory)
+        facts = _facts(*facts_from)
         extra = list(extend_select or ())
         parameters: dict[str, dict[str, object]] = {}
         if schemas is not None:
@@ -154,6 +175,8 @@ def lint(
     ignore: Ignore = None,
     fail_on: FailOnOption = FailOn.warning,
     inventory: InventoryOption = None,
+    host: HostOption = False,
+    root: RootOption = Path("/"),
     output_format: FormatOption = OutputFormat.text,
     output: OutputOption = None,
     exit_zero: ExitZero = False,
@@ -164,7 +187,7 @@ def lint(
     from famfs_xml.report import REPORTERS
     from famfs_xml.run import lint_paths
 
-    options = _options(select, extend_select, ignore, inventory,
+    options = _options(select, extend_select, ignore, (inventory, host, root),
                        schemas=libvirt_schemas, verbose=verbose)
     result = lint_paths(paths, options)
     _emit(REPORTERS[output_format.value](result, "lint"), output)
@@ -184,6 +207,8 @@ def fix(
     ignore: Ignore = None,
     fail_on: FailOnOption = FailOn.warning,
     inventory: InventoryOption = None,
+    host: HostOption = False,
+    root: RootOption = Path("/"),
     output_format: FormatOption = OutputFormat.text,
     output: OutputOption = None,
     libvirt_schemas: SchemasOption = None,
@@ -193,7 +218,7 @@ def fix(
     from famfs_xml.report import REPORTERS
     from famfs_xml.run import fix_paths
 
-    options = _options(select, extend_select, ignore, inventory, unsafe_fixes,
+    options = _options(select, extend_select, ignore, (inventory, host, root), unsafe_fixes,
                        schemas=libvirt_schemas, verbose=verbose)
     result = fix_paths(paths, options, diff=diff)
     if diff:

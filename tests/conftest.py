@@ -34,9 +34,8 @@ class CliResult:
 Cli = Callable[..., CliResult]
 
 
-@pytest.fixture
-def cli(capfdbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch) -> Cli:
-    """Run ``famfs-xml ARGS`` in this process; ``stdin`` feeds standard input."""
+def _in_process_cli(capfdbinary: pytest.CaptureFixture[bytes],
+                    monkeypatch: pytest.MonkeyPatch) -> Cli:
     from famfs_xml.cli import run
 
     def invoke(*args: str, stdin: bytes = b"", cwd: Path | None = None) -> CliResult:
@@ -49,6 +48,18 @@ def cli(capfdbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPat
         return CliResult(code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
     return invoke
+
+
+@pytest.fixture
+def cli(capfdbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """Run ``famfs-xml ARGS`` in this process; ``stdin`` feeds standard input."""
+    return _in_process_cli(capfdbinary, monkeypatch)
+
+
+@pytest.fixture
+def famfs_cli(capfdbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """The whole ``famfs-xml`` app, for test folders whose own ``cli`` fixture is narrower."""
+    return _in_process_cli(capfdbinary, monkeypatch)
 
 
 def run_entry_point(args: Sequence[str], *, stdin: bytes = b"", cwd: Path | None = None,
