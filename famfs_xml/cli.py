@@ -281,9 +281,16 @@ def _register_extensions() -> None:
         module.register(app)
 
 
+# Commands defined in this module. Running one of them skips importing the others' modules
+# (device and host tools, attach): start-up time is most of a one-file lint.
+_CORE_COMMANDS = frozenset({"lint", "fix", "rules", "explain"})
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; every failure becomes one line on stderr."""
-    _register_extensions()
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] not in _CORE_COMMANDS:
+        _register_extensions()
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="famfs-xml", standalone_mode=False)
