@@ -56,10 +56,13 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".famfs-xml.tmp",
                                     dir=target.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            view = memoryview(data)
+            while view:  # os.write may write less than asked (a full disk fails here)
+                view = view[os.write(fd, view):]
+            os.fsync(fd)  # delayed allocation reports a full disk here at the latest
+        finally:
+            os.close(fd)
         os.chmod(tmp_name, stat.S_IMODE(original.st_mode))
         with contextlib.suppress(PermissionError):
             os.chown(tmp_name, original.st_uid, original.st_gid)

@@ -36,8 +36,7 @@ class RunResult:
 
 def _load_all(paths: Sequence[str], result: RunResult) -> Iterator[tuple[Source, Document]]:
     """Read the sources one at a time, as they are consumed (nothing is kept here)."""
-    sources, errors = expand(paths)
-    result.errors.extend(errors)
+    sources, _ = expand(paths, result.errors)
     for source in sources:
         try:
             doc = read(source)

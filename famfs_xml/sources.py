@@ -27,15 +27,16 @@ class Source:
     explicit: bool  # named on the command line, not found by a directory scan
 
 
-def expand(paths: Sequence[str]) -> tuple[Iterator[Source], list[str]]:
-    """The files to lint, and one error message per unusable path.
+def expand(paths: Sequence[str],
+           errors: list[str] | None = None) -> tuple[Iterator[Source], list[str]]:
+    """The files to lint, and one error message per unusable path (appended to ``errors``).
 
-    Named paths are checked at once (so the errors are complete on return); directories
-    are walked lazily, as the returned iterator is consumed, so that a scan of many files
-    never holds them all.
+    Named paths are checked at once; directories are walked lazily, as the returned
+    iterator is consumed, so that a scan of many files never holds them all. A directory
+    the walk cannot read adds its error to the list then.
     """
     plan: list[Source | Path] = []  # a file or stdin to read, or a directory to walk
-    errors: list[str] = []
+    errors = [] if errors is None else errors
     stdin_count = 0
     for name in paths:
         if name == STDIN:
@@ -54,29 +55,30 @@ def expand(paths: Sequence[str]) -> tuple[Iterator[Source], list[str]]:
             errors.append(f"{name}: {exc.strerror}")
     if stdin_count > 1:
         errors.append("'-' (standard input) can be given only once")
-    return _follow(plan), errors
+    return _follow(plan, errors), errors
 
 
-def _follow(plan: list[Source | Path]) -> Iterator[Source]:
+def _follow(plan: list[Source | Path], errors: list[str]) -> Iterator[Source]:
     for item in plan:
         if isinstance(item, Source):
             yield item
         else:
-            yield from _walk(item)
+            yield from _walk(item, errors)
 
 
-def _walk(directory: Path | str) -> Iterator[Source]:
+def _walk(directory: Path | str, errors: list[str]) -> Iterator[Source]:
     """``*.xml`` below ``directory``, sorted, never following symlinks (no loops)."""
     try:
         with os.scandir(directory) as scan:
             entries = sorted(scan, key=lambda e: e.name)
-    except OSError:
+    except OSError as exc:
+        errors.append(f"{directory}: {exc.strerror or exc}")
         return
     for entry in entries:
         if entry.is_symlink():
             continue
         if entry.is_dir(follow_symlinks=False):
-            yield from _walk(entry.path)
+            yield from _walk(entry.path, errors)
         elif entry.name.endswith(".xml") and entry.is_file(follow_symlinks=False):
             yield Source(entry.path, Path(entry.path), False)
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
 import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from famfs_xml.fileio import MAX_FILE_BYTES
-from tests.conftest import Cli
+from tests.conftest import Cli, run_entry_point
 from tests.samples import GUIDE_VM
 
 BILLION_LAUGHS = """<?xml version="1.0"?>
@@ -110,3 +118,136 @@ def test_bad_numbers_are_findings_at_the_element(cli: Cli, tmp_path: Path) -> No
     assert "vm.xml:4:3: FX001 <memory> memory: Invalid value '40G'" in result.stdout
     assert "vm.xml:29:9: FX001 <size> size: unknown suffix 'GiBB'" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+# --- the file system fights back ---------------------------------------------------------
+
+NOBODY = 65534
+FIXABLE_VM = GUIDE_VM.replace(" access='shared'", "")
+
+
+def run_unprivileged(args: list[str], cwd: Path) -> tuple[int, str, str]:
+    """``famfs-xml ARGS`` as an unprivileged user: this process if we are not root, else a
+    forked child that drops to ``nobody`` (the interpreter may live where nobody cannot
+    read, so everything the run needs is imported before the fork)."""
+    import famfs_xml.cli
+    import famfs_xml.report.json_report
+    import famfs_xml.report.text
+    import famfs_xml.run  # the child may not be able to import anything
+
+    if os.geteuid() != 0:
+        out, err = io.StringIO(), io.StringIO()
+        old_cwd = os.getcwd()
+        os.chdir(cwd)
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = famfs_xml.cli.run(args)
+        finally:
+            os.chdir(old_cwd)
+        return code, out.getvalue(), err.getvalue()
+    famfs_xml.catalog.load_catalog()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 3
+        try:
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            os.chdir(cwd)
+            sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=True)
+            sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True)
+            code = famfs_xml.cli.run(args)
+        finally:
+            os._exit(code)
+    os.close(out_w)
+    os.close(err_w)
+    with os.fdopen(out_r, "rb") as out_file, os.fdopen(err_r, "rb") as err_file:
+        out, err = out_file.read(), err_file.read()
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out.decode(), err.decode()
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory under /tmp that an unprivileged child can reach."""
+    folder = Path(tempfile.mkdtemp(prefix="famfs-xml-test-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        for path in folder.rglob("*"):
+            if path.is_dir() and not path.is_symlink():
+                path.chmod(0o700)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_symlink_loops_in_a_scan_end_and_lint_each_file_once(tmp_path: Path) -> None:
+    (tmp_path / "vms" / "sub").mkdir(parents=True)
+    (tmp_path / "vms" / "vm.xml").write_text(FIXABLE_VM)
+    (tmp_path / "vms" / "sub" / "vm2.xml").write_text(FIXABLE_VM)
+    (tmp_path / "vms" / "loop").symlink_to(tmp_path / "vms")
+    (tmp_path / "vms" / "sub" / "up").symlink_to("..")
+    (tmp_path / "vms" / "sub" / "self").symlink_to("self")  # a link to itself
+    (tmp_path / "vms" / "alias.xml").symlink_to("vm.xml")
+    result = run_entry_point(["lint", "--format", "json", "vms"], cwd=tmp_path, timeout=60)
+    assert result.exit_code == 1, result.stderr
+    paths = sorted({f["path"] for f in json.loads(result.stdout)["findings"]})
+    assert paths == ["vms/sub/vm2.xml", "vms/vm.xml"]
+
+
+def test_permission_denied_is_one_error_line_per_path(shared_dir: Path) -> None:
+    (shared_dir / "good.xml").write_text(GUIDE_VM)
+    secret = shared_dir / "secret.xml"
+    secret.write_text(FIXABLE_VM)
+    secret.chmod(0o000)
+    locked = shared_dir / "locked"
+    locked.mkdir()
+    (locked / "inner.xml").write_text(FIXABLE_VM)
+    locked.chmod(0o000)
+    code, out, err = run_unprivileged(["lint", "good.xml", "secret.xml", "locked"], shared_dir)
+    assert code == 2, (out, err)
+    assert err.splitlines() == ["famfs-xml: error: secret.xml: Permission denied",
+                                "famfs-xml: error: locked: Permission denied"]
+    assert "Traceback" not in err
+
+
+def test_fix_in_a_read_only_directory_leaves_the_original(shared_dir: Path) -> None:
+    target = shared_dir / "vm.xml"
+    target.write_text(FIXABLE_VM)
+    target.chmod(0o666)  # the file may be written, the directory may not
+    shared_dir.chmod(0o555)
+    code, out, err = run_unprivileged(["fix", "vm.xml"], shared_dir)
+    shared_dir.chmod(0o755)
+    assert code == 2, (out, err)
+    assert err.splitlines() == [
+        "famfs-xml: error: vm.xml: cannot write the fixed file (Permission denied); "
+        "the original is unchanged"]
+    assert target.read_text() == FIXABLE_VM
+    assert sorted(p.name for p in shared_dir.iterdir()) == ["vm.xml"]
+
+
+@pytest.mark.parametrize("failing", ["write", "fsync"])
+def test_a_full_disk_during_fix_leaves_the_original_and_no_temp_file(
+        cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str) -> None:
+    target = tmp_path / "vm.xml"
+    target.write_text(FIXABLE_VM)
+    real = getattr(os, failing)
+
+    def no_space(fd: int, *args: object) -> object:
+        if fd > 2:  # not the test's own output
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd, *args)
+
+    monkeypatch.setattr(os, failing, no_space)
+    result = cli("fix", "vm.xml", cwd=tmp_path)
+    monkeypatch.undo()
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "famfs-xml: error: vm.xml: cannot write the fixed file (No space left on device); "
+        "the original is unchanged"]
+    assert target.read_text() == FIXABLE_VM
+    assert [p.name for p in tmp_path.iterdir()] == ["vm.xml"]
