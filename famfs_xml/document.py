@@ -209,8 +209,15 @@ def _expat_spans(work: bytes) -> list[Span]:
     return spans
 
 
+# A start tag: quoted attribute values may hold '>' (one regex match instead of a byte loop).
+_START_TAG = re.compile(rb"""<[^\s/>'"]+(?:[^'">]|"[^"]*"|'[^']*')*>""")
+
+
 def _start_tag_end(work: bytes, start: int) -> int:
     """The offset just past the '>' that closes the start tag at ``start``."""
+    match = _START_TAG.match(work, start)
+    if match is not None:
+        return match.end()
     quote = 0
     index = start + 1
     while True:

@@ -41,8 +41,9 @@ def check_shared_backing(contexts: Sequence[RuleContext]) -> Iterator[Finding]:
     for path, group in uses.items():
         if len({id(use.ctx) for use in group}) < 2:
             continue
+        firsts = [_first_differing(group, value_of) for _, value_of, _ in _ASPECTS]
         for use in group:
-            differences = list(_differences(use, group))
+            differences = list(_differences(use, firsts))
             if differences:
                 yield use.ctx.finding(
                     "FX501", use.device.element,
@@ -50,11 +51,35 @@ def check_shared_backing(contexts: Sequence[RuleContext]) -> Iterator[Finding]:
                     + "; ".join(differences))
 
 
-def _differences(use: _Use, group: list[_Use]) -> Iterator[str]:
-    for name, value_of, show in _ASPECTS:
+# For one aspect and each value in a group: the first use (in order) whose value differs, and
+# the first after it from another domain, so that each use finds the first *other* domain
+# that disagrees with it without comparing every pair.
+_Firsts = dict[object, tuple[_Use | None, _Use | None]]
+
+
+def _first_differing(group: list[_Use], value_of: Callable[[MemoryDevice], object]) -> _Firsts:
+    values = [value_of(use.device) for use in group]
+    result: _Firsts = {}
+    for value in dict.fromkeys(values):
+        first: _Use | None = None
+        second: _Use | None = None
+        for use, other in zip(group, values, strict=True):
+            if other == value:
+                continue
+            if first is None:
+                first = use
+            elif use.ctx is not first.ctx:
+                second = use
+                break
+        result[value] = (first, second)
+    return result
+
+
+def _differences(use: _Use, firsts: list[_Firsts]) -> Iterator[str]:
+    for (name, value_of, show), table in zip(_ASPECTS, firsts, strict=True):
         mine = value_of(use.device)
-        others = [(other, value_of(other.device)) for other in group
-                  if other.ctx is not use.ctx and value_of(other.device) != mine]
-        if others:
-            other, value = others[0]
-            yield f"{name} {show(mine)} here, {show(value)} in {other.ctx.doc.path}"
+        first, second = table[mine]
+        other = first if first is not None and first.ctx is not use.ctx else second
+        if other is not None:
+            theirs = show(value_of(other.device))
+            yield f"{name} {show(mine)} here, {theirs} in {other.ctx.doc.path}"
