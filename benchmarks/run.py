@@ -117,7 +117,7 @@ def make_copies(source: Path, target: Path, copies: int) -> Path:
     return target
 
 
-def machine() -> str:
+def machine(python: str) -> str:
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -132,17 +132,14 @@ def machine() -> str:
         memory = f", {pages / 2**30:.0f} GiB RAM"
     except (ValueError, OSError):
         pass
-    versions = []
-    for module in ("lxml", "typer"):
-        try:
-            from importlib.metadata import version
-
-            versions.append(f"{module} {version(module)}")
-        except Exception:
-            versions.append(f"{module} ?")
+    probe = ("import platform, importlib.metadata as m; "
+             "print('Python', platform.python_version() + ';', 'lxml', m.version('lxml') + ',', "
+             "'typer', m.version('typer'))")
+    versions = subprocess.run([python, "-c", probe], capture_output=True, text=True,
+                              check=False).stdout.strip()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return (f"{cpu}, {os.cpu_count()} cores{memory}; {platform.system()} {platform.release()}; "
-            f"Python {platform.python_version()}; {', '.join(versions)}; load average {load}")
+            f"{versions}; load average {load}")
 
 
 @dataclass
@@ -209,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         generated = make_copies(FIXTURES, Path(scratch) / "generated", args.copies)
         corpora.append((f"{args.copies}x fixtures/", generated))
 
-        print(f"machine: {machine()}", file=sys.stderr)
+        print(f"machine: {machine(python)}", file=sys.stderr)
         for label, directory in corpora:
             files = count_xml(directory)
             print(f"measuring lint of {label} ({files} files)...", file=sys.stderr)

@@ -112,7 +112,11 @@ class Document:
         """The exact position of ``element``; falls back to its line when expat disagrees."""
         found = self._spans.get(element)
         if found is not None:
-            return found
+            if isinstance(found, Span):
+                return found
+            made = _make_span(self.work, *found)
+            self._spans[element] = made
+            return made
         line = element.sourceline if isinstance(element.sourceline, int) else 1
         return Span(line=line, column=1, start=-1, start_tag_end=-1, end_tag_start=-1,
                     end=-1, self_closing=False)
@@ -155,7 +159,8 @@ class Document:
         return not self.work[line_start:offset].strip()
 
     @cached_property
-    def _spans(self) -> dict[etree._Element, Span]:
+    def _spans(self) -> dict[etree._Element, Span | tuple[int, int, int, int]]:
+        """Each element's position as expat saw it; made into a :class:`Span` when asked."""
         root = self.root
         if root is None:
             return {}
@@ -173,8 +178,9 @@ def _tag_name_end(tag: bytes) -> int:
     return index
 
 
-def _expat_spans(work: bytes) -> list[Span]:
-    """Every element's exact span, in document order, from expat without namespaces.
+def _expat_spans(work: bytes) -> list[tuple[int, int, int, int]]:
+    """Every element's (line, column, start offset, end tag offset), in document order, from
+    expat without namespaces.
 
     Without namespace processing expat accepts an unbound ``qemu:`` prefix, and it reports
     the byte index of each tag, which lxml does not.
@@ -184,9 +190,9 @@ def _expat_spans(work: bytes) -> list[Span]:
     stack: list[int] = []
 
     def on_start(_name: str, _attrs: object) -> None:
-        index = parser.CurrentByteIndex
         stack.append(len(starts))
-        starts.append([parser.CurrentLineNumber, parser.CurrentColumnNumber + 1, index, -1])
+        starts.append([parser.CurrentLineNumber, parser.CurrentColumnNumber + 1,
+                       parser.CurrentByteIndex, -1])
 
     def on_end(_name: str) -> None:
         starts[stack.pop()][3] = parser.CurrentByteIndex
@@ -197,16 +203,15 @@ def _expat_spans(work: bytes) -> list[Span]:
         parser.Parse(work, True)
     except xml.parsers.expat.ExpatError:
         return []
-    spans = []
-    for line, column, start, end_index in starts:
-        tag_end = _start_tag_end(work, start)
-        self_closing = work[tag_end - 2:tag_end] == b"/>"
-        if self_closing:
-            spans.append(Span(line, column, start, tag_end, tag_end, tag_end, True))
-        else:
-            close = work.index(b">", end_index) + 1
-            spans.append(Span(line, column, start, tag_end, end_index, close, False))
-    return spans
+    return [(line, column, start, end) for line, column, start, end in starts]
+
+
+def _make_span(work: bytes, line: int, column: int, start: int, end_index: int) -> Span:
+    tag_end = _start_tag_end(work, start)
+    if work[tag_end - 2:tag_end] == b"/>":
+        return Span(line, column, start, tag_end, tag_end, tag_end, True)
+    close = work.index(b">", end_index) + 1
+    return Span(line, column, start, tag_end, end_index, close, False)
 
 
 # A start tag: quoted attribute values may hold '>' (one regex match instead of a byte loop).
