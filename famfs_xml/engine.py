@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from famfs_xml import checks, domain
 from famfs_xml.catalog import RuleInfo, load_catalog
-from famfs_xml.checks.base import RuleContext
+from famfs_xml.checks.base import Check, RuleContext
 from famfs_xml.document import Document, LoadProblem, load
 from famfs_xml.edits import apply_edits
 from famfs_xml.findings import Applicability, Edit, Finding, Fix, Severity
@@ -71,10 +72,15 @@ def lint_document(doc: Document, options: LintOptions, *, explicit: bool = True)
         return Checked(doc, findings)
     context = RuleContext(doc, domain.build(root), catalog, options.facts, options.parameters)
     findings = []
-    for code, check in checks.DOCUMENT_CHECKS.items():
-        if code in options.codes:
-            findings.extend(check(context))
+    for check in _selected_checks(options.codes):
+        findings.extend(check(context))
     return Checked(doc, findings, context)
+
+
+@cache
+def _selected_checks(codes: frozenset[str]) -> tuple[Check, ...]:
+    """The per-document checks of a selection, in registry order (worked out once a run)."""
+    return tuple(check for code, check in checks.DOCUMENT_CHECKS.items() if code in codes)
 
 
 def _load_findings(doc: Document, problems: Sequence[LoadProblem], options: LintOptions,

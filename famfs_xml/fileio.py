@@ -30,12 +30,15 @@ def read_limited(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
         chunks: list[bytes] = []
         total = 0
         want = info.st_size + 1 if info.st_size else 65536
+        regular = stat.S_ISREG(info.st_mode) and info.st_size > 0
         while total <= limit:
             chunk = handle.read(min(want, limit + 1 - total))
             if not chunk:
                 break
             chunks.append(chunk)
             total += len(chunk)
+            if regular and len(chunk) < want:
+                break  # a short read of a regular file is its end: no second read needed
             want = 1 << 20
     if total > limit:
         raise FileTooLarge(total)
