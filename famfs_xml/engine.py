@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from famfs_xml import checks, domain
+from famfs_xml import checks, domain, suppressions
 from famfs_xml.catalog import RuleInfo, load_catalog
 from famfs_xml.checks.base import RuleContext
 from famfs_xml.document import Document, LoadProblem, load
@@ -32,6 +32,8 @@ class LintOptions:
     facts: DeviceFacts | None = None
     parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     unsafe_fixes: bool = False
+    # Config ``per-file-ignores``: (glob, codes), matched against the path and its base name.
+    per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = ()
 
     def allows(self, fix: Fix | None) -> bool:
         if fix is None:
@@ -99,12 +101,19 @@ def cross_file_findings(checked: Sequence[Checked], options: LintOptions) -> lis
 
 
 def lint_documents(docs: Iterable[tuple[Document, bool]], options: LintOptions) -> list[Checked]:
-    """Lint several documents as one run, FX501 included; findings sorted per document."""
+    """Lint several documents as one run, FX501 included; findings sorted per document.
+
+    This is the one place where suppressions apply (directives, the ``<metadata>`` block,
+    per-file ignores), after every check has run: the fix loop lints through here too, so a
+    suppressed finding's fix is never applied.
+    """
     checked = [lint_document(doc, options, explicit=explicit) for doc, explicit in docs]
     by_path: dict[str, Checked] = {c.doc.path: c for c in checked}
     for finding in cross_file_findings(checked, options):
         by_path[finding.path].findings.append(finding)
     for item in checked:
+        if not item.skipped:
+            item.findings = suppressions.settle(item.doc, item.findings, options)
         item.findings.sort(key=Finding.sort_key)
     return checked
 
@@ -125,7 +134,7 @@ def fix_document(doc: Document, options: LintOptions) -> FixOutcome:
     applied: list[str] = []
     current = doc
     for _ in range(MAX_FIX_PASSES):
-        result = lint_document(current, options)
+        result = lint_documents([(current, True)], options)[0]
         chosen = _non_overlapping([f for f in result.findings if options.allows(f.fix)])
         if not chosen:
             break
