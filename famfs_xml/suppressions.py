@@ -1,4 +1,4 @@
-"""Suppressions: which findings the user has silenced, and FX006 for directives that silence nothing.
+"""Suppressions: the findings the user has silenced, and FX006 for directives that do nothing.
 
 Four layers, all applied by :func:`settle`, the one place the engine drops findings:
 
@@ -148,6 +148,11 @@ def _comment_spans(doc: Document, comments: Sequence[Element]) -> list[_CommentS
     return spans
 
 
+def _sourceline(node: Element) -> int:
+    line = node.sourceline
+    return line if isinstance(line, int) else 0
+
+
 def _line_col(work: bytes, offset: int) -> tuple[int, int]:
     line = work.count(b"\n", 0, offset) + 1
     return line, offset - (work.rfind(b"\n", 0, offset) + 1) + 1
@@ -165,7 +170,7 @@ def _collect_comments(doc: Document, root: Element, catalog: Mapping[str, RuleIn
         if span is not None:
             line, column = _line_col(doc.work, span.start)
         else:
-            line, column = (comment.sourceline or 1), 1
+            line, column = max(_sourceline(comment), 1), 1
         parsed = _parse_comment(comment.text or "")
         if isinstance(parsed, str):
             found.problems.append(Problem(line, column, f"malformed famfs-xml directive: {parsed}"))
@@ -374,8 +379,8 @@ class _Locator:
             chain = [element, *element.iterancestors()]
             return any(node is target for node in chain for target in targets)
         for target in targets:  # no exact position: fall back to the lines the subtree spans
-            first = target.sourceline or 0
-            last = max((d.sourceline or 0) for d in target.iter())
+            first = _sourceline(target)
+            last = max(_sourceline(d) for d in target.iter())
             if first <= finding.line <= last:
                 return True
         return False
