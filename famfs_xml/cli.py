@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -19,6 +20,7 @@ from famfs_xml import __version__
 
 if TYPE_CHECKING:
     from famfs_xml.engine import LintOptions
+    from famfs_xml.findings import Severity
     from famfs_xml.run import RunResult
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -41,6 +43,9 @@ class UsageFailure(Exception):
 class OutputFormat(str, enum.Enum):
     text = "text"
     json = "json"
+    sarif = "sarif"
+    github = "github"
+    junit = "junit"
 
 
 class FailOn(str, enum.Enum):
@@ -69,31 +74,66 @@ Select = Annotated[list[str] | None, typer.Option(
 ExtendSelect = Annotated[list[str] | None, typer.Option(
     "--extend-select", help="Rules to run in addition to the selection.")]
 Ignore = Annotated[list[str] | None, typer.Option("--ignore", help="Rules not to run.")]
-FailOnOption = Annotated[FailOn, typer.Option(
-    "--fail-on", help="Lowest severity that makes the exit code 1.")]
+FailOnOption = Annotated[FailOn | None, typer.Option(
+    "--fail-on", help="Lowest severity that makes the exit code 1 [default: warning].")]
 InventoryOption = Annotated[Path | None, typer.Option(
     "--inventory", help="Backing-device facts: saved daxctl/ndctl list or devices --json output.")]
-FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
+FormatOption = Annotated[OutputFormat | None, typer.Option(
+    "--format", help="Output format [default: text; github when GITHUB_ACTIONS=true].")]
 OutputOption = Annotated[Path | None, typer.Option("--output", help="Write the report here.")]
 ExitZero = Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when findings remain.")]
+ConfigOption = Annotated[Path | None, typer.Option(
+    "--config", help="Use this config file instead of the nearest .famfs-xml.toml.")]
+IsolatedOption = Annotated[bool, typer.Option(
+    "--isolated", help="Ignore every config file.")]
+StatisticsOption = Annotated[bool, typer.Option(
+    "--statistics", help="Show a count per rule instead of each finding.")]
+OnlyDomainsOption = Annotated[bool, typer.Option(
+    "--only-domains", help="Skip files whose root is not <domain> silently, as a directory scan "
+                           "does (for git hooks that see networks/ and other libvirt XML).")]
 
 
-def _options(select: list[str] | None, extend_select: list[str] | None,
-             ignore: list[str] | None, inventory: Path | None,
-             unsafe_fixes: bool = False) -> LintOptions:
-    from famfs_xml.api import options
-    from famfs_xml.catalog import CatalogError
+@dataclass(frozen=True)
+class _Settings:
+    options: LintOptions
+    fail_on: Severity
+
+
+def _settings(select: list[str] | None, extend_select: list[str] | None,
+              ignore: list[str] | None, fail_on: FailOn | None, inventory: Path | None,
+              config_file: Path | None, isolated: bool,
+              unsafe_fixes: bool = False) -> _Settings:
+    from famfs_xml import config
+    from famfs_xml.catalog import CatalogError, load_catalog
+    from famfs_xml.engine import LintOptions
+    from famfs_xml.findings import Severity
     from famfs_xml.inventory import Inventory, InventoryError
     from famfs_xml.selection import SelectionError
 
     facts = None
     try:
+        catalog = load_catalog()
+        loaded = config.resolve_config(catalog, explicit=config_file, isolated=isolated)
+        overrides = config.Overrides(
+            select=select, extend_select=extend_select or (), ignore=ignore or (),
+            fail_on=None if fail_on is None else Severity.parse(fail_on.value))
+        codes = config.effective_codes(catalog, loaded, overrides)
         if inventory is not None:
             facts = Inventory.from_file(inventory)
-        return options(select=select, extend_select=extend_select or (), ignore=ignore or (),
-                       facts=facts, unsafe_fixes=unsafe_fixes)
-    except (InventoryError, SelectionError, CatalogError) as exc:
+    except (config.ConfigError, InventoryError, SelectionError, CatalogError) as exc:
         raise UsageFailure(str(exc)) from None
+    options = LintOptions(codes, facts, loaded.parameters, unsafe_fixes,
+                          per_file_ignores=loaded.per_file_ignores)
+    return _Settings(options, config.effective_fail_on(loaded, overrides))
+
+
+def _format(requested: OutputFormat | None) -> OutputFormat:
+    """The report format: as asked, else GitHub annotations inside GitHub Actions, else text."""
+    if requested is not None:
+        return requested
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        return OutputFormat.github
+    return OutputFormat.text
 
 
 def _emit(text: str, output: Path | None, *, to_stderr: bool = False) -> None:
@@ -108,15 +148,32 @@ def _emit(text: str, output: Path | None, *, to_stderr: bool = False) -> None:
     stream.flush()
 
 
-def _finish(result: RunResult, fail_on: FailOn, *, exit_zero: bool = False) -> NoReturn:
+def _report(result: RunResult, command: str, output_format: OutputFormat, *,
+            statistics: bool = False, show_fixes: bool = False) -> str:
+    from famfs_xml.report import REPORTERS
+    from famfs_xml.report import statistics as stats
+
+    if statistics:
+        if output_format is OutputFormat.json:
+            return stats.render_json(result)
+        return stats.render(result)
+    text = REPORTERS[output_format.value](result, command)
+    if show_fixes and output_format is OutputFormat.text:
+        text += stats.render_fixes(result)
+    return text
+
+
+def _finish(result: RunResult, fail_on: Severity, *, exit_zero: bool = False,
+            changed_fails: bool = False) -> NoReturn:
     from famfs_xml.engine import fails
-    from famfs_xml.findings import Severity
 
     for error in result.errors:
         typer.echo(f"famfs-xml: error: {error}", err=True)
     if result.errors:
         raise typer.Exit(EXIT_ERROR)
-    if not exit_zero and fails(result.findings, Severity.parse(fail_on.value)):
+    if changed_fails and any(r.changed for r in result.files):
+        raise typer.Exit(EXIT_FINDINGS)
+    if not exit_zero and fails(result.findings, fail_on):
         raise typer.Exit(EXIT_FINDINGS)
     raise typer.Exit(EXIT_OK)
 
@@ -127,20 +184,24 @@ def lint(
     select: Select = None,
     extend_select: ExtendSelect = None,
     ignore: Ignore = None,
-    fail_on: FailOnOption = FailOn.warning,
+    fail_on: FailOnOption = None,
     inventory: InventoryOption = None,
-    output_format: FormatOption = OutputFormat.text,
+    output_format: FormatOption = None,
     output: OutputOption = None,
     exit_zero: ExitZero = False,
+    statistics: StatisticsOption = False,
+    config_file: ConfigOption = None,
+    isolated: IsolatedOption = False,
+    only_domains: OnlyDomainsOption = False,
 ) -> None:
     """Check domain XML files against the famfs rules."""
-    from famfs_xml.report import REPORTERS
     from famfs_xml.run import lint_paths
 
-    options = _options(select, extend_select, ignore, inventory)
-    result = lint_paths(paths, options)
-    _emit(REPORTERS[output_format.value](result, "lint"), output)
-    _finish(result, fail_on, exit_zero=exit_zero)
+    settings = _settings(select, extend_select, ignore, fail_on, inventory, config_file,
+                         isolated)
+    result = lint_paths(paths, settings.options, only_domains=only_domains)
+    _emit(_report(result, "lint", _format(output_format), statistics=statistics), output)
+    _finish(result, settings.fail_on, exit_zero=exit_zero)
 
 
 @app.command()
@@ -151,20 +212,29 @@ def fix(
     diff: Annotated[bool, typer.Option(
         "--diff", help="Print a unified diff instead of writing; exit 1 if anything would change."
     )] = False,
+    exit_non_zero_on_fix: Annotated[bool, typer.Option(
+        "--exit-non-zero-on-fix",
+        help="Exit 1 when a file was changed, even if nothing remains (for git hooks).")] = False,
+    show_fixes: Annotated[bool, typer.Option(
+        "--show-fixes", help="List the fixes applied to each file.")] = False,
     select: Select = None,
     extend_select: ExtendSelect = None,
     ignore: Ignore = None,
-    fail_on: FailOnOption = FailOn.warning,
+    fail_on: FailOnOption = None,
     inventory: InventoryOption = None,
-    output_format: FormatOption = OutputFormat.text,
+    output_format: FormatOption = None,
     output: OutputOption = None,
+    statistics: StatisticsOption = False,
+    config_file: ConfigOption = None,
+    isolated: IsolatedOption = False,
+    only_domains: OnlyDomainsOption = False,
 ) -> None:
     """Apply fixes in place (atomically); - reads stdin and writes the fixed XML to stdout."""
-    from famfs_xml.report import REPORTERS
     from famfs_xml.run import fix_paths
 
-    options = _options(select, extend_select, ignore, inventory, unsafe_fixes)
-    result = fix_paths(paths, options, diff=diff)
+    settings = _settings(select, extend_select, ignore, fail_on, inventory, config_file,
+                         isolated, unsafe_fixes)
+    result = fix_paths(paths, settings.options, diff=diff, only_domains=only_domains)
     if diff:
         sys.stdout.write("".join(result.diffs))
         for error in result.errors:
@@ -176,8 +246,10 @@ def fix(
     if to_stdout:
         sys.stdout.buffer.write(result.stdout_data or b"")
         sys.stdout.flush()
-    _emit(REPORTERS[output_format.value](result, "fix"), output, to_stderr=to_stdout)
-    _finish(result, fail_on)
+    report = _report(result, "fix", _format(output_format), statistics=statistics,
+                     show_fixes=show_fixes)
+    _emit(report, output, to_stderr=to_stdout)
+    _finish(result, settings.fail_on, changed_fails=exit_non_zero_on_fix)
 
 
 class ListFormat(str, enum.Enum):

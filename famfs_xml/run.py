@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from famfs_xml.document import Document
 from famfs_xml.engine import (
@@ -34,8 +34,13 @@ class RunResult:
         return [r for r in self.files if not r.skipped]
 
 
-def _load_all(paths: Sequence[str], result: RunResult) -> list[tuple[Source, Document]]:
+def _load_all(paths: Sequence[str], result: RunResult, *,
+              only_domains: bool = False) -> list[tuple[Source, Document]]:
+    """Read every source; ``only_domains`` treats named files like directory-scan finds
+    (a file whose root is not ``<domain>`` is skipped silently)."""
     sources, errors = expand(paths)
+    if only_domains:
+        sources = [replace(source, explicit=False) for source in sources]
     result.errors.extend(errors)
     loaded = []
     for source in sources:
@@ -46,19 +51,21 @@ def _load_all(paths: Sequence[str], result: RunResult) -> list[tuple[Source, Doc
     return loaded
 
 
-def lint_paths(paths: Sequence[str], options: LintOptions) -> RunResult:
+def lint_paths(paths: Sequence[str], options: LintOptions, *,
+               only_domains: bool = False) -> RunResult:
     result = RunResult()
-    loaded = _load_all(paths, result)
+    loaded = _load_all(paths, result, only_domains=only_domains)
     checked = lint_documents([(doc, source.explicit) for source, doc in loaded], options)
     for item in checked:
         result.files.append(FileResult(item.doc.path, item.findings, skipped=item.skipped))
     return result
 
 
-def fix_paths(paths: Sequence[str], options: LintOptions, *, diff: bool = False) -> RunResult:
+def fix_paths(paths: Sequence[str], options: LintOptions, *, diff: bool = False,
+              only_domains: bool = False) -> RunResult:
     """Fix every file; write it back atomically unless ``diff`` (then only show the change)."""
     result = RunResult()
-    loaded = _load_all(paths, result)
+    loaded = _load_all(paths, result, only_domains=only_domains)
     final_docs: list[tuple[Document, bool]] = []
     changes: dict[str, list[str]] = {}
     for source, doc in loaded:
