@@ -17,7 +17,8 @@ from famfs_xml.catalog import RuleInfo, load_catalog
 from famfs_xml.findings import Applicability, Finding, Severity
 from famfs_xml.run import RunResult
 
-SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+SCHEMA_URI = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json")
 VERSION = "2.1.0"
 TOOL = "famfs-xml"
 INFORMATION_URI = "https://github.com/famfs-xml/famfs-xml"
