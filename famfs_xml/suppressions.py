@@ -52,7 +52,8 @@ SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / "lint-1.xsd"
 _LINT = f"{{{NAMESPACE}}}lint"
 _IGNORE = f"{{{NAMESPACE}}}ignore"
 _MARKER = re.compile(r"\s*famfs-xml\s*:")
-_TOKEN = re.compile(r'\s*([A-Za-z][A-Za-z-]*)\s*=\s*(?:"([^"]*)"|([^\s"]+))')
+_TOKEN = re.compile(
+    r'\s*([A-Za-z][A-Za-z-]*)\s*=\s*(?:"([^"]*)"|([^\s",]+(?:\s*,\s*[^\s",]+)*))')
 _COMMENT_SCAN = re.compile(rb"<!--(.*?)-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>", re.DOTALL)
 _ACTIONS = ("disable", "disable-file")
 
