@@ -159,7 +159,7 @@ def _report(result: RunResult, command: str, output_format: OutputFormat, *,
         return stats.render(result)
     text = REPORTERS[output_format.value](result, command)
     if show_fixes and output_format is OutputFormat.text:
-        text += stats.render_fixes(result)
+        text = stats.render_fixes(result) + text
     return text
 
 
