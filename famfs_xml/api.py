@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from famfs_xml.catalog import load_catalog
+from famfs_xml.checks import OPT_IN_CODES
 from famfs_xml.document import load
 from famfs_xml.engine import LintOptions, fix_document, lint_documents
 from famfs_xml.findings import Finding
@@ -22,7 +23,7 @@ def options(
     parameters: Mapping[str, Mapping[str, Any]] | None = None,
     unsafe_fixes: bool = False,
 ) -> LintOptions:
-    codes = select_codes(load_catalog(), select, extend_select, ignore)
+    codes = select_codes(load_catalog(), select, extend_select, ignore, OPT_IN_CODES)
     return LintOptions(codes, facts, parameters or {}, unsafe_fixes)
 
 

@@ -21,6 +21,7 @@ from famfs_xml import __version__
 if TYPE_CHECKING:
     from famfs_xml.engine import LintOptions
     from famfs_xml.findings import Severity
+    from famfs_xml.inventory import DeviceFacts
     from famfs_xml.run import RunResult
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -82,6 +83,14 @@ FormatOption = Annotated[OutputFormat | None, typer.Option(
     "--format", help="Output format [default: text; github when GITHUB_ACTIONS=true].")]
 OutputOption = Annotated[Path | None, typer.Option("--output", help="Write the report here.")]
 ExitZero = Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when findings remain.")]
+HostOption = Annotated[bool, typer.Option(
+    "--host", help="Read backing-device facts from this machine (sysfs, stat).")]
+RootOption = Annotated[Path, typer.Option(
+    "--root", help="With --host: read /sys, /proc, /etc and /boot under this directory.")]
+SchemasOption = Annotated[Path | None, typer.Option(
+    "--libvirt-schemas", help="libvirt's schema directory (or domain.rng); turns on FX901.")]
+VerboseOption = Annotated[bool, typer.Option(
+    "-v", "--verbose", help="Say which rules were skipped.")]
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", help="Use this config file instead of the nearest .famfs-xml.toml.")]
 IsolatedOption = Annotated[bool, typer.Option(
@@ -93,38 +102,89 @@ OnlyDomainsOption = Annotated[bool, typer.Option(
                            "does (for git hooks that see networks/ and other libvirt XML).")]
 
 
+def _facts(inventory: Path | None, host: bool, root: Path) -> DeviceFacts | None:
+    """Backing-device facts: a saved inventory first, then the live machine."""
+    from famfs_xml.inventory import ChainedFacts, Inventory
+
+    sources: list[DeviceFacts] = []
+    if inventory is not None:
+        sources.append(Inventory.from_file(inventory))
+    if host:
+        from famfs_xml.host_facts import HostFacts
+
+        if not root.is_dir():
+            raise UsageFailure(f"cannot read root {root}: not a directory")
+        sources.append(HostFacts(root))
+    if not sources:
+        return None
+    return sources[0] if len(sources) == 1 else ChainedFacts(*sources)
+
+
 @dataclass(frozen=True)
 class _Settings:
     options: LintOptions
     fail_on: Severity
 
 
-def _settings(select: list[str] | None, extend_select: list[str] | None,
-              ignore: list[str] | None, fail_on: FailOn | None, inventory: Path | None,
-              config_file: Path | None, isolated: bool,
-              unsafe_fixes: bool = False) -> _Settings:
+@dataclass(frozen=True)
+class _Selection:
+    """The rule-choosing options of lint and fix, as given on the command line."""
+
+    select: list[str] | None
+    extend_select: list[str] | None
+    ignore: list[str] | None
+    fail_on: FailOn | None
+    config_file: Path | None
+    isolated: bool
+
+
+def _settings(selection: _Selection, facts_from: tuple[Path | None, bool, Path],
+              unsafe_fixes: bool = False, schemas: Path | None = None,
+              verbose: bool = False) -> _Settings:
+    """Config file and command line, merged into the options of one run."""
     from famfs_xml import config
     from famfs_xml.catalog import CatalogError, load_catalog
+    from famfs_xml.checks import OPT_IN_CODES
     from famfs_xml.engine import LintOptions
     from famfs_xml.findings import Severity
-    from famfs_xml.inventory import Inventory, InventoryError
+    from famfs_xml.inventory import InventoryError
     from famfs_xml.selection import SelectionError
 
-    facts = None
     try:
         catalog = load_catalog()
-        loaded = config.resolve_config(catalog, explicit=config_file, isolated=isolated)
+        loaded = config.resolve_config(catalog, explicit=selection.config_file,
+                                       isolated=selection.isolated)
+        extra = list(selection.extend_select or ())
+        parameters: dict[str, dict[str, object]] = {
+            code: dict(values) for code, values in loaded.parameters.items()}
+        if schemas is not None:
+            extra.append("FX901")
+            parameters["FX901"] = {"schemas": str(schemas)}
+        fail_on = selection.fail_on
         overrides = config.Overrides(
-            select=select, extend_select=extend_select or (), ignore=ignore or (),
+            select=selection.select, extend_select=extra, ignore=selection.ignore or (),
             fail_on=None if fail_on is None else Severity.parse(fail_on.value))
-        codes = config.effective_codes(catalog, loaded, overrides)
-        if inventory is not None:
-            facts = Inventory.from_file(inventory)
+        codes = config.effective_codes(catalog, loaded, overrides, OPT_IN_CODES)
+        facts = _facts(*facts_from)
     except (config.ConfigError, InventoryError, SelectionError, CatalogError) as exc:
         raise UsageFailure(str(exc)) from None
-    options = LintOptions(codes, facts, loaded.parameters, unsafe_fixes,
+    if "FX901" in codes:
+        _check_schema(schemas, verbose)
+    options = LintOptions(codes, facts, parameters, unsafe_fixes,
                           per_file_ignores=loaded.per_file_ignores)
     return _Settings(options, config.effective_fail_on(loaded, overrides))
+
+
+def _check_schema(schemas: Path | None, verbose: bool) -> None:
+    from famfs_xml.libvirt_schema import find_schema
+
+    if find_schema(schemas) is not None:
+        return
+    if schemas is not None:
+        raise UsageFailure(f"no libvirt domain schema (domain.rng) in {schemas}")
+    if verbose:
+        typer.echo("famfs-xml: note: FX901 skipped: libvirt's domain schema was not found "
+                   "(install libvirt's client tools or pass --libvirt-schemas DIR)", err=True)
 
 
 def _format(requested: OutputFormat | None) -> OutputFormat:
@@ -186,6 +246,8 @@ def lint(
     ignore: Ignore = None,
     fail_on: FailOnOption = None,
     inventory: InventoryOption = None,
+    host: HostOption = False,
+    root: RootOption = Path("/"),
     output_format: FormatOption = None,
     output: OutputOption = None,
     exit_zero: ExitZero = False,
@@ -193,12 +255,15 @@ def lint(
     config_file: ConfigOption = None,
     isolated: IsolatedOption = False,
     only_domains: OnlyDomainsOption = False,
+    libvirt_schemas: SchemasOption = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """Check domain XML files against the famfs rules."""
     from famfs_xml.run import lint_paths
 
-    settings = _settings(select, extend_select, ignore, fail_on, inventory, config_file,
-                         isolated)
+    selection = _Selection(select, extend_select, ignore, fail_on, config_file, isolated)
+    settings = _settings(selection, (inventory, host, root), schemas=libvirt_schemas,
+                         verbose=verbose)
     result = lint_paths(paths, settings.options, only_domains=only_domains)
     _emit(_report(result, "lint", _format(output_format), statistics=statistics), output)
     _finish(result, settings.fail_on, exit_zero=exit_zero)
@@ -222,18 +287,23 @@ def fix(
     ignore: Ignore = None,
     fail_on: FailOnOption = None,
     inventory: InventoryOption = None,
+    host: HostOption = False,
+    root: RootOption = Path("/"),
     output_format: FormatOption = None,
     output: OutputOption = None,
     statistics: StatisticsOption = False,
     config_file: ConfigOption = None,
     isolated: IsolatedOption = False,
     only_domains: OnlyDomainsOption = False,
+    libvirt_schemas: SchemasOption = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """Apply fixes in place (atomically); - reads stdin and writes the fixed XML to stdout."""
     from famfs_xml.run import fix_paths
 
-    settings = _settings(select, extend_select, ignore, fail_on, inventory, config_file,
-                         isolated, unsafe_fixes)
+    selection = _Selection(select, extend_select, ignore, fail_on, config_file, isolated)
+    settings = _settings(selection, (inventory, host, root), unsafe_fixes,
+                         schemas=libvirt_schemas, verbose=verbose)
     result = fix_paths(paths, settings.options, diff=diff, only_domains=only_domains)
     if diff:
         sys.stdout.write("".join(result.diffs))

@@ -264,17 +264,18 @@ class Overrides:
     fail_on: Severity | None = None
 
 
-def effective_codes(catalog: Mapping[str, RuleInfo], config: Config,
-                    cli: Overrides) -> frozenset[str]:
+def effective_codes(catalog: Mapping[str, RuleInfo], config: Config, cli: Overrides,
+                    opt_in: frozenset[str] = frozenset()) -> frozenset[str]:
     """The rules to run: the config's selection, then the command line's on top of it.
 
     ``--select`` replaces the config's whole selection; ``--extend-select`` adds to it and
-    ``--ignore`` removes from it.
+    ``--ignore`` removes from it. ``opt_in`` rules run only when named.
     """
-    codes = set(select_codes(catalog, config.select, config.extend_select, config.ignore))
+    codes = set(select_codes(catalog, config.select, config.extend_select, config.ignore,
+                             opt_in))
     selectors = split_selectors(cli.select)
     if selectors:
-        codes = set(select_codes(catalog, selectors))
+        codes = set(select_codes(catalog, selectors, opt_in=opt_in))
     codes |= _resolve_all(cli.extend_select, catalog)
     codes -= _resolve_all(cli.ignore, catalog)
     return frozenset(codes)

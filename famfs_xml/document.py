@@ -313,11 +313,13 @@ def _broken(raw: bytes, path: str, message: str) -> Document:
 
 
 def _parse(doc: Document) -> None:
+    parser = _parser()
     try:
-        doc.tree = etree.ElementTree(etree.fromstring(doc.work, _parser()))
+        doc.tree = etree.ElementTree(etree.fromstring(doc.work, parser))
         return
     except etree.XMLSyntaxError as exc:
-        errors: list[etree._LogEntry] = list(exc.error_log)  # type: ignore[call-overload]
+        # The exception's own log can hold earlier documents' errors; the parser's cannot.
+        errors: list[etree._LogEntry] = list(parser.error_log)
         first = errors[0] if errors else None
         if errors and all(_is_unbound_qemu(e) for e in errors):
             _recover_unbound(doc, errors)

@@ -35,9 +35,7 @@ class LintOptions:
     # Config ``per-file-ignores``: (glob, codes), matched against the path and its base name.
     per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = ()
 
-    def allows(self, fix: Fix | None) -> bool:
-        if fix is None:
-            return False
+    def allows(self, fix: Fix) -> bool:
         if fix.applicability is Applicability.SAFE:
             return True
         return self.unsafe_fixes and fix.applicability is Applicability.UNSAFE
@@ -135,29 +133,29 @@ def fix_document(doc: Document, options: LintOptions) -> FixOutcome:
     current = doc
     for _ in range(MAX_FIX_PASSES):
         result = lint_documents([(current, True)], options)[0]
-        chosen = _non_overlapping([f for f in result.findings if options.allows(f.fix)])
+        candidates = [(f.code, f.fix) for f in result.findings
+                      if f.fix is not None and options.allows(f.fix)]
+        chosen = _non_overlapping(candidates)
         if not chosen:
             break
-        edits = [edit for finding in chosen for edit in finding.fix.edits]  # type: ignore[union-attr]
-        work = apply_edits(current.work, edits)
+        work = apply_edits(current.work, [edit for _, fix in chosen for edit in fix.edits])
         if work == current.work:
             break
         current = _reload(current, work)
-        applied.extend(f.code for f in chosen)
+        applied.extend(code for code, _ in chosen)
     data = doc.raw if not applied else encode(current)
     return FixOutcome(data, current, applied)
 
 
-def _non_overlapping(findings: list[Finding]) -> list[Finding]:
+def _non_overlapping(fixes: list[tuple[str, Fix]]) -> list[tuple[str, Fix]]:
     """Keep fixes whose edits touch no edit already kept (ruff's rule); the rest wait a pass."""
-    kept: list[Finding] = []
+    kept: list[tuple[str, Fix]] = []
     taken: list[Edit] = []
-    for finding in sorted(findings, key=lambda f: min(e.start for e in f.fix.edits)):  # type: ignore[union-attr]
-        edits = finding.fix.edits  # type: ignore[union-attr]
-        if any(e.overlaps(t) for e in edits for t in taken):
+    for code, fix in sorted(fixes, key=lambda item: min(e.start for e in item[1].edits)):
+        if any(e.overlaps(t) for e in fix.edits for t in taken):
             continue
-        kept.append(finding)
-        taken.extend(edits)
+        kept.append((code, fix))
+        taken.extend(fix.edits)
     return kept
 
 
@@ -165,7 +163,7 @@ def _reload(previous: Document, work: bytes) -> Document:
     raw = encode_work(work, previous)
     doc = load(raw, previous.path)
     broken = [p for p in doc.problems if p.code in ("FX001", "FX003")]
-    if broken or doc.root is None or doc.root.tag != previous.root.tag:  # type: ignore[union-attr]
+    if broken or doc.root is None or previous.root is None or doc.root.tag != previous.root.tag:
         detail = broken[0].message if broken else "the root element changed"
         raise FixRefused(f"refusing to write a fix that breaks the XML ({detail})")
     return doc

@@ -74,6 +74,7 @@ class Finding:
     fix: Fix | None = None
     end_line: int | None = None
     end_column: int | None = None
+    hint: str | None = None  # the next command to run (host checks)
 
     @property
     def fixable(self) -> bool:

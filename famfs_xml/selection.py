@@ -49,8 +49,9 @@ def select_codes(
     select: Iterable[str] | None = None,
     extend_select: Iterable[str] = (),
     ignore: Iterable[str] = (),
+    opt_in: frozenset[str] = frozenset(),
 ) -> frozenset[str]:
-    """The codes to run: by default every lint rule that is not ``info``."""
+    """The codes to run: by default every lint rule that is neither ``info`` nor ``opt_in``."""
     selectors = split_selectors(select)
     if selectors:
         chosen: set[str] = set()
@@ -58,7 +59,8 @@ def select_codes(
             chosen |= resolve(selector, catalog)
     else:
         chosen = {code for code, rule in catalog.items()
-                  if code.startswith("FX") and rule.severity is not Severity.INFO}
+                  if code.startswith("FX") and rule.severity is not Severity.INFO
+                  and code not in opt_in}
     for selector in split_selectors(extend_select):
         chosen |= resolve(selector, catalog)
     for selector in split_selectors(ignore):

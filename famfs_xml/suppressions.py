@@ -310,8 +310,11 @@ def _metadata_directive(doc: Document, root: Element, block: Element, ignore: El
                           scope, why)
 
     def remove() -> list[Edit]:
-        everyone_unused = all(s.unused for d in directive.siblings for s in d.selectors)
-        return [editor.remove_element(block if everyone_unused else ignore)]
+        if not all(s.unused for d in directive.siblings for s in d.selectors):
+            return [editor.remove_element(ignore)]
+        parent = block.getparent()
+        alone = parent is not None and [c for c in parent if isinstance(c.tag, str)] == [block]
+        return [editor.remove_element(parent if alone and parent is not None else block)]
 
     def rewrite(value: str) -> list[Edit]:
         return [editor.set_attribute(ignore, "rule", value)]
@@ -426,9 +429,10 @@ def _unused_findings(doc: Document, found: Suppressions, options: LintOptions) -
     if options.facts is None:
         unjudged |= _FACT_CODES
     for directive in found.directives:
+        dead = directive.scope == []  # covers no element: it can never suppress anything
         for selector in directive.selectors:
-            selector.unused = (bool(selector.codes) and selector.codes <= options.codes
-                               and not selector.codes & unjudged and not selector.used)
+            judged = dead or (selector.codes <= options.codes and not selector.codes & unjudged)
+            selector.unused = bool(selector.codes) and judged and not selector.used
     problems = list(found.problems)
     for directive in found.directives:
         problems.extend(_directive_problems(directive))

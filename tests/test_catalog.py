@@ -9,6 +9,11 @@ from typing import Any
 
 import pytest
 
+from famfs_xml.api import fix_text, lint_text
+from famfs_xml.checks import implemented_codes
+from famfs_xml.inventory import Inventory
+from famfs_xml.libvirt_schema import find_schema
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -74,3 +79,58 @@ def test_entry_keys_and_types(code: str) -> None:
 def test_names_are_unique() -> None:
     names = [entry["name"] for entry in CATALOG.values()]
     assert len(names) == len(set(names))
+
+
+# --- the examples, run through the engine -------------------------------------------------
+
+FIXABLE = [code for code in IDS if CATALOG[code]["fix"] != "none"]
+
+
+def _facts(example: dict[str, Any]) -> Inventory | None:
+    inventory = example.get("inventory")
+    return Inventory.from_json_text(inventory) if inventory is not None else None
+
+
+def _codes(findings: list[Any]) -> list[str]:
+    return sorted(finding.code for finding in findings)
+
+
+def test_catalog_codes_are_the_implemented_codes() -> None:
+    assert set(CATALOG) == set(implemented_codes())
+
+
+@pytest.mark.parametrize("code", IDS)
+def test_bad_example_fires_the_rule(code: str) -> None:
+    example = CATALOG[code]["example"]
+    findings = lint_text(example["bad"], select=[code], facts=_facts(example),
+                         peers=example.get("peers", ()))
+    assert code in _codes(findings)
+
+
+@pytest.mark.parametrize("code", IDS)
+def test_good_example_is_clean_under_all_default_rules(code: str) -> None:
+    example = CATALOG[code]["example"]
+    findings = lint_text(example["good"], facts=_facts(example),
+                         peers=example.get("peers", ()))
+    assert _codes(findings) == []
+
+
+@pytest.mark.parametrize("code", IDS)
+def test_good_example_passes_libvirts_schema(code: str) -> None:
+    """FX901 is opt-in, so the default-rule test above does not cover it."""
+    if find_schema() is None:
+        pytest.skip("libvirt's schemas are not installed")
+    findings = lint_text(CATALOG[code]["example"]["good"], select=["FX901"])
+    assert _codes(findings) == []
+
+
+@pytest.mark.parametrize("code", FIXABLE)
+def test_fixed_example_is_what_the_fix_makes_of_bad(code: str) -> None:
+    entry = CATALOG[code]
+    example = entry["example"]
+    facts = _facts(example)
+    unsafe = entry["fix"] == "unsafe"
+    fixed = fix_text(example["bad"], extend_select=[code], facts=facts, unsafe_fixes=unsafe)
+    assert fixed.decode("utf-8") == example["fixed"]
+    after = lint_text(example["fixed"], extend_select=[code], facts=facts)
+    assert code not in _codes(after)

@@ -12,6 +12,7 @@ from famfs_xml.checks import (
     memory_rules,
     numa_rules,
     nvdimm_rules,
+    schema_rules,
 )
 from famfs_xml.checks.base import Check, RuleContext
 from famfs_xml.checks.shared_backing import check_shared_backing
@@ -44,7 +45,12 @@ DOCUMENT_CHECKS: dict[str, Check] = {
     "FX401": firmware_rules.check_firmware_efi,
     "FX402": firmware_rules.check_efi_acpi,
     "FX403": firmware_rules.check_machine_q35,
+    "FX901": schema_rules.check_libvirt_schema,
 }
+
+# Selected only when asked for: schema validation costs more than every other rule together
+# and repeats `virt-xml-validate`; `--libvirt-schemas DIR` or an explicit selection turns it on.
+OPT_IN_CODES = frozenset({"FX901"})
 
 # Decided while loading the file, before any check runs.
 LOAD_CODES = frozenset({"FX001", "FX003", "FX004"})

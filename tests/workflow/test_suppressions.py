@@ -170,6 +170,13 @@ def test_unselected_rules_are_not_judged_unused() -> None:
     assert codes(text, ignore=["FX006"]) == []
 
 
+def test_a_directive_that_covers_nothing_is_judged_whatever_runs() -> None:
+    stale = with_metadata(CLEAN, '<famfs:ignore rule="FX302" path="/dev/dax0.0"/>')
+    assert codes(stale, select=["FX006"]) == ["FX006"]
+    dangling = CLEAN.replace("  </devices>", "    <!-- famfs-xml: disable=FX501 -->\n  </devices>")
+    assert codes(dangling) == ["FX006"]
+
+
 def test_fx501_is_never_judged_unused() -> None:
     text = before_nvdimm(CLEAN, "<!-- famfs-xml: disable=FX501 -->")
     assert codes(text) == []
@@ -249,9 +256,11 @@ def test_fix_removes_a_fully_unused_metadata_block() -> None:
     text = with_metadata(CLEAN, '<famfs:ignore rule="FX301"/>', '<famfs:ignore rule="FX302"/>')
     assert codes(text) == ["FX006", "FX006"]
     fixed = api.fix_text(text).decode()
-    assert "famfs:lint" not in fixed
-    assert "  <metadata>\n  </metadata>\n" in fixed
-    assert codes(fixed) == []
+    assert fixed == CLEAN  # the block, and the <metadata> that only held it, are gone
+    kept = with_metadata(CLEAN, '<famfs:ignore rule="FX301"/>').replace(
+        "  </metadata>", "    <app:note xmlns:app='urn:example:app'/>\n  </metadata>")
+    fixed = api.fix_text(kept).decode()
+    assert "famfs:lint" not in fixed and "<app:note" in fixed
 
 
 def test_fix_removes_only_the_unused_metadata_entry() -> None:

@@ -1,0 +1,51 @@
+"""Fixtures for the tests that ask real libvirt for its verdict.
+
+Every test in this folder needs the ``libvirt_judge`` fixture. Without libvirt the tests
+skip, with the reason; under ``CI=true`` a missing libvirt is a failure instead, so that CI
+cannot pass without the judge having run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from libvirt_judge import JudgeUnavailable, LibvirtJudge, unavailable_reason
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "fixtures"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def _unavailable(reason: str) -> None:
+    if _in_ci():
+        pytest.fail(f"CI=true but libvirt cannot judge: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def libvirt_judge() -> Iterator[LibvirtJudge]:
+    """One embedded libvirt QEMU driver for the whole session (its first call probes QEMU)."""
+    reason = unavailable_reason()
+    if reason is not None:
+        _unavailable(reason)
+    judge = LibvirtJudge()
+    try:
+        judge.probe()
+    except JudgeUnavailable as exc:
+        judge.close()
+        _unavailable(str(exc))
+        raise  # not reached: _unavailable always raises
+    try:
+        yield judge
+    finally:
+        judge.close()
