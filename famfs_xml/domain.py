@@ -133,6 +133,16 @@ class Domain:
     def slot_devices(self) -> list[MemoryDevice]:
         return [d for d in self.memory_devices if d.uses_slot]
 
+    @property
+    def arch(self) -> str | None:
+        os_type = self.os.find("type") if self.os is not None else None
+        return os_type.get("arch") if os_type is not None else None
+
+    @property
+    def guest_nodes(self) -> int:
+        """Guest NUMA nodes as libvirt counts them: the cells, or one without any."""
+        return max(len(self.cells), 1)
+
 
 def build(root: Element) -> Domain:
     """The view of a ``<domain>`` element."""

@@ -49,8 +49,13 @@ def check_maxmemory_slots(ctx: RuleContext) -> Iterator[Finding]:
         return
     count = len(domain.slot_devices)
     slots = domain.slots
+    severity = None
     if slots is None:
         problem = "<maxMemory> has no slots attribute; libvirt needs both size and slot count"
+        if not count:
+            # Without dimm/nvdimm devices libvirt >= 10 accepts this; 9.x still refuses it.
+            severity = Severity.WARNING
+            problem += " (libvirt before 10.0 refuses it)"
     elif slots == 0:
         problem = "<maxMemory slots='0'>: QEMU needs at least one hotplug slot"
     elif slots < count:
@@ -58,7 +63,7 @@ def check_maxmemory_slots(ctx: RuleContext) -> Iterator[Finding]:
     else:
         return
     wanted = slots_needed(domain)
-    yield ctx.finding("FX102", element, problem, fix=ctx.fix(
+    yield ctx.finding("FX102", element, problem, severity=severity, fix=ctx.fix(
         f"set slots to {wanted}",
         partial(ctx.editor.set_attribute, element, "slots", str(wanted))))
 
@@ -187,3 +192,15 @@ def _is_x86(ctx: RuleContext) -> bool:
     os_type = ctx.domain.os.find("type") if ctx.domain.os is not None else None
     arch = os_type.get("arch") if os_type is not None else None
     return arch is None or arch in ("x86_64", "i686")
+
+
+def check_memory_size_missing(ctx: RuleContext) -> Iterator[Finding]:
+    domain = ctx.domain
+    if domain.cells or (domain.memory_element is not None and domain.memory is None):
+        return  # NUMA cells give the size; an unparsable <memory> is FX001's
+    if domain.memory is not None and domain.memory.bytes > 0:
+        return
+    yield ctx.finding(
+        "FX108", domain.memory_element if domain.memory_element is not None else domain.root,
+        "the guest has no memory size: libvirt refuses: \"Memory size must be specified via "
+        "<memory> or in the <numa> configuration\"")

@@ -9,20 +9,24 @@ from functools import partial
 from famfs_xml import units
 from famfs_xml.checks.arithmetic import cells_total, numa_includes_devices
 from famfs_xml.checks.base import RuleContext
-from famfs_xml.domain import Element, format_cpuset
+from famfs_xml.domain import Element, format_cpuset, parse_cpuset
 from famfs_xml.edits import Node, choose_unit
 from famfs_xml.findings import Edit, Finding, Severity
 
 _H = units.human
+# ppc64 guests may hotplug memory without guest NUMA; s390 gets no automatic cell either.
+_NO_NUMA_NEEDED = frozenset({"ppc64", "ppc64le", "s390x"})
 
 
 def check_numa_missing(ctx: RuleContext) -> Iterator[Finding]:
     domain = ctx.domain
-    if not domain.memory_devices or domain.cells:
+    hotplug = bool(domain.memory_devices) or domain.max_memory_element is not None
+    if not hotplug or domain.cells or domain.numa is not None or domain.arch in _NO_NUMA_NEEDED:
         return
+    what = "memory devices need" if domain.memory_devices else "<maxMemory> (memory hotplug) needs"
     yield ctx.finding(
-        "FX201", domain.numa if domain.numa is not None else domain.root,
-        "memory devices need a guest NUMA cell; libvirt refuses: \"At least one numa node has "
+        "FX201", domain.root,
+        f"{what} a guest NUMA cell; libvirt refuses: \"At least one numa node has "
         "to be configured when enabling memory hotplug\"",
         fix=ctx.fix("add a NUMA cell for the general-purpose memory", lambda: _add_cell(ctx)))
 
@@ -146,3 +150,79 @@ def check_numa_cell_ids(ctx: RuleContext) -> Iterator[Finding]:
             "FX204", domain.numa,
             f"NUMA cell ids {sorted(ids)} are not exactly 0..{len(domain.cells) - 1}; libvirt "
             "refuses non-contiguous ids")
+
+
+def check_numa_without_cells(ctx: RuleContext) -> Iterator[Finding]:
+    numa = ctx.domain.numa
+    if numa is None or ctx.domain.cells:
+        return
+    yield ctx.finding("FX205", numa, "<numa> has no <cell>; libvirt refuses: \"NUMA topology "
+                                     "defined without NUMA cells\"")
+
+
+def check_numa_distances(ctx: RuleContext) -> Iterator[Finding]:
+    ids = {cell.id for cell in ctx.domain.cells if cell.id is not None}
+    for cell in ctx.domain.cells:
+        for sibling in cell.element.iterfind("distances/sibling"):
+            raw = sibling.get("id")
+            if raw is not None and raw.strip().isdigit() and int(raw) in ids:
+                continue
+            yield ctx.finding(
+                "FX206", sibling,
+                f"distance sibling id '{raw}' of cell {cell.id} is not a NUMA cell of this "
+                "guest; libvirt refuses the domain")
+
+
+def check_hugepage_nodesets(ctx: RuleContext) -> Iterator[Finding]:
+    hugepages = ctx.domain.root.find("memoryBacking/hugepages")
+    if hugepages is None:
+        return
+    nodes = ctx.domain.guest_nodes
+    defaults = [page for page in hugepages.findall("page") if page.get("nodeset") is None]
+    covered: set[int] = set()
+    for page in hugepages.findall("page"):
+        raw = page.get("nodeset")
+        if raw is None:
+            continue
+        nodeset = parse_cpuset(raw)
+        if nodeset is None:
+            yield ctx.finding("FX207", page, f"hugepage nodeset '{raw}' does not parse")
+            continue
+        missing = sorted(n for n in nodeset if n >= nodes)
+        if missing:
+            yield ctx.finding(
+                "FX207", page,
+                f"hugepage nodeset names guest node {missing[0]}, but the guest has {nodes}; "
+                f"libvirt refuses: \"hugepages: node {missing[0]} not found\"")
+        covered |= nodeset
+    if len(defaults) > 1 or (defaults and covered >= set(range(nodes))):
+        yield ctx.finding(
+            "FX207", defaults[-1],
+            "more than one hugepage size applies to all guest memory; libvirt refuses: "
+            "\"two master hugepages detected\"")
+
+
+def check_numatune_memnodes(ctx: RuleContext) -> Iterator[Finding]:
+    numatune = ctx.domain.root.find("numatune")
+    if numatune is None:
+        return
+    memory = numatune.find("memory")
+    memnodes = numatune.findall("memnode")
+    cells = len(ctx.domain.cells)
+    for memnode in memnodes:
+        cellid = memnode.get("cellid", "")
+        if not cells:
+            problem = "<memnode> without guest NUMA cells; libvirt refuses the domain"
+        elif not cellid.isdigit() or int(cellid) >= cells:
+            problem = f"<memnode cellid='{cellid}'> names a guest NUMA cell that does not exist"
+        elif memory is not None and memory.get("placement") == "auto":
+            problem = ("per-node <memnode> binding with <memory placement='auto'>; libvirt "
+                       "refuses: \"Per-node binding is not compatible with automatic NUMA "
+                       "placement\"")
+        elif memory is not None and (memory.get("mode") == "restrictive") != (
+                memnode.get("mode") == "restrictive"):
+            problem = ("'restrictive' mode must be used on <memory> and on every <memnode> or "
+                       "on none of them")
+        else:
+            continue
+        yield ctx.finding("FX208", memnode, problem)

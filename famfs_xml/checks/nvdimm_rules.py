@@ -278,3 +278,45 @@ def check_discard(ctx: RuleContext) -> Iterator[Finding]:
             "nvdimm has discard='yes'; libvirt refuses: \"discard is not supported for nvdimms\"",
             fix=ctx.fix("remove discard='yes'",
                         partial(ctx.editor.remove_attribute, element, "discard")))
+
+
+def check_address_overlap(ctx: RuleContext) -> Iterator[Finding]:
+    ranges = [(start, start + length, device) for device in ctx.domain.memory_devices
+              if (start := _base(device)) is not None and (length := _mapped_length(device))]
+    ranges.sort(key=lambda item: item[0])
+    reach = None  # (start, end) of the range that reaches furthest so far
+    for start, end, device in ranges:
+        if reach is not None and start < reach[1]:
+            yield ctx.finding(
+                "FX311", device.address if device.address is not None else device.element,
+                f"memory device address {start:#x} lies inside another device's range "
+                f"[{reach[0]:#x}:{reach[1]:#x}]; libvirt refuses overlapping addresses")
+        if reach is None or end > reach[1]:
+            reach = (start, end)
+
+
+def _base(device: MemoryDevice) -> int | None:
+    """The guest physical address: ``<address base=>`` (dimm) or ``<target><address base=>``."""
+    holders = [device.address]
+    if device.target is not None:
+        holders.append(device.target.find("address"))
+    for holder in holders:
+        raw = holder.get("base") if holder is not None else None
+        if raw:
+            try:
+                return int(raw, 16)
+            except ValueError:
+                return None
+    return None
+
+
+def _mapped_length(device: MemoryDevice) -> int:
+    """The bytes libvirt checks for overlap: an nvdimm's label (rounded up to its alignment)
+    sits outside the mapped range."""
+    if device.size is None:
+        return 0
+    length = device.size.bytes
+    if device.is_nvdimm and device.label is not None:
+        align = device.alignsize.bytes if device.alignsize else 4 * units.KiB
+        length -= -(-device.label.bytes // align) * align
+    return max(length, 0)
