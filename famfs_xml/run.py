@@ -57,7 +57,8 @@ def lint_paths(paths: Sequence[str], options: LintOptions, *,
     loaded = _load_all(paths, result, only_domains=only_domains)
     checked = lint_documents([(doc, source.explicit) for source, doc in loaded], options)
     for item in checked:
-        result.files.append(FileResult(item.doc.path, item.findings, skipped=item.skipped))
+        result.files.append(FileResult(item.doc.path, item.findings, skipped=item.skipped,
+                                       offsets_are_file_bytes=_plain_utf8(item.doc)))
     return result
 
 
@@ -96,8 +97,13 @@ def fix_paths(paths: Sequence[str], options: LintOptions, *, diff: bool = False,
     for item in lint_documents(final_docs, options):
         applied = changes.get(item.doc.path, [])
         result.files.append(FileResult(item.doc.path, item.findings, skipped=item.skipped,
+                                       offsets_are_file_bytes=_plain_utf8(item.doc),
                                        fixed_codes=applied, changed=bool(applied)))
     return result
+
+
+def _plain_utf8(doc: Document) -> bool:
+    return doc.style.encoding == "utf-8" and not doc.style.bom
 
 
 def _unified_diff(name: str, before: bytes, after: bytes) -> str:

@@ -1,8 +1,9 @@
 """SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
 
 The rule table is the whole lint catalog (so ``ruleIndex`` is stable across runs); safe fixes
-become ``fixes[].artifactChanges[].replacements`` with byte ranges into the UTF-8 text of the
-file. Columns count Unicode code points, as the findings do.
+become ``fixes[].artifactChanges[].replacements`` with byte ranges into the file. A file that
+is not UTF-8 without a byte-order mark gets no ``fixes``, since the edits' offsets index its
+UTF-8 rendering, not its bytes. Columns count Unicode code points, as the findings do.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def _fixes(finding: Finding, uri: str) -> list[dict[str, Any]]:
     }]
 
 
-def _result(finding: Finding, index: dict[str, int]) -> dict[str, Any]:
+def _result(finding: Finding, index: dict[str, int], *, with_fixes: bool) -> dict[str, Any]:
     uri = artifact_uri(finding.path)
     region: dict[str, int] = {"startLine": finding.line, "startColumn": finding.column}
     if finding.end_line is not None:
@@ -81,7 +82,7 @@ def _result(finding: Finding, index: dict[str, int]) -> dict[str, Any]:
     }
     if finding.code in index:
         result["ruleIndex"] = index[finding.code]
-    fixes = _fixes(finding, uri)
+    fixes = _fixes(finding, uri) if with_fixes else []
     if fixes:
         result["fixes"] = fixes
     return result
@@ -107,7 +108,8 @@ def document(result: RunResult) -> dict[str, Any]:
             }},
             "columnKind": "unicodeCodePoints",
             "invocations": [invocation],
-            "results": [_result(finding, index) for finding in result.findings],
+            "results": [_result(finding, index, with_fixes=file.offsets_are_file_bytes)
+                        for file in result.files for finding in file.findings],
         }],
     }
 

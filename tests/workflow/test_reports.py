@@ -249,3 +249,16 @@ def test_output_to_an_unwritable_place_is_exit_2(cli: Cli, domains: Path) -> Non
     result = cli("lint", "--isolated", "--output", "no/such/dir/out.txt", *FILES)
     assert result.code == 2
     assert result.stderr.startswith("famfs-xml: error: cannot write no/such/dir/out.txt")
+
+
+def test_sarif_has_no_fixes_for_files_that_are_not_plain_utf8(cli: Cli, workdir: Path) -> None:
+    (workdir / "bom.xml").write_bytes(b"\xef\xbb\xbf" + VM2.encode())
+    (workdir / "latin1.xml").write_bytes(
+        b"<?xml version='1.0' encoding='ISO-8859-1'?>\n" + VM2.encode())
+    (workdir / "plain.xml").write_text(VM2)
+    data = _sarif(cli, "bom.xml", "latin1.xml", "plain.xml")
+    fixes: dict[str, int] = {}
+    for result in data["runs"][0]["results"]:
+        uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        fixes[uri] = fixes.get(uri, 0) + len(result.get("fixes", []))
+    assert fixes == {"bom.xml": 0, "latin1.xml": 0, "plain.xml": 3}
