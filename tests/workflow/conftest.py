@@ -39,6 +39,11 @@ class CliResult:
 Cli = Callable[..., CliResult]
 
 
+def _text(stream: io.TextIOWrapper) -> str:
+    data = stream.buffer.getvalue()  # type: ignore[attr-defined]
+    return bytes(data).decode("utf-8")
+
+
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch) -> Cli:
     """Run ``famfs-xml ARGS`` in-process; GITHUB_ACTIONS/CI are cleared unless set by the test."""
@@ -47,12 +52,14 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Cli:
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
 
     def invoke(*args: str, stdin: bytes = b"") -> CliResult:
-        out, err = io.StringIO(), io.StringIO()
-        fake_stdin = io.TextIOWrapper(io.BytesIO(stdin))
-        monkeypatch.setattr(sys, "stdin", fake_stdin)
+        out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="")
+        err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="")
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
         with redirect_stdout(out), redirect_stderr(err):
             code = run(list(args))
-        return CliResult(code, out.getvalue(), err.getvalue())
+        out.flush()
+        err.flush()
+        return CliResult(code, _text(out), _text(err))
 
     return invoke
 

@@ -189,6 +189,15 @@ def test_rule_parameters_reach_the_rules(cli: Cli, workdir: Path, clean_xml: str
     messages = {f["code"]: f["message"] for f in result.json()["findings"]}
     assert "the backing needs 1 GiB" in messages["FX302"]
     assert result.code == 1
+    no_label = clean_xml.replace(
+        "        <label>\n          <size unit='MiB'>16</size>\n        </label>\n", "")
+    (workdir / "vm.xml").write_text(no_label)
+    result = cli("lint", "--config", str(config_file), "--format", "json", "vm.xml")
+    messages = {f["code"]: f["message"] for f in result.json()["findings"]}
+    assert "the famfs guide uses a 32 MiB label" in messages["FX304"]
+    fixed = cli("fix", "--config", str(config_file), "--unsafe-fixes", "--select", "FX304",
+                "-", stdin=no_label.encode())
+    assert "<size unit='MiB'>32</size>" in fixed.stdout
 
 
 def test_cli_fail_on_overrides_config(cli: Cli, workdir: Path, clean_xml: str) -> None:

@@ -272,3 +272,30 @@ def test_fix_removes_only_the_unused_metadata_entry() -> None:
     assert '<famfs:ignore rule="FX302"/>' in fixed
     assert codes(fixed) == []
     assert api.fix_text(fixed).decode() == fixed
+
+
+def test_fix_removes_an_unused_prolog_directive() -> None:
+    text = '<!-- famfs-xml: disable-file=FX104 reason="memory is recomputed" -->\n' + CLEAN
+    assert codes(text) == ["FX006"]
+    assert api.fix_text(text).decode() == CLEAN
+
+
+def test_fix_removes_a_directive_that_shares_its_line() -> None:
+    text = CLEAN.replace("  <name>vm1</name>", "  <!-- famfs-xml: disable=FX1 --><name>vm1</name>")
+    assert codes(text) == ["FX006"]
+    assert api.fix_text(text).decode() == CLEAN
+
+
+def test_fix_rewrites_a_spaced_rule_list() -> None:
+    text = before_nvdimm(BROKEN, "<!-- famfs-xml: disable=FX301, FX310 -->")
+    assert "<!-- famfs-xml: disable=FX301 -->" in api.fix_text(text).decode()
+
+
+def test_lint_document_stays_unsuppressed_and_lint_documents_suppresses() -> None:
+    """Suppression happens in one place: lint_documents (and the fix loop through it)."""
+    from famfs_xml.engine import lint_document
+
+    doc = load(before_nvdimm(BROKEN, "<!-- famfs-xml: disable=FX3 -->").encode(), "vm.xml")
+    options = api.options()
+    assert [f.code for f in lint_document(doc, options).findings] == ["FX301", "FX302", "FX303"]
+    assert lint_documents([(doc, True)], options)[0].findings == []
