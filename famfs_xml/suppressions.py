@@ -144,7 +144,8 @@ def _comment_spans(doc: Document, comments: Sequence[Element]) -> list[_CommentS
     if len(spans) != len(comments):
         return None
     for span, comment in zip(spans, comments, strict=True):
-        if doc.work[span.text_start:span.end - 3].decode("utf-8", "replace") != comment.text:
+        raw = doc.work[span.text_start:span.end - 3].decode("utf-8", "replace")
+        if raw.replace("\r\n", "\n").replace("\r", "\n") != comment.text:
             return None
     return spans
 
@@ -155,8 +156,10 @@ def _sourceline(node: Element) -> int:
 
 
 def _line_col(work: bytes, offset: int) -> tuple[int, int]:
-    line = work.count(b"\n", 0, offset) + 1
-    return line, offset - (work.rfind(b"\n", 0, offset) + 1) + 1
+    """1-based line and column (in characters, as findings count them) of a byte offset."""
+    line_start = work.rfind(b"\n", 0, offset) + 1
+    column = len(work[line_start:offset].decode("utf-8", "replace")) + 1
+    return work.count(b"\n", 0, offset) + 1, column
 
 
 def _collect_comments(doc: Document, root: Element, catalog: Mapping[str, RuleInfo],

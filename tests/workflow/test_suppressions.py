@@ -299,3 +299,14 @@ def test_lint_document_stays_unsuppressed_and_lint_documents_suppresses() -> Non
     options = api.options()
     assert [f.code for f in lint_document(doc, options).findings] == ["FX301", "FX302", "FX303"]
     assert lint_documents([(doc, True)], options)[0].findings == []
+
+
+def test_directive_position_counts_characters_and_crlf_files_are_fixed() -> None:
+    text = CLEAN.replace("  <name>vm1</name>",
+                         "  <name>vm1</name><!-- é --><!-- famfs-xml: disable=FX1 --><on_crash>"
+                         "destroy</on_crash>")
+    found = lint(text)
+    assert [(f.code, f.line, f.column) for f in found] == [("FX006", 2, 29)]  # bytes would say 30
+    crlf = before_nvdimm(CLEAN, "<!-- famfs-xml:\n     disable=FX302 -->").replace("\n", "\r\n")
+    assert codes(crlf) == ["FX006"]
+    assert api.fix_text(crlf).decode() == CLEAN.replace("\n", "\r\n")
