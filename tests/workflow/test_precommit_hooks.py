@@ -8,6 +8,7 @@ committed from the working tree) into its own virtualenv, once per test session.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -102,13 +103,18 @@ repos:
         target.symlink_to(points_to)
 
     def run(self, hook: str) -> Run:
+        return self._pre_commit("run", hook, "--all-files", "--verbose")
+
+    def run_all(self) -> Run:
+        return self._pre_commit("run", "--all-files", "--verbose")
+
+    def _pre_commit(self, *args: str) -> Run:
         _git(self.path, "add", "-A")
         env = dict(os.environ, PRE_COMMIT_HOME=str(self.hooks.home), PRE_COMMIT_COLOR="never",
                    NO_COLOR="1")
         env.pop("GITHUB_ACTIONS", None)
-        done = subprocess.run(
-            [sys.executable, "-m", "pre_commit", "run", hook, "--all-files", "--verbose"],
-            cwd=self.path, env=env, capture_output=True, text=True, timeout=600)
+        done = subprocess.run([sys.executable, "-m", "pre_commit", *args], cwd=self.path,
+                              env=env, capture_output=True, text=True, timeout=600)
         return Run(done.returncode, done.stdout + done.stderr)
 
 
@@ -169,3 +175,23 @@ def test_lint_hook_compares_domains_sharing_a_device(qemu_repo: QemuRepo) -> Non
     assert run.code == 1, run.output
     assert "FX501" in run.output
     assert "vm9.xml" in run.output and "vm1.xml" in run.output
+
+
+def _documented_config(hooks: HookRepo) -> str:
+    """The first .pre-commit-config.yaml snippet of docs/workflow.md, pointed at the snapshot."""
+    doc = (ROOT / "docs" / "workflow.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", doc, re.DOTALL)
+    snippet = next(block for block in blocks if "famfs-xml-fix" in block)
+    snippet = re.sub(r"repo: \S+", f"repo: {hooks.url}", snippet, count=1)
+    return re.sub(r"rev: \S+", f"rev: {hooks.rev}", snippet, count=1)
+
+
+def test_documented_config_fixes_then_passes(qemu_repo: QemuRepo) -> None:
+    (qemu_repo.path / ".pre-commit-config.yaml").write_text(_documented_config(qemu_repo.hooks))
+    broken = qemu_repo.write("vm2.xml", BROKEN.replace("/dev/dax1.0", "/dev/dax2.0"))
+    first = qemu_repo.run_all()
+    assert first.code == 1, first.output  # the fix hook changed vm2.xml
+    assert "access='shared'" in broken.read_text()
+    second = qemu_repo.run_all()
+    assert second.code == 0, second.output
+    assert (qemu_repo.path / "networks/default.xml").read_text() == NETWORK
