@@ -2,7 +2,8 @@
 
 The engine owns everything between a loaded :class:`Document` and a list of findings:
 which rules run, the load-time codes, the cross-file check, suppressions (applied once, in
-:func:`lint_documents`), and fixing to a fixed point with a well-formedness guard. It never prints and never touches the file system.
+:func:`lint_documents`), and fixing to a fixed point with a well-formedness guard. It never
+prints and never touches the file system.
 """
 
 from __future__ import annotations

@@ -277,10 +277,16 @@ def _comment_rewrite(doc: Document, span: _CommentSpan, text: str, value_offset:
 def _collect_metadata(doc: Document, root: Element, catalog: Mapping[str, RuleInfo],
                       found: Suppressions) -> None:
     metadata = root.find("metadata")
+    for stray in root.iter(_LINT):
+        if stray.getparent() is not metadata:
+            line, column = doc.position(stray)
+            found.problems.append(Problem(
+                line, column, "a famfs:lint block outside the domain's <metadata> is not applied"))
     if metadata is None:
         return
-    blocks = [child for child in metadata if child.tag == _LINT]
-    for block in blocks:
+    ours = [child for child in metadata
+            if isinstance(child.tag, str) and child.tag.startswith(f"{{{NAMESPACE}}}")]
+    for block in ours:
         line, column = doc.position(block)
         errors = validate_block(block)
         if errors:

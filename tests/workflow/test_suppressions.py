@@ -310,3 +310,16 @@ def test_directive_position_counts_characters_and_crlf_files_are_fixed() -> None
     crlf = before_nvdimm(CLEAN, "<!-- famfs-xml:\n     disable=FX302 -->").replace("\n", "\r\n")
     assert codes(crlf) == ["FX006"]
     assert api.fix_text(crlf).decode() == CLEAN.replace("\n", "\r\n")
+
+
+def test_lint_elements_in_the_wrong_place_are_reported() -> None:
+    bare = BROKEN.replace(METADATA_AT, '  <metadata>\n    <famfs:ignore xmlns:famfs="urn:famfs-xml:'
+                                       'lint:1" rule="FX3"/>\n  </metadata>\n' + METADATA_AT)
+    found = lint(bare)
+    assert [f.code for f in found] == ["FX006", "FX301", "FX302", "FX303"]
+    assert found[0].message.startswith("invalid famfs:lint block, not applied: ")
+    outside = BROKEN.replace("  <devices>", '  <famfs:lint xmlns:famfs="urn:famfs-xml:lint:1">'
+                             '<famfs:ignore rule="FX3"/></famfs:lint>\n  <devices>')
+    found = lint(outside)
+    assert [f.code for f in found] == ["FX006", "FX301", "FX302", "FX303"]
+    assert found[0].message == "a famfs:lint block outside the domain's <metadata> is not applied"
