@@ -87,7 +87,14 @@ def _has_tool_table(path: Path) -> bool:
     try:
         data = _read_toml(path)
     except ConfigError:
-        return False  # a broken pyproject.toml that is not ours is not our business
+        # a broken pyproject.toml is our business only when it seems to configure us
+        try:
+            mentions_us = f"[tool.{TOOL_TABLE}".encode() in path.read_bytes()
+        except OSError:
+            mentions_us = False
+        if mentions_us:
+            raise
+        return False
     tool = data.get("tool")
     return isinstance(tool, dict) and TOOL_TABLE in tool
 

@@ -224,3 +224,12 @@ def test_missing_explicit_config_is_exit_2(cli: Cli, workdir: Path, clean_xml: s
     result = cli("lint", "--config", "nope.toml", "vm.xml")
     assert result.code == 2
     assert "nope.toml: config file not found" in result.stderr
+
+
+def test_broken_pyproject_is_an_error_only_when_it_configures_us(tmp_path: Path) -> None:
+    top = _write(tmp_path / ".famfs-xml.toml", "")
+    other = _write(tmp_path / "a" / "pyproject.toml", "[tool.black\n")
+    assert config.discover(other.parent) == top
+    ours = _write(tmp_path / "b" / "pyproject.toml", "[tool.famfs-xml]\nselect = [\n")
+    with pytest.raises(config.ConfigError, match=r"b/pyproject.toml: not valid TOML"):
+        config.discover(ours.parent)
