@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -127,11 +130,56 @@ def test_libvirt_schemas_option_turns_fx901_on(tmp_path: Path) -> None:
 
     (tmp_path / "vm.xml").write_text(MINIMAL.replace("  <os>", "  <bogus/>\n  <os>"))
     assert SCHEMA is not None
-    result = run_entry_point(["lint", "--libvirt-schemas", str(SCHEMA.parent), "vm.xml"],
-                             cwd=tmp_path)
+    result = run_entry_point(
+        ["lint", "--libvirt-schemas", str(SCHEMA.parent), "vm.xml"], cwd=tmp_path
+    )
     assert result.exit_code == 1
     assert "FX901 libvirt schema:" in result.stdout
-    missing = run_entry_point(["lint", "--libvirt-schemas", str(tmp_path), "vm.xml"],
-                              cwd=tmp_path)
+    missing = run_entry_point(["lint", "--libvirt-schemas", str(tmp_path), "vm.xml"], cwd=tmp_path)
     assert missing.exit_code == 2
     assert missing.stderr.startswith("famfs-xml: error: no libvirt domain schema")
+
+
+def _xmllint_verdicts(files: list[Path]) -> dict[str, bool]:
+    """xmllint's RelaxNG verdict per file (what virt-xml-validate runs), in one process."""
+    assert SCHEMA is not None
+    result = subprocess.run(
+        ["xmllint", "--noout", "--relaxng", str(SCHEMA), *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    verdicts = {}
+    for line in result.stderr.splitlines():
+        match = re.match(r"^(\S+) (validates|fails to validate)$", line)
+        if match:
+            verdicts[match.group(1)] = match.group(2) == "validates"
+    return verdicts
+
+
+@pytest.mark.parametrize(
+    ("variable", "subdir"),
+    [("FAMFS_XML_LIBVIRT_CORPUS", "inputs"), ("FAMFS_XML_WILD_CORPUS", ".")],
+)
+def test_same_verdict_as_xmllint_on_a_corpus(variable: str, subdir: str) -> None:
+    """Every well-formed domain of the corpus: schema errors exactly where xmllint has them."""
+    if not shutil.which("xmllint"):
+        pytest.skip("xmllint not installed (package libxml2-utils)")
+    folder = os.environ.get(variable)
+    if not folder:
+        pytest.skip(f"{variable} is not set")
+    files = sorted((Path(folder) / subdir).glob("*.xml"))
+    assert files, f"no XML files in {folder}/{subdir}"
+    verdicts = _xmllint_verdicts(files)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    compared, disagree = 0, []
+    for path in files:
+        try:
+            tree = etree.parse(str(path), parser)
+        except etree.XMLSyntaxError:
+            continue
+        compared += 1
+        if (validate(tree) == []) != verdicts.get(str(path)):
+            disagree.append(path.name)
+    assert compared > 0.9 * len(files)
+    assert disagree == []

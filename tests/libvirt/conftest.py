@@ -2,7 +2,8 @@
 
 Every test in this folder needs the ``libvirt_judge`` fixture. Without libvirt the tests
 skip, with the reason; under ``CI=true`` a missing libvirt is a failure instead, so that CI
-cannot pass without the judge having run.
+cannot pass without the judge having run. ``FAMFS_XML_LIBVIRT_CACHE=DIR`` keeps libvirt's
+QEMU capability probe (several seconds) between runs.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def libvirt_judge() -> Iterator[LibvirtJudge]:
     reason = unavailable_reason()
     if reason is not None:
         _unavailable(reason)
-    judge = LibvirtJudge()
+    cache = os.environ.get("FAMFS_XML_LIBVIRT_CACHE")
+    judge = LibvirtJudge(caps_cache=Path(cache) if cache else None)
     try:
         judge.probe()
     except JudgeUnavailable as exc:

@@ -1,6 +1,6 @@
 """Where the fixtures are, what is expected of them, and libvirt's size arithmetic.
 
-Shared by the libvirt tests; it needs neither libvirt nor famfs-xml.
+Shared by the fixture tests, with and without libvirt; it needs no libvirt.
 """
 
 from __future__ import annotations
@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
+
+from famfs_xml import api
+from famfs_xml.findings import Finding
+from famfs_xml.inventory import Inventory
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -67,6 +71,19 @@ def load_defects() -> list[Defect]:
             )
         )
     return defects
+
+
+def lint_defect(defect: Defect, data: bytes | None = None) -> list[Finding]:
+    """famfs-xml's findings for a defect fixture (or ``data`` in its place), linted the way
+    ``expected.toml`` says: with its peers, its inventory and its extra selection."""
+    facts = Inventory.from_file(defect.inventory) if defect.inventory else None
+    return api.lint_text(
+        defect.path.read_bytes() if data is None else data,
+        path=defect.name,
+        peers=[other.read_bytes() for other in defect.lint_with],
+        extend_select=list(defect.select),
+        facts=facts,
+    )
 
 
 # -- sizes, as libvirt reads them (virScaleInteger) -------------------------------------

@@ -116,3 +116,35 @@ def test_target_size_other_than_the_file_does_not_start(
     finally:
         libvirt_judge.destroy(name)
         libvirt_judge.undefine(name)
+
+
+def test_overlapping_nvdimm_addresses_do_not_start(
+    libvirt_judge: LibvirtJudge, backing: Path, tmp_path: Path
+) -> None:
+    """libvirt 9.0 defines it; QEMU refuses to start (what FX311 prevents)."""
+    second = tmp_path / "famfs-backing-2"
+    with second.open("wb") as handle:
+        handle.truncate(64 * MiB)
+    xml = small_guest("famfs-start-overlap", backing)
+    stanza = xml[xml.index("    <memory model='nvdimm'") : xml.index("  </devices>")]
+    xml = xml.replace(
+        "  </devices>",
+        stanza.replace(str(backing), str(second)).replace("slot='0'", "slot='1'") + "  </devices>",
+    )
+    for old, new in (
+        ("<maxMemory slots='2' unit='MiB'>192<", "<maxMemory slots='2' unit='MiB'>256<"),
+        ("<memory unit='MiB'>192<", "<memory unit='MiB'>256<"),
+        ("<currentMemory unit='MiB'>192<", "<currentMemory unit='MiB'>256<"),
+        ("slot='0'/>", "slot='0' base='0x100000000'/>"),
+        ("slot='1'/>", "slot='1' base='0x102000000'/>"),  # inside the first 64 MiB
+    ):
+        assert old in xml
+        xml = xml.replace(old, new)
+    try:
+        assert libvirt_judge.define(xml).ok
+        verdict = libvirt_judge.start(xml)
+        assert not verdict.ok
+        assert "address range conflicts with memory device id='nvdimm0'" in verdict.message
+    finally:
+        libvirt_judge.destroy("famfs-start-overlap")
+        libvirt_judge.undefine("famfs-start-overlap")
