@@ -75,7 +75,10 @@ Select = Annotated[list[str] | None, typer.Option(
 ExtendSelect = Annotated[list[str] | None, typer.Option(
     "--extend-select", help="Rules to run in addition to the selection.")]
 Ignore = Annotated[list[str] | None, typer.Option("--ignore", help="Rules not to run.")]
-FailOnOption = Annotated[FailOn | None, typer.Option(
+FailOnOption = Annotated[FailOn, typer.Option(
+    "--fail-on", help="Lowest severity that makes the exit code 1.")]
+# lint and fix: None means "not given", so that the config file's fail-on applies
+FailOnOverride = Annotated[FailOn | None, typer.Option(
     "--fail-on", help="Lowest severity that makes the exit code 1 [default: warning].")]
 InventoryOption = Annotated[Path | None, typer.Option(
     "--inventory", help="Backing-device facts: saved daxctl/ndctl list or devices --json output.")]
@@ -175,6 +178,16 @@ def _settings(selection: _Selection, facts_from: tuple[Path | None, bool, Path],
     return _Settings(options, config.effective_fail_on(loaded, overrides))
 
 
+def _options(select: list[str] | None, extend_select: list[str] | None,
+             ignore: list[str] | None, facts_from: tuple[Path | None, bool, Path],
+             unsafe_fixes: bool = False, schemas: Path | None = None,
+             verbose: bool = False) -> LintOptions:
+    """The lint options for commands that select rules but have no config options of their
+    own (attach, detach): the discovered config file, overridden by the command line."""
+    selection = _Selection(select, extend_select, ignore, None, None, False)
+    return _settings(selection, facts_from, unsafe_fixes, schemas, verbose).options
+
+
 def _check_schema(schemas: Path | None, verbose: bool) -> None:
     from famfs_xml.libvirt_schema import find_schema
 
@@ -244,7 +257,7 @@ def lint(
     select: Select = None,
     extend_select: ExtendSelect = None,
     ignore: Ignore = None,
-    fail_on: FailOnOption = None,
+    fail_on: FailOnOverride = None,
     inventory: InventoryOption = None,
     host: HostOption = False,
     root: RootOption = Path("/"),
@@ -285,7 +298,7 @@ def fix(
     select: Select = None,
     extend_select: ExtendSelect = None,
     ignore: Ignore = None,
-    fail_on: FailOnOption = None,
+    fail_on: FailOnOverride = None,
     inventory: InventoryOption = None,
     host: HostOption = False,
     root: RootOption = Path("/"),
