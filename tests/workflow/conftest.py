@@ -6,14 +6,13 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from workflow_samples import BROKEN, CLEAN
+from workflow_samples import BROKEN, CLEAN, Cli, CliResult, text_of
 
 
 @pytest.fixture
@@ -26,27 +25,9 @@ def broken_xml() -> str:
     return BROKEN
 
 
-@dataclass
-class CliResult:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-Cli = Callable[..., CliResult]
-
-
-def _text(stream: io.TextIOWrapper) -> str:
-    data = stream.buffer.getvalue()  # type: ignore[attr-defined]
-    return bytes(data).decode("utf-8")
-
-
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch) -> Cli:
-    """Run ``famfs-xml ARGS`` in-process; GITHUB_ACTIONS/CI are cleared unless set by the test."""
+    """Run ``famfs-xml ARGS`` in-process; GITHUB_ACTIONS is cleared unless a test sets it."""
     from famfs_xml.cli import run
 
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
@@ -59,7 +40,7 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Cli:
             code = run(list(args))
         out.flush()
         err.flush()
-        return CliResult(code, _text(out), _text(err))
+        return CliResult(code, text_of(out), text_of(err))
 
     return invoke
 

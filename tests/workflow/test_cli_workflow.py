@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Cli
-from workflow_samples import BROKEN, CLEAN, NETWORK
+from workflow_samples import BROKEN, CLEAN, NETWORK, Cli
 
 
 def test_only_domains_skips_other_libvirt_xml(cli: Cli, workdir: Path) -> None:

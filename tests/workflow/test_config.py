@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Cli
+from workflow_samples import Cli
 
 from famfs_xml import config, units
 from famfs_xml.catalog import load_catalog

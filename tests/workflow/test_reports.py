@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Cli
 from syrupy.assertion import SnapshotAssertion
-from workflow_samples import BROKEN, CLEAN
+from workflow_samples import BROKEN, CLEAN, Cli
 
 from famfs_xml import __version__
 from famfs_xml.catalog import load_catalog

@@ -1,9 +1,14 @@
-"""Domain XML samples shared by the workflow tests."""
+"""Domain XML samples and the CLI result type shared by the workflow tests."""
 
 from __future__ import annotations
 
+import io
+import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,3 +41,21 @@ NETWORK = """<network>
   </ip>
 </network>
 """
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+Cli = Callable[..., CliResult]
+
+
+def text_of(stream: io.TextIOWrapper) -> str:
+    data = stream.buffer.getvalue()  # type: ignore[attr-defined]
+    return bytes(data).decode("utf-8")
