@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -19,6 +20,7 @@ from famfs_xml import __version__
 
 if TYPE_CHECKING:
     from famfs_xml.engine import LintOptions
+    from famfs_xml.findings import Severity
     from famfs_xml.inventory import DeviceFacts
     from famfs_xml.run import RunResult
 
@@ -42,6 +44,9 @@ class UsageFailure(Exception):
 class OutputFormat(str, enum.Enum):
     text = "text"
     json = "json"
+    sarif = "sarif"
+    github = "github"
+    junit = "junit"
 
 
 class FailOn(str, enum.Enum):
@@ -72,9 +77,13 @@ ExtendSelect = Annotated[list[str] | None, typer.Option(
 Ignore = Annotated[list[str] | None, typer.Option("--ignore", help="Rules not to run.")]
 FailOnOption = Annotated[FailOn, typer.Option(
     "--fail-on", help="Lowest severity that makes the exit code 1.")]
+# lint and fix: None means "not given", so that the config file's fail-on applies
+FailOnOverride = Annotated[FailOn | None, typer.Option(
+    "--fail-on", help="Lowest severity that makes the exit code 1 [default: warning].")]
 InventoryOption = Annotated[Path | None, typer.Option(
     "--inventory", help="Backing-device facts: saved daxctl/ndctl list or devices --json output.")]
-FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
+FormatOption = Annotated[OutputFormat | None, typer.Option(
+    "--format", help="Output format [default: text; github when GITHUB_ACTIONS=true].")]
 OutputOption = Annotated[Path | None, typer.Option("--output", help="Write the report here.")]
 ExitZero = Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when findings remain.")]
 HostOption = Annotated[bool, typer.Option(
@@ -85,6 +94,15 @@ SchemasOption = Annotated[Path | None, typer.Option(
     "--libvirt-schemas", help="libvirt's schema directory (or domain.rng); turns on FX901.")]
 VerboseOption = Annotated[bool, typer.Option(
     "-v", "--verbose", help="Say which rules were skipped.")]
+ConfigOption = Annotated[Path | None, typer.Option(
+    "--config", help="Use this config file instead of the nearest .famfs-xml.toml.")]
+IsolatedOption = Annotated[bool, typer.Option(
+    "--isolated", help="Ignore every config file.")]
+StatisticsOption = Annotated[bool, typer.Option(
+    "--statistics", help="Show a count per rule instead of each finding.")]
+OnlyDomainsOption = Annotated[bool, typer.Option(
+    "--only-domains", help="Skip files whose root is not <domain> silently, as a directory scan "
+                           "does (for git hooks that see networks/ and other libvirt XML).")]
 
 
 def _facts(inventory: Path | None, host: bool, root: Path) -> DeviceFacts | None:
@@ -105,29 +123,69 @@ def _facts(inventory: Path | None, host: bool, root: Path) -> DeviceFacts | None
     return sources[0] if len(sources) == 1 else ChainedFacts(*sources)
 
 
-def _options(select: list[str] | None, extend_select: list[str] | None,
-             ignore: list[str] | None, facts_from: tuple[Path | None, bool, Path],
-             unsafe_fixes: bool = False, schemas: Path | None = None,
-             verbose: bool = False) -> LintOptions:
-    from famfs_xml.api import options
-    from famfs_xml.catalog import CatalogError
+@dataclass(frozen=True)
+class _Settings:
+    options: LintOptions
+    fail_on: Severity
+
+
+@dataclass(frozen=True)
+class _Selection:
+    """The rule-choosing options of lint and fix, as given on the command line."""
+
+    select: list[str] | None
+    extend_select: list[str] | None
+    ignore: list[str] | None
+    fail_on: FailOn | None
+    config_file: Path | None
+    isolated: bool
+
+
+def _settings(selection: _Selection, facts_from: tuple[Path | None, bool, Path],
+              unsafe_fixes: bool = False, schemas: Path | None = None,
+              verbose: bool = False) -> _Settings:
+    """Config file and command line, merged into the options of one run."""
+    from famfs_xml import config
+    from famfs_xml.catalog import CatalogError, load_catalog
+    from famfs_xml.checks import OPT_IN_CODES
+    from famfs_xml.engine import LintOptions
+    from famfs_xml.findings import Severity
     from famfs_xml.inventory import InventoryError
     from famfs_xml.selection import SelectionError
 
     try:
-        facts = _facts(*facts_from)
-        extra = list(extend_select or ())
-        parameters: dict[str, dict[str, object]] = {}
+        catalog = load_catalog()
+        loaded = config.resolve_config(catalog, explicit=selection.config_file,
+                                       isolated=selection.isolated)
+        extra = list(selection.extend_select or ())
+        parameters: dict[str, dict[str, object]] = {
+            code: dict(values) for code, values in loaded.parameters.items()}
         if schemas is not None:
             extra.append("FX901")
             parameters["FX901"] = {"schemas": str(schemas)}
-        result = options(select=select, extend_select=extra, ignore=ignore or (),
-                         facts=facts, unsafe_fixes=unsafe_fixes, parameters=parameters)
-        if "FX901" in result.codes:
-            _check_schema(schemas, verbose)
-        return result
-    except (InventoryError, SelectionError, CatalogError) as exc:
+        fail_on = selection.fail_on
+        overrides = config.Overrides(
+            select=selection.select, extend_select=extra, ignore=selection.ignore or (),
+            fail_on=None if fail_on is None else Severity.parse(fail_on.value))
+        codes = config.effective_codes(catalog, loaded, overrides, OPT_IN_CODES)
+        facts = _facts(*facts_from)
+    except (config.ConfigError, InventoryError, SelectionError, CatalogError) as exc:
         raise UsageFailure(str(exc)) from None
+    if "FX901" in codes:
+        _check_schema(schemas, verbose)
+    options = LintOptions(codes, facts, parameters, unsafe_fixes,
+                          per_file_ignores=loaded.per_file_ignores)
+    return _Settings(options, config.effective_fail_on(loaded, overrides))
+
+
+def _options(select: list[str] | None, extend_select: list[str] | None,
+             ignore: list[str] | None, facts_from: tuple[Path | None, bool, Path],
+             unsafe_fixes: bool = False, schemas: Path | None = None,
+             verbose: bool = False) -> LintOptions:
+    """The lint options for commands that select rules but have no config options of their
+    own (attach, detach): the discovered config file, overridden by the command line."""
+    selection = _Selection(select, extend_select, ignore, None, None, False)
+    return _settings(selection, facts_from, unsafe_fixes, schemas, verbose).options
 
 
 def _check_schema(schemas: Path | None, verbose: bool) -> None:
@@ -142,6 +200,15 @@ def _check_schema(schemas: Path | None, verbose: bool) -> None:
                    "(install libvirt's client tools or pass --libvirt-schemas DIR)", err=True)
 
 
+def _format(requested: OutputFormat | None) -> OutputFormat:
+    """The report format: as asked, else GitHub annotations inside GitHub Actions, else text."""
+    if requested is not None:
+        return requested
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        return OutputFormat.github
+    return OutputFormat.text
+
+
 def _emit(text: str, output: Path | None, *, to_stderr: bool = False) -> None:
     if output is not None:
         try:
@@ -154,15 +221,32 @@ def _emit(text: str, output: Path | None, *, to_stderr: bool = False) -> None:
     stream.flush()
 
 
-def _finish(result: RunResult, fail_on: FailOn, *, exit_zero: bool = False) -> NoReturn:
+def _report(result: RunResult, command: str, output_format: OutputFormat, *,
+            statistics: bool = False, show_fixes: bool = False) -> str:
+    from famfs_xml.report import REPORTERS
+    from famfs_xml.report import statistics as stats
+
+    if statistics:
+        if output_format is OutputFormat.json:
+            return stats.render_json(result)
+        return stats.render(result)
+    text = REPORTERS[output_format.value](result, command)
+    if show_fixes and output_format is OutputFormat.text:
+        text = stats.render_fixes(result) + text
+    return text
+
+
+def _finish(result: RunResult, fail_on: Severity, *, exit_zero: bool = False,
+            changed_fails: bool = False) -> NoReturn:
     from famfs_xml.engine import fails
-    from famfs_xml.findings import Severity
 
     for error in result.errors:
         typer.echo(f"famfs-xml: error: {error}", err=True)
     if result.errors:
         raise typer.Exit(EXIT_ERROR)
-    if not exit_zero and fails(result.findings, Severity.parse(fail_on.value)):
+    if changed_fails and any(r.changed for r in result.files):
+        raise typer.Exit(EXIT_FINDINGS)
+    if not exit_zero and fails(result.findings, fail_on):
         raise typer.Exit(EXIT_FINDINGS)
     raise typer.Exit(EXIT_OK)
 
@@ -173,25 +257,29 @@ def lint(
     select: Select = None,
     extend_select: ExtendSelect = None,
     ignore: Ignore = None,
-    fail_on: FailOnOption = FailOn.warning,
+    fail_on: FailOnOverride = None,
     inventory: InventoryOption = None,
     host: HostOption = False,
     root: RootOption = Path("/"),
-    output_format: FormatOption = OutputFormat.text,
+    output_format: FormatOption = None,
     output: OutputOption = None,
     exit_zero: ExitZero = False,
+    statistics: StatisticsOption = False,
+    config_file: ConfigOption = None,
+    isolated: IsolatedOption = False,
+    only_domains: OnlyDomainsOption = False,
     libvirt_schemas: SchemasOption = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Check domain XML files against the famfs rules."""
-    from famfs_xml.report import REPORTERS
     from famfs_xml.run import lint_paths
 
-    options = _options(select, extend_select, ignore, (inventory, host, root),
-                       schemas=libvirt_schemas, verbose=verbose)
-    result = lint_paths(paths, options)
-    _emit(REPORTERS[output_format.value](result, "lint"), output)
-    _finish(result, fail_on, exit_zero=exit_zero)
+    selection = _Selection(select, extend_select, ignore, fail_on, config_file, isolated)
+    settings = _settings(selection, (inventory, host, root), schemas=libvirt_schemas,
+                         verbose=verbose)
+    result = lint_paths(paths, settings.options, only_domains=only_domains)
+    _emit(_report(result, "lint", _format(output_format), statistics=statistics), output)
+    _finish(result, settings.fail_on, exit_zero=exit_zero)
 
 
 @app.command()
@@ -202,25 +290,34 @@ def fix(
     diff: Annotated[bool, typer.Option(
         "--diff", help="Print a unified diff instead of writing; exit 1 if anything would change."
     )] = False,
+    exit_non_zero_on_fix: Annotated[bool, typer.Option(
+        "--exit-non-zero-on-fix",
+        help="Exit 1 when a file was changed, even if nothing remains (for git hooks).")] = False,
+    show_fixes: Annotated[bool, typer.Option(
+        "--show-fixes", help="List the fixes applied to each file.")] = False,
     select: Select = None,
     extend_select: ExtendSelect = None,
     ignore: Ignore = None,
-    fail_on: FailOnOption = FailOn.warning,
+    fail_on: FailOnOverride = None,
     inventory: InventoryOption = None,
     host: HostOption = False,
     root: RootOption = Path("/"),
-    output_format: FormatOption = OutputFormat.text,
+    output_format: FormatOption = None,
     output: OutputOption = None,
+    statistics: StatisticsOption = False,
+    config_file: ConfigOption = None,
+    isolated: IsolatedOption = False,
+    only_domains: OnlyDomainsOption = False,
     libvirt_schemas: SchemasOption = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Apply fixes in place (atomically); - reads stdin and writes the fixed XML to stdout."""
-    from famfs_xml.report import REPORTERS
     from famfs_xml.run import fix_paths
 
-    options = _options(select, extend_select, ignore, (inventory, host, root), unsafe_fixes,
-                       schemas=libvirt_schemas, verbose=verbose)
-    result = fix_paths(paths, options, diff=diff)
+    selection = _Selection(select, extend_select, ignore, fail_on, config_file, isolated)
+    settings = _settings(selection, (inventory, host, root), unsafe_fixes,
+                         schemas=libvirt_schemas, verbose=verbose)
+    result = fix_paths(paths, settings.options, diff=diff, only_domains=only_domains)
     if diff:
         sys.stdout.write("".join(result.diffs))
         for error in result.errors:
@@ -232,8 +329,10 @@ def fix(
     if to_stdout:
         sys.stdout.buffer.write(result.stdout_data or b"")
         sys.stdout.flush()
-    _emit(REPORTERS[output_format.value](result, "fix"), output, to_stderr=to_stdout)
-    _finish(result, fail_on)
+    report = _report(result, "fix", _format(output_format), statistics=statistics,
+                     show_fixes=show_fixes)
+    _emit(report, output, to_stderr=to_stdout)
+    _finish(result, settings.fail_on, changed_fails=exit_non_zero_on_fix)
 
 
 class ListFormat(str, enum.Enum):

@@ -1,8 +1,9 @@
 """Running the rules over documents, and the fix loop.
 
 The engine owns everything between a loaded :class:`Document` and a list of findings:
-which rules run, the load-time codes, the cross-file check, and fixing to a fixed point
-with a well-formedness guard. It never prints and never touches the file system.
+which rules run, the load-time codes, the cross-file check, suppressions (applied once, in
+:func:`lint_documents`), and fixing to a fixed point with a well-formedness guard. It never
+prints and never touches the file system.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from famfs_xml import checks, domain
+from famfs_xml import checks, domain, suppressions
 from famfs_xml.catalog import RuleInfo, load_catalog
 from famfs_xml.checks.base import Check, RuleContext
 from famfs_xml.document import Document, LoadProblem, load
@@ -33,6 +34,8 @@ class LintOptions:
     facts: DeviceFacts | None = None
     parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     unsafe_fixes: bool = False
+    # Config ``per-file-ignores``: (glob, codes), matched against the path and its base name.
+    per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = ()
 
     def allows(self, fix: Fix) -> bool:
         if fix.applicability is Applicability.SAFE:
@@ -103,7 +106,13 @@ def cross_file_findings(checked: Sequence[Checked], options: LintOptions) -> lis
 
 
 def lint_documents(docs: Iterable[tuple[Document, bool]], options: LintOptions) -> list[Checked]:
-    """Lint several documents as one run, FX501 included; findings sorted per document."""
+    """Lint several documents as one run, FX501 included; findings sorted per document.
+
+    This is the one place where suppressions apply (directives, the ``<metadata>`` block,
+    per-file ignores), after every check has run: the fix loop lints through here too, so a
+    suppressed finding's fix is never applied. :func:`lint_stream` is the same, one document
+    at a time.
+    """
     return [item for _, item in sorted(lint_stream(docs, options), key=lambda pair: pair[0])]
 
 
@@ -135,7 +144,10 @@ def _may_share_backing(item: Checked) -> bool:
 
 
 def _settle(item: Checked, options: LintOptions) -> Checked:
-    """A document's findings once every check, FX501 included, has run."""
+    """A document's findings once every check, FX501 included, has run: suppressions
+    applied, sorted."""
+    if not item.skipped:
+        item.findings = suppressions.settle(item.doc, item.findings, options)
     item.findings.sort(key=Finding.sort_key)
     return item
 
@@ -156,7 +168,7 @@ def fix_document(doc: Document, options: LintOptions) -> FixOutcome:
     applied: list[str] = []
     current = doc
     for _ in range(MAX_FIX_PASSES):
-        result = lint_document(current, options)
+        result = lint_documents([(current, True)], options)[0]
         candidates = [(f.code, f.fix) for f in result.findings
                       if f.fix is not None and options.allows(f.fix)]
         chosen = _non_overlapping(candidates)

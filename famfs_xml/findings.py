@@ -93,3 +93,6 @@ class FileResult:
     skipped: bool = False  # a directory scan found a file that is not a domain
     fixed_codes: list[str] = field(default_factory=list)  # fixes applied, in order
     changed: bool = False
+    # Edit offsets are byte offsets into the file itself (UTF-8 without a byte-order mark);
+    # otherwise they index the file's UTF-8 rendering and do not apply to its bytes.
+    offsets_are_file_bytes: bool = True

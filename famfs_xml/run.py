@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from famfs_xml.document import Document
 from famfs_xml.engine import (
@@ -34,10 +34,15 @@ class RunResult:
         return [r for r in self.files if not r.skipped]
 
 
-def _load_all(paths: Sequence[str], result: RunResult) -> Iterator[tuple[Source, Document]]:
-    """Read the sources one at a time, as they are consumed (nothing is kept here)."""
+def _load_all(paths: Sequence[str], result: RunResult, *,
+              only_domains: bool = False) -> Iterator[tuple[Source, Document]]:
+    """Read the sources one at a time, as they are consumed (nothing is kept here);
+    ``only_domains`` treats named files like directory-scan finds (a file whose root is not
+    ``<domain>`` is skipped silently)."""
     sources, _ = expand(paths, result.errors)
     for source in sources:
+        if only_domains:
+            source = replace(source, explicit=False)
         try:
             doc = read(source)
         except OSError as exc:
@@ -52,7 +57,8 @@ def _in_order(stream: Iterator[tuple[int, Checked]],
     results: list[FileResult | None] = []
     for index, item in stream:
         applied = changes.get(item.doc.path) if changes is not None else None
-        file_result = FileResult(item.doc.path, item.findings, skipped=item.skipped)
+        file_result = FileResult(item.doc.path, item.findings, skipped=item.skipped,
+                                 offsets_are_file_bytes=_plain_utf8(item.doc))
         if applied:
             file_result.fixed_codes, file_result.changed = applied, True
         results.extend([None] * (index + 1 - len(results)))
@@ -60,22 +66,25 @@ def _in_order(stream: Iterator[tuple[int, Checked]],
     return [file_result for file_result in results if file_result is not None]
 
 
-def lint_paths(paths: Sequence[str], options: LintOptions) -> RunResult:
+def lint_paths(paths: Sequence[str], options: LintOptions, *,
+               only_domains: bool = False) -> RunResult:
     result = RunResult()
-    loaded = _load_all(paths, result)
+    loaded = _load_all(paths, result, only_domains=only_domains)
     result.files = _in_order(lint_stream(
         ((doc, source.explicit) for source, doc in loaded), options))
     return result
 
 
-def fix_paths(paths: Sequence[str], options: LintOptions, *, diff: bool = False) -> RunResult:
+def fix_paths(paths: Sequence[str], options: LintOptions, *, diff: bool = False,
+              only_domains: bool = False) -> RunResult:
     """Fix every file; write it back atomically unless ``diff`` (then only show the change).
 
     One file at a time: read, fix, write, then lint what was written (with FX501 across all).
     """
     result = RunResult()
     changes: dict[str, list[str]] = {}
-    final_docs = _fix_each(_load_all(paths, result), options, diff, result, changes)
+    loaded = _load_all(paths, result, only_domains=only_domains)
+    final_docs = _fix_each(loaded, options, diff, result, changes)
     result.files = _in_order(lint_stream(final_docs, options), changes)
     return result
 
@@ -109,6 +118,10 @@ def _fix_each(loaded: Iterator[tuple[Source, Document]], options: LintOptions, d
                 continue
         changes[source.display] = outcome.applied
         yield outcome.doc, source.explicit
+
+
+def _plain_utf8(doc: Document) -> bool:
+    return doc.encoding == "utf-8" and not doc.bom
 
 
 def _unified_diff(name: str, before: bytes, after: bytes) -> str:

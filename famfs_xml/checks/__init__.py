@@ -61,11 +61,13 @@ OPT_IN_CODES = frozenset({"FX901"})
 # Decided while loading the file, before any check runs.
 LOAD_CODES = frozenset({"FX001", "FX003", "FX004"})
 CROSS_FILE_CODES = frozenset({"FX501"})
+# Decided by the engine's suppression step (famfs_xml.suppressions), after every check.
+SUPPRESSION_CODES = frozenset({"FX006"})
 
 
 def implemented_codes() -> frozenset[str]:
-    return frozenset(DOCUMENT_CHECKS) | LOAD_CODES | CROSS_FILE_CODES
+    return frozenset(DOCUMENT_CHECKS) | LOAD_CODES | CROSS_FILE_CODES | SUPPRESSION_CODES
 
 
-__all__ = ["CROSS_FILE_CODES", "DOCUMENT_CHECKS", "LOAD_CODES", "RuleContext",
-           "check_shared_backing", "implemented_codes"]
+__all__ = ["CROSS_FILE_CODES", "DOCUMENT_CHECKS", "LOAD_CODES", "SUPPRESSION_CODES",
+           "RuleContext", "check_shared_backing", "implemented_codes"]
