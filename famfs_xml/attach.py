@@ -15,7 +15,6 @@ prints, exits or writes files except :func:`write_changes`, which writes atomica
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import re
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from pathlib import Path
 from lxml import etree
 
 from famfs_xml import units
+from famfs_xml.checks.arithmetic import lowest_free_slot
 from famfs_xml.document import Document, load
 from famfs_xml.domain import Domain, Element, MemoryDevice, build, format_cpuset
 from famfs_xml.edits import EditError, Editor, Node, apply_edits, choose_unit
@@ -32,6 +32,7 @@ from famfs_xml.engine import LintOptions, encode_work, lint_documents
 from famfs_xml.fileio import write_atomic
 from famfs_xml.findings import Edit, Finding
 from famfs_xml.inventory import DeviceFacts
+from famfs_xml.run import unified_diff
 from famfs_xml.sources import STDIN, Source, read
 
 DEFAULT_ALIGN = 2 * units.MiB
@@ -259,11 +260,6 @@ def _readable_unit(size: int) -> tuple[str, str]:
     return "bytes", str(size)
 
 
-def _lowest_free(used: set[int]) -> int:
-    slot = 0
-    while slot in used:
-        slot += 1
-    return slot
 
 
 def _size_attributes(size: int, memory_unit: str | None) -> tuple[list[tuple[str, str]], str]:
@@ -379,7 +375,7 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
     if spec.slot is not None and spec.slot in used:
         raise AttachError(f"{doc.path}: slot {spec.slot} is already used by another memory "
                           "device")
-    slot = spec.slot if spec.slot is not None else _lowest_free(used)
+    slot = spec.slot if spec.slot is not None else lowest_free_slot(used)
     slots_wanted = max(len(domain.slot_devices) + 1, max(used | {slot}) + 1)
     if domain.max_memory_element is not None and domain.slots_text is not None \
             and domain.slots is None:
@@ -514,7 +510,7 @@ class Outcome:
         return None
 
     def diffs(self) -> str:
-        return "".join(_unified_diff(f.display, f.change.before, f.change.after)
+        return "".join(unified_diff(f.display, f.change.before, f.change.after)
                        for f in self.changed)
 
 
@@ -606,10 +602,3 @@ def write_changes(outcome: Outcome) -> None:
         except OSError as exc:
             outcome.errors.append(f"{item.display}: cannot write ({exc.strerror or exc}); "
                                   "the original is unchanged")
-
-
-def _unified_diff(name: str, before: bytes, after: bytes) -> str:
-    old = before.decode("utf-8", errors="replace").splitlines(keepends=True)
-    new = after.decode("utf-8", errors="replace").splitlines(keepends=True)
-    lines = difflib.unified_diff(old, new, fromfile=f"a/{name}", tofile=f"b/{name}")
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)

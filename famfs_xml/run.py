@@ -104,7 +104,7 @@ def _fix_each(loaded: Iterator[tuple[Source, Document]], options: LintOptions, d
             yield outcome.doc, source.explicit
             continue
         if diff:
-            result.diffs.append(_unified_diff(source.display, doc.raw, outcome.data))
+            result.diffs.append(unified_diff(source.display, doc.raw, outcome.data))
         elif source.path is None:
             result.stdout_data = outcome.data
         else:
@@ -124,7 +124,7 @@ def _plain_utf8(doc: Document) -> bool:
     return doc.encoding == "utf-8" and not doc.bom
 
 
-def _unified_diff(name: str, before: bytes, after: bytes) -> str:
+def unified_diff(name: str, before: bytes, after: bytes) -> str:
     import difflib
 
     old = before.decode("utf-8", errors="replace").splitlines(keepends=True)

@@ -35,3 +35,11 @@ def slots_needed(domain: Domain) -> int:
     devices = domain.slot_devices
     highest = max((d.slot for d in devices if d.slot is not None), default=-1)
     return max(len(devices), highest + 1, 1)
+
+
+def lowest_free_slot(used: set[int]) -> int:
+    """The lowest slot number not in ``used`` (libvirt assigns slots the same way)."""
+    candidate = 0
+    while candidate in used:
+        candidate += 1
+    return candidate

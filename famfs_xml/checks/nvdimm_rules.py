@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from functools import partial
 
 from famfs_xml import units
+from famfs_xml.checks.arithmetic import lowest_free_slot
 from famfs_xml.checks.base import RuleContext
 from famfs_xml.domain import Element, MemoryDevice
 from famfs_xml.edits import Node, choose_unit
@@ -229,22 +230,15 @@ def check_slot(ctx: RuleContext) -> Iterator[Finding]:
                        "numbered from 0)")
         else:
             continue
-        free = _lowest_free(used, domain.slots)
+        free: int | None = lowest_free_slot(used)
+        if domain.slots and free is not None and free >= domain.slots:
+            free = None
         fix = None
         if free is not None:
             used.add(free)
             fix = ctx.fix(f"use slot {free}",
                           partial(ctx.editor.set_attribute, address, "slot", str(free)))
         yield ctx.finding("FX308", address, problem, fix=fix)
-
-
-def _lowest_free(used: set[int], slots: int | None) -> int | None:
-    candidate = 0
-    while candidate in used:
-        candidate += 1
-    if slots and candidate >= slots:
-        return None
-    return candidate
 
 
 def check_source_path(ctx: RuleContext) -> Iterator[Finding]:
