@@ -25,10 +25,10 @@ from lxml import etree
 
 from famfs_xml import units
 from famfs_xml.checks.arithmetic import lowest_free_slot
-from famfs_xml.document import Document, load
+from famfs_xml.document import Document
 from famfs_xml.domain import Domain, Element, MemoryDevice, build, format_cpuset
 from famfs_xml.edits import EditError, Editor, Node, apply_edits, choose_unit
-from famfs_xml.engine import LintOptions, encode_work, lint_documents
+from famfs_xml.engine import FixRefused, LintOptions, encode, lint_documents, reload_checked
 from famfs_xml.fileio import write_atomic
 from famfs_xml.findings import Edit, Finding
 from famfs_xml.inventory import DeviceFacts
@@ -426,7 +426,7 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
     except EditError as exc:
         raise AttachError(f"{doc.path}: cannot edit this file in place ({exc})") from None
     result = _apply(doc, edits)
-    return Change(result, doc.raw, encode_work(result.work, result),
+    return Change(result, doc.raw, encode(result),
                   f"attached {spec.path} ({units.human(spec.size)}, slot {slot}, "
                   f"NUMA node {spec.node})")
 
@@ -462,7 +462,7 @@ def detach_document(doc: Document, path: str) -> Change:
     except EditError as exc:
         raise AttachError(f"{doc.path}: cannot edit this file in place ({exc})") from None
     result = _apply(doc, edits)
-    return Change(result, doc.raw, encode_work(result.work, result), f"detached {path}")
+    return Change(result, doc.raw, encode(result), f"detached {path}")
 
 
 def _apply(doc: Document, edits: list[Edit]) -> Document:
@@ -470,14 +470,10 @@ def _apply(doc: Document, edits: list[Edit]) -> Document:
     for first, second in itertools.pairwise(ordered):
         if first.end > second.start:
             raise AttachError(f"{doc.path}: internal error: overlapping edits")
-    work = apply_edits(doc.work, ordered)
-    result = load(encode_work(work, doc), doc.path)
-    broken = [p for p in result.problems if p.code in ("FX001", "FX003")]
-    if broken or result.root is None or result.root.tag != "domain":
-        detail = broken[0].message if broken else "the root element changed"
-        raise AttachError(f"{doc.path}: refusing to write a result that is not well-formed "
-                          f"XML ({detail})")
-    return result
+    try:
+        return reload_checked(doc, apply_edits(doc.work, ordered))
+    except FixRefused as exc:
+        raise AttachError(f"{doc.path}: {exc}") from None
 
 
 # -- several files ----------------------------------------------------------------------------

@@ -177,7 +177,7 @@ def fix_document(doc: Document, options: LintOptions) -> FixOutcome:
         work = apply_edits(current.work, [edit for _, fix in chosen for edit in fix.edits])
         if work == current.work:
             break
-        current = _reload(current, work)
+        current = reload_checked(current, work)
         applied.extend(code for code, _ in chosen)
     data = doc.raw if not applied else encode(current)
     return FixOutcome(data, current, applied)
@@ -195,7 +195,9 @@ def _non_overlapping(fixes: list[tuple[str, Fix]]) -> list[tuple[str, Fix]]:
     return kept
 
 
-def _reload(previous: Document, work: bytes) -> Document:
+def reload_checked(previous: Document, work: bytes) -> Document:
+    """Load edited text as a new document; refuse text that is no longer well-formed XML
+    with the same root (the guard every writer of edits goes through)."""
     raw = encode_work(work, previous)
     doc = load(raw, previous.path)
     broken = [p for p in doc.problems if p.code in ("FX001", "FX003")]

@@ -148,7 +148,7 @@ def test_a_fix_that_breaks_the_xml_is_refused() -> None:
     from famfs_xml import engine
 
     with pytest.raises(FixRefused):
-        engine._reload(doc, work)
+        engine.reload_checked(doc, work)
 
 
 def test_fix_loop_stops_at_a_fixed_point() -> None:
