@@ -25,7 +25,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["JudgeUnavailable", "LibvirtJudge", "Verdict", "domain_name", "unavailable_reason"]
+__all__ = [
+    "JudgeUnavailable",
+    "LibvirtJudge",
+    "ShellExited",
+    "Verdict",
+    "domain_name",
+    "unavailable_reason",
+]
 
 # root: no libvirt-qemu access problems with /dev/kvm or temp files; "file": no virtlogd;
 # no per-guest mount namespace, cgroups or ownership xattrs, which containers often refuse.
@@ -48,6 +55,10 @@ _ERROR_PREFIX = re.compile(r"^error: ", re.MULTILINE)
 
 class JudgeUnavailable(RuntimeError):
     """libvirt's tools are not installed, or the embedded QEMU driver does not come up."""
+
+
+class ShellExited(JudgeUnavailable):
+    """The long-lived ``virsh`` went away in the middle of a command."""
 
 
 @dataclass(frozen=True)
@@ -139,8 +150,11 @@ class _VirshShell:
         self._count += 1
         marker = f"FXJUDGE_DONE_{self._count}".encode()
         line = " ".join(shlex.quote(arg) for arg in args).encode()
-        proc.stdin.write(line + b"\necho " + marker + b"\n")
-        proc.stdin.flush()
+        try:
+            proc.stdin.write(line + b"\necho " + marker + b"\n")
+            proc.stdin.flush()
+        except BrokenPipeError:
+            raise ShellExited(self._exit_reason(line.decode(), bytearray())) from None
         out, err = bytearray(), bytearray()
         done = self.PROMPT + b"echo " + marker + b"\n" + marker
         deadline = time.monotonic() + self._timeout
@@ -154,7 +168,7 @@ class _VirshShell:
             for fd in ready:
                 chunk = os.read(fd, 65536)
                 if not chunk and fd == proc.stdout.fileno():
-                    raise JudgeUnavailable(f"virsh exited during: {line.decode()}")
+                    raise ShellExited(self._exit_reason(line.decode(), err))
                 streams[fd].extend(chunk)
         while True:  # stderr was written before the marker; drain what is left of it
             try:
@@ -172,6 +186,15 @@ class _VirshShell:
         return subprocess.CompletedProcess(
             ["virsh", *args], code, text.decode("utf-8", "replace"), stderr
         )
+
+    def _exit_reason(self, command: str, err: bytearray) -> str:
+        try:
+            code = self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        how = f"signal {-code}" if code is not None and code < 0 else f"status {code}"
+        tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
+        return f"virsh exited ({how}) during: {command}" + (f": {' | '.join(tail)}" if tail else "")
 
     def close(self) -> None:
         if self.alive():
@@ -241,9 +264,14 @@ class LibvirtJudge:
         1 when virsh reported an error, else 0.
         """
         if self._persistent:
-            if self._shell is None or not self._shell.alive():
-                self._shell = _VirshShell(self.uri, self._env, self.timeout)
-            return self._shell.run(args)
+            try:
+                return self._live_shell().run(args)
+            except ShellExited:
+                # A virsh that died once (seen on CI, not reproducible) gets one fresh
+                # successor; the driver's state lives on disk, so the retry sees the same
+                # domains. A second death in a row is a real failure.
+                self._shell = None
+                return self._live_shell().run(args)
         return subprocess.run(
             ["virsh", "-q", "-c", self.uri, *args],
             capture_output=True,
@@ -252,6 +280,11 @@ class LibvirtJudge:
             timeout=self.timeout,
             check=False,
         )
+
+    def _live_shell(self) -> _VirshShell:
+        if self._shell is None or not self._shell.alive():
+            self._shell = _VirshShell(self.uri, self._env, self.timeout)
+        return self._shell
 
     def probe(self) -> Verdict:
         """Connect once (this runs QEMU's capability probe); raise if the driver is unusable."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fixture_data import FIXTURES
-from libvirt_judge import LibvirtJudge, Verdict, domain_name
+import pytest
+from libvirt_judge import LibvirtJudge, ShellExited, Verdict, domain_name
 
 GUIDE = (FIXTURES / "guide" / "f39-dev2.xml").read_bytes()
 
@@ -20,6 +21,26 @@ def test_session_reports_errors_and_carries_on(libvirt_judge: LibvirtJudge) -> N
     assert failed.returncode == 1
     assert "no-such-domain" in failed.stderr
     assert libvirt_judge.virsh("uri").stdout == libvirt_judge.uri + "\n"
+
+
+def test_a_killed_session_says_how_it_ended(libvirt_judge: LibvirtJudge) -> None:
+    shell = libvirt_judge._live_shell()
+    shell._proc.kill()
+    shell._proc.wait()
+    with pytest.raises(ShellExited, match=r"virsh exited \(signal 9\) during: uri"):
+        shell.run(["uri"])
+    assert libvirt_judge.virsh("uri").stdout == libvirt_judge.uri + "\n"  # a new session
+
+
+def test_a_session_that_dies_mid_command_is_replaced_once(libvirt_judge: LibvirtJudge) -> None:
+    assert libvirt_judge.define(GUIDE).ok
+    first = libvirt_judge._live_shell()
+    # `quit` ends virsh mid-command, in the retry too: the second death is reported.
+    with pytest.raises(ShellExited, match=r"\(status 0\) during: quit"):
+        libvirt_judge.virsh("quit")
+    assert libvirt_judge._live_shell() is not first
+    # state is on disk: the successor still knows the domain
+    assert "f39-dev2" in libvirt_judge.virsh("list", "--all", "--name").stdout
 
 
 def test_long_output_arrives_whole(libvirt_judge: LibvirtJudge) -> None:
