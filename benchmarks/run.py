@@ -79,8 +79,9 @@ class Sample:
 def run_child(cmd: Sequence[str], env: dict[str, str]) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds, peak RSS in KiB) of one child run; output discarded."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=env, cwd=REPO)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=REPO
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
@@ -132,14 +133,19 @@ def machine(python: str) -> str:
         memory = f", {pages / 2**30:.0f} GiB RAM"
     except (ValueError, OSError):
         pass
-    probe = ("import platform, importlib.metadata as m; "
-             "print('Python', platform.python_version() + ';', 'lxml', m.version('lxml') + ',', "
-             "'typer', m.version('typer'))")
-    versions = subprocess.run([python, "-c", probe], capture_output=True, text=True,
-                              check=False).stdout.strip()
+    probe = (
+        "import platform, importlib.metadata as m; "
+        "print('Python', platform.python_version() + ';', 'lxml', m.version('lxml') + ',', "
+        "'typer', m.version('typer'))"
+    )
+    versions = subprocess.run(
+        [python, "-c", probe], capture_output=True, text=True, check=False
+    ).stdout.strip()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (f"{cpu}, {os.cpu_count()} cores{memory}; {platform.system()} {platform.release()}; "
-            f"{versions}; load average {load}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores{memory}; {platform.system()} {platform.release()}; "
+        f"{versions}; load average {load}"
+    )
 
 
 @dataclass
@@ -151,17 +157,37 @@ class Row:
 
     def cells(self) -> list[str]:
         if self.floor is None:
-            return [self.what, f"{self.ours.wall_ms:.0f}", f"{self.ours.cpu_ms:.0f}", "", "", "",
-                    self.target]
+            return [
+                self.what,
+                f"{self.ours.wall_ms:.0f}",
+                f"{self.ours.cpu_ms:.0f}",
+                "",
+                "",
+                "",
+                self.target,
+            ]
         ratio_wall = self.ours.wall_ms / self.floor.wall_ms
         ratio_cpu = self.ours.cpu_ms / self.floor.cpu_ms
-        return [self.what, f"{self.ours.wall_ms:.0f}", f"{self.ours.cpu_ms:.0f}",
-                f"{self.floor.wall_ms:.0f} / {self.floor.cpu_ms:.0f}",
-                f"{ratio_wall:.2f}x", f"{ratio_cpu:.2f}x", self.target]
+        return [
+            self.what,
+            f"{self.ours.wall_ms:.0f}",
+            f"{self.ours.cpu_ms:.0f}",
+            f"{self.floor.wall_ms:.0f} / {self.floor.cpu_ms:.0f}",
+            f"{ratio_wall:.2f}x",
+            f"{ratio_cpu:.2f}x",
+            self.target,
+        ]
 
 
-HEADER = ["measurement", "famfs-xml wall ms", "CPU ms", "floor wall / CPU ms",
-          "ratio (wall)", "ratio (CPU)", "target"]
+HEADER = [
+    "measurement",
+    "famfs-xml wall ms",
+    "CPU ms",
+    "floor wall / CPU ms",
+    "ratio (wall)",
+    "ratio (CPU)",
+    "target",
+]
 
 
 def table(rows: list[list[str]], markdown: bool) -> str:
@@ -171,19 +197,25 @@ def table(rows: list[list[str]], markdown: bool) -> str:
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         return "\n".join(lines)
     widths = [max(len(row[i]) for row in all_rows) for i in range(len(HEADER))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-                     for row in all_rows)
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in all_rows
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_corpus = os.environ.get("FAMFS_XML_LIBVIRT_CORPUS")
-    parser.add_argument("corpus", nargs="?", type=Path,
-                        default=Path(default_corpus) / "inputs" if default_corpus else None,
-                        help="a directory of domain XML files (default: the libvirt corpus)")
+    parser.add_argument(
+        "corpus",
+        nargs="?",
+        type=Path,
+        default=Path(default_corpus) / "inputs" if default_corpus else None,
+        help="a directory of domain XML files (default: the libvirt corpus)",
+    )
     parser.add_argument("--runs", type=int, default=9, help="runs per measurement (median)")
-    parser.add_argument("--copies", type=int, default=30,
-                        help="copies of fixtures/ in the generated corpus")
+    parser.add_argument(
+        "--copies", type=int, default=30, help="copies of fixtures/ in the generated corpus"
+    )
     parser.add_argument("--python", default=sys.executable, help="interpreter to measure")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args(argv)
@@ -210,32 +242,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         for label, directory in corpora:
             files = count_xml(directory)
             print(f"measuring lint of {label} ({files} files)...", file=sys.stderr)
-            result = measure({"lint": [*lint, str(directory)],
-                              "floor": [*floor, str(directory)]}, args.runs, env)
-            rows.append(Row(f"lint {label} ({files} files)", result["lint"], result["floor"],
-                            "<= 3x floor"))
+            result = measure(
+                {"lint": [*lint, str(directory)], "floor": [*floor, str(directory)]}, args.runs, env
+            )
+            rows.append(
+                Row(f"lint {label} ({files} files)", result["lint"], result["floor"], "<= 3x floor")
+            )
 
         print("measuring cold start...", file=sys.stderr)
-        result = measure({"lint": [*lint, str(ONE_FILE)],
-                          "floor": [python, "-c", "import lxml.etree"]}, args.runs * 2, env)
-        rows.append(Row("cold start: lint one file", result["lint"], result["floor"],
-                        "<= 150 ms wall"))
+        result = measure(
+            {"lint": [*lint, str(ONE_FILE)], "floor": [python, "-c", "import lxml.etree"]},
+            args.runs * 2,
+            env,
+        )
+        rows.append(
+            Row("cold start: lint one file", result["lint"], result["floor"], "<= 150 ms wall")
+        )
 
         base_label, base = corpora[0]
         tenfold = Path(scratch) / "tenfold"
         for index in range(10):
             shutil.copytree(base, tenfold / f"part{index}", symlinks=True)
         print("measuring peak memory (1x and 10x)...", file=sys.stderr)
-        memory = measure({"1x": [*lint, str(base)], "10x": [*lint, str(tenfold)]},
-                         max(3, args.runs // 3), env)
+        memory = measure(
+            {"1x": [*lint, str(base)], "10x": [*lint, str(tenfold)]}, max(3, args.runs // 3), env
+        )
 
     print(table([row.cells() for row in rows], args.markdown))
     one, ten = memory["1x"], memory["10x"]
     growth = ten.rss_mib / one.rss_mib
     print()
-    print(f"peak memory, lint of {base_label}: 1x {one.rss_mib:.1f} MiB, "
-          f"10x {ten.rss_mib:.1f} MiB: {growth:.2f}x (target <= 1.5x); "
-          f"10x lint took {ten.wall_ms:.0f} ms wall, {ten.cpu_ms:.0f} ms CPU")
+    print(
+        f"peak memory, lint of {base_label}: 1x {one.rss_mib:.1f} MiB, "
+        f"10x {ten.rss_mib:.1f} MiB: {growth:.2f}x (target <= 1.5x); "
+        f"10x lint took {ten.wall_ms:.0f} ms wall, {ten.cpu_ms:.0f} ms CPU"
+    )
     return 0
 
 

@@ -59,20 +59,25 @@ def parse_size(text: str, option: str = "size") -> int:
     """
     match = _SIZE.match(text)
     if match is None:
-        raise AttachError(f"--{option} {text!r}: expected a whole number with an optional unit, "
-                          "e.g. 8G, 8GiB, 8192MiB or a byte count")
+        raise AttachError(
+            f"--{option} {text!r}: expected a whole number with an optional unit, "
+            "e.g. 8G, 8GiB, 8192MiB or a byte count"
+        )
     number, unit = match.group(1), match.group(2)
     if not unit:
         return int(number)
     if units.is_decimal(unit):
         binary = units.binary_counterpart(unit)
-        raise AttachError(f"--{option} {text!r}: {unit} is 1000-based; write {number}{binary} "
-                          f"(or {number}{binary[0]}) for a binary size")
+        raise AttachError(
+            f"--{option} {text!r}: {unit} is 1000-based; write {number}{binary} "
+            f"(or {number}{binary[0]}) for a binary size"
+        )
     try:
         return int(number) * units.multiplier(unit)
     except units.UnitError:
-        raise AttachError(f"--{option} {text!r}: unknown unit {unit!r} "
-                          "(use B, K/KiB, M/MiB, G/GiB, T/TiB)") from None
+        raise AttachError(
+            f"--{option} {text!r}: unknown unit {unit!r} (use B, K/KiB, M/MiB, G/GiB, T/TiB)"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -104,13 +109,15 @@ def _existing(docs: Sequence[Document], path: str) -> list[MemoryDevice]:
     found: list[MemoryDevice] = []
     for doc in docs:
         if doc.root is not None and doc.root.tag == "domain":
-            found.extend(d for d in build(doc.root).memory_devices
-                         if d.is_nvdimm and d.path == path)
+            found.extend(
+                d for d in build(doc.root).memory_devices if d.is_nvdimm and d.path == path
+            )
     return found
 
 
-def resolve(request: Request, facts: DeviceFacts | None,
-            docs: Sequence[Document] = ()) -> DeviceSpec:
+def resolve(
+    request: Request, facts: DeviceFacts | None, docs: Sequence[Document] = ()
+) -> DeviceSpec:
     """Fill in what the request leaves open, and check the result makes a valid nvdimm.
 
     Size: ``--size``, else the backing device's size (inventory or host), else the size the
@@ -128,8 +135,10 @@ def resolve(request: Request, facts: DeviceFacts | None,
     size, origin = request.size, "--size"
     if backing is not None and backing.size is not None:
         if size is not None and size != backing.size:
-            raise AttachError(f"--size {units.human(size)} differs from the size of {path} "
-                              f"({units.human(backing.size)}); QEMU would refuse to start")
+            raise AttachError(
+                f"--size {units.human(size)} differs from the size of {path} "
+                f"({units.human(backing.size)}); QEMU would refuse to start"
+            )
         if size is None:
             size, origin = backing.size, "the device"
     if size is None:
@@ -137,8 +146,7 @@ def resolve(request: Request, facts: DeviceFacts | None,
         if sizes:
             size, origin = sizes[0], "the domains that already use it"
     if size is None:
-        raise AttachError(f"the size of {path} is unknown: give --size, --inventory FILE "
-                          "or --host")
+        raise AttachError(f"the size of {path} is unknown: give --size, --inventory FILE or --host")
     align = request.align
     if align is None and backing is not None and backing.align:
         align = backing.align
@@ -159,20 +167,28 @@ def _check_spec(spec: DeviceSpec) -> None:
     if spec.size <= 0:
         raise AttachError("the device size must be positive")
     if spec.align <= 0 or spec.align & (spec.align - 1) or spec.align % units.KiB:
-        raise AttachError(f"alignsize {human(spec.align)} is not a power of two of at least "
-                          "1 KiB; QEMU refuses it")
+        raise AttachError(
+            f"alignsize {human(spec.align)} is not a power of two of at least "
+            "1 KiB; QEMU refuses it"
+        )
     if spec.size % spec.align:
-        raise AttachError(f"size {human(spec.size)} (from {spec.size_origin}) is not a multiple "
-                          f"of alignsize {human(spec.align)}")
+        raise AttachError(
+            f"size {human(spec.size)} (from {spec.size_origin}) is not a multiple "
+            f"of alignsize {human(spec.align)}"
+        )
     if spec.size % X86_DIMM_ALIGN:
-        raise AttachError(f"size {human(spec.size)} is not a multiple of 2 MiB; libvirt would "
-                          "round it up beyond the device")
+        raise AttachError(
+            f"size {human(spec.size)} is not a multiple of 2 MiB; libvirt would "
+            "round it up beyond the device"
+        )
     if spec.label % units.KiB or spec.label < MIN_LABEL:
-        raise AttachError(f"label {human(spec.label)} is below libvirt's 128 KiB minimum "
-                          "(or not a whole KiB)")
+        raise AttachError(
+            f"label {human(spec.label)} is below libvirt's 128 KiB minimum (or not a whole KiB)"
+        )
     if spec.label >= spec.size:
-        raise AttachError(f"label {human(spec.label)} must be smaller than the device "
-                          f"({human(spec.size)})")
+        raise AttachError(
+            f"label {human(spec.label)} must be smaller than the device ({human(spec.size)})"
+        )
     if spec.node < 0:
         raise AttachError("--node must be 0 or more")
     if spec.slot is not None and spec.slot < 0:
@@ -211,11 +227,15 @@ def _memory_facts(doc: Document, domain: Domain) -> tuple[int, int, int | None]:
 
     Without ``<memory>`` libvirt takes the memory from the NUMA cells (plus the devices).
     """
-    bad = [b for b in domain.bad_values
-           if b.what in ("memory", "maxMemory", "currentMemory", "slots", "size")]
+    bad = [
+        b
+        for b in domain.bad_values
+        if b.what in ("memory", "maxMemory", "currentMemory", "slots", "size")
+    ]
     if bad:
-        raise AttachError(f"{doc.path}:{doc.position(bad[0].element)[0]}: {bad[0].message}; "
-                          "fix the file first")
+        raise AttachError(
+            f"{doc.path}:{doc.position(bad[0].element)[0]}: {bad[0].message}; fix the file first"
+        )
     if domain.memory is None and not domain.cells:
         raise AttachError(f"{doc.path}: the domain has neither <memory> nor NUMA cells")
     devs = domain.devs_total
@@ -237,19 +257,29 @@ def _device_node(spec: DeviceSpec, slot: int) -> Node:
         unit, value = _readable_unit(size)
         return Node(tag, [("unit", unit)], value)
 
-    return Node("memory", [("model", "nvdimm"), ("access", "shared")], children=[
-        Node("source", children=[
-            Node("path", text=spec.path),
-            size_node("alignsize", spec.align),
-            Node("pmem"),
-        ]),
-        Node("target", children=[
-            size_node("size", spec.size),
-            Node("node", text=str(spec.node)),
-            Node("label", children=[size_node("size", spec.label)]),
-        ]),
-        Node("address", [("type", "dimm"), ("slot", str(slot))]),
-    ])
+    return Node(
+        "memory",
+        [("model", "nvdimm"), ("access", "shared")],
+        children=[
+            Node(
+                "source",
+                children=[
+                    Node("path", text=spec.path),
+                    size_node("alignsize", spec.align),
+                    Node("pmem"),
+                ],
+            ),
+            Node(
+                "target",
+                children=[
+                    size_node("size", spec.size),
+                    Node("node", text=str(spec.node)),
+                    Node("label", children=[size_node("size", spec.label)]),
+                ],
+            ),
+            Node("address", [("type", "dimm"), ("slot", str(slot))]),
+        ],
+    )
 
 
 def _readable_unit(size: int) -> tuple[str, str]:
@@ -258,8 +288,6 @@ def _readable_unit(size: int) -> tuple[str, str]:
         if units.fits_exactly(size, unit):
             return unit, units.format_value(size, unit)
     return "bytes", str(size)
-
-
 
 
 def _size_attributes(size: int, memory_unit: str | None) -> tuple[list[tuple[str, str]], str]:
@@ -281,8 +309,9 @@ def _current_after(current: int, memory_before: int, memory_after: int, delta: i
 def _numa_edits(editor: Editor, domain: Domain, general: int) -> list[Edit]:
     vcpus = domain.vcpus if domain.vcpus is not None and domain.vcpus > 0 else 1
     attributes, value = _size_attributes(general, domain.memory_unit)
-    cell = Node("cell", [("id", "0"), ("cpus", format_cpuset(vcpus)), ("memory", value),
-                         *attributes])
+    cell = Node(
+        "cell", [("id", "0"), ("cpus", format_cpuset(vcpus)), ("memory", value), *attributes]
+    )
     if domain.numa is not None:
         return [editor.insert_child(domain.numa, cell)]
     numa = Node("numa", children=[cell])
@@ -334,8 +363,11 @@ def _insert_above(editor: Editor, element: Element, node: Node) -> Edit:
 def _node_edits(editor: Editor, domain: Domain) -> list[Edit]:
     edits = []
     for device in domain.memory_devices:
-        if device.model not in ("dimm", "nvdimm", "virtio-mem") or device.target is None \
-                or device.node_element is not None:
+        if (
+            device.model not in ("dimm", "nvdimm", "virtio-mem")
+            or device.target is None
+            or device.node_element is not None
+        ):
             continue
         node = Node("node", text="0")
         if device.size_element is not None:
@@ -355,16 +387,21 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
         # QEMU runs a NUMA cell rounded up to whole MiB (x86): write what will run (FX107).
         general = -(-(memory_before - devs) // units.MiB) * units.MiB
         if general <= 0:
-            raise AttachError(f"{doc.path}: <memory> leaves no general-purpose memory besides "
-                              "the memory devices")
+            raise AttachError(
+                f"{doc.path}: <memory> leaves no general-purpose memory besides the memory devices"
+            )
         if spec.node != 0:
-            raise AttachError(f"{doc.path}: --node {spec.node} but the domain has no NUMA cells "
-                              "(attach adds cell 0)")
+            raise AttachError(
+                f"{doc.path}: --node {spec.node} but the domain has no NUMA cells "
+                "(attach adds cell 0)"
+            )
         base = general
     else:
         if spec.node >= len(domain.cells):
-            raise AttachError(f"{doc.path}: --node {spec.node} but the domain has only "
-                              f"{len(domain.cells)} NUMA cell(s)")
+            raise AttachError(
+                f"{doc.path}: --node {spec.node} but the domain has only "
+                f"{len(domain.cells)} NUMA cell(s)"
+            )
         general = 0
         base = cells
     memory_after = base + devs + spec.size
@@ -373,12 +410,14 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
 
     used = {d.slot for d in domain.slot_devices if d.slot is not None}
     if spec.slot is not None and spec.slot in used:
-        raise AttachError(f"{doc.path}: slot {spec.slot} is already used by another memory "
-                          "device")
+        raise AttachError(f"{doc.path}: slot {spec.slot} is already used by another memory device")
     slot = spec.slot if spec.slot is not None else lowest_free_slot(used)
     slots_wanted = max(len(domain.slot_devices) + 1, max(used | {slot}) + 1)
-    if domain.max_memory_element is not None and domain.slots_text is not None \
-            and domain.slots is None:
+    if (
+        domain.max_memory_element is not None
+        and domain.slots_text is not None
+        and domain.slots is None
+    ):
         raise AttachError(f"{doc.path}: <maxMemory slots={domain.slots_text!r}> does not parse")
 
     editor = Editor(doc)
@@ -388,8 +427,13 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
         # maxMemory and its slots
         if domain.max_memory_element is None:
             attributes, value = _size_attributes(memory_after, domain.memory_unit)
-            edits.append(_insert_max_memory(editor, domain, Node(
-                "maxMemory", [("slots", str(slots_wanted)), *attributes], value)))
+            edits.append(
+                _insert_max_memory(
+                    editor,
+                    domain,
+                    Node("maxMemory", [("slots", str(slots_wanted)), *attributes], value),
+                )
+            )
         else:
             max_memory = domain.max_memory
             if max_memory is None:
@@ -397,8 +441,13 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
             if max_memory.bytes < memory_after:
                 edits += editor.set_size(max_memory, memory_after, domain.memory_unit)
             if domain.slots is None or domain.slots < slots_wanted:
-                edits.append(editor.set_attribute(domain.max_memory_element, "slots",
-                                                  str(max(slots_wanted, domain.slots or 0))))
+                edits.append(
+                    editor.set_attribute(
+                        domain.max_memory_element,
+                        "slots",
+                        str(max(slots_wanted, domain.slots or 0)),
+                    )
+                )
         # memory and currentMemory (without <memory>, libvirt sums the cells and devices)
         if memory is not None and memory.bytes != memory_after:
             edits += editor.set_size(memory, memory_after, memory.unit)
@@ -406,8 +455,11 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
         if domain.current_memory_element is None:
             if domain.memory_element is not None:
                 attributes, value = _size_attributes(memory_after, domain.memory_unit)
-                edits.append(editor.insert_after(domain.memory_element,
-                                                 Node("currentMemory", attributes, value)))
+                edits.append(
+                    editor.insert_after(
+                        domain.memory_element, Node("currentMemory", attributes, value)
+                    )
+                )
         elif current is not None:
             wanted = _current_after(current.bytes, memory_before, memory_after, spec.size)
             if wanted != current.bytes:
@@ -426,9 +478,12 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
     except EditError as exc:
         raise AttachError(f"{doc.path}: cannot edit this file in place ({exc})") from None
     result = _apply(doc, edits)
-    return Change(result, doc.raw, encode(result),
-                  f"attached {spec.path} ({units.human(spec.size)}, slot {slot}, "
-                  f"NUMA node {spec.node})")
+    return Change(
+        result,
+        doc.raw,
+        encode(result),
+        f"attached {spec.path} ({units.human(spec.size)}, slot {slot}, NUMA node {spec.node})",
+    )
 
 
 def detach_document(doc: Document, path: str) -> Change:
@@ -506,8 +561,9 @@ class Outcome:
         return None
 
     def diffs(self) -> str:
-        return "".join(unified_diff(f.display, f.change.before, f.change.after)
-                       for f in self.changed)
+        return "".join(
+            unified_diff(f.display, f.change.before, f.change.after) for f in self.changed
+        )
 
 
 def load_domains(paths: Sequence[str]) -> tuple[list[tuple[Source, Document]], list[str]]:
@@ -540,9 +596,12 @@ def load_domains(paths: Sequence[str]) -> tuple[list[tuple[Source, Document]], l
     return loaded, errors
 
 
-def _run(paths: Sequence[str], options: LintOptions,
-         change_one: Callable[[Document], Change],
-         prepare: Callable[[list[Document]], None] | None = None) -> Outcome:
+def _run(
+    paths: Sequence[str],
+    options: LintOptions,
+    change_one: Callable[[Document], Change],
+    prepare: Callable[[list[Document]], None] | None = None,
+) -> Outcome:
     outcome = Outcome()
     loaded, outcome.errors = load_domains(paths)
     if outcome.errors:
@@ -596,5 +655,6 @@ def write_changes(outcome: Outcome) -> None:
         try:
             write_atomic(item.path, item.change.after)
         except OSError as exc:
-            outcome.errors.append(f"{item.display}: cannot write ({exc.strerror or exc}); "
-                                  "the original is unchanged")
+            outcome.errors.append(
+                f"{item.display}: cannot write ({exc.strerror or exc}); the original is unchanged"
+            )

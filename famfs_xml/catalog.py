@@ -108,11 +108,12 @@ def _header(data: bytes, path: Path) -> dict[str, Any]:
     cut = data.find(_DETAIL_START)
     if cut > 0:
         try:
-            header = tomllib.loads(data[:cut + 1].decode("utf-8"))
+            header = tomllib.loads(data[: cut + 1].decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError):
             header = {}
         if all(key in header for key in ("code", "name", "severity", "summary")) and all(
-                key in _HEADER_KEYS for key in header):
+            key in _HEADER_KEYS for key in header
+        ):
             return header
     return _read_toml(path, data)
 

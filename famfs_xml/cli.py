@@ -63,46 +63,85 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """famfs-xml: the famfs VM guide, checked and applied."""
 
 
 Paths = Annotated[list[str], typer.Argument(help="Domain XML files or directories; - for stdin.")]
-Select = Annotated[list[str] | None, typer.Option(
-    "--select", help="Rules to run: codes, prefixes (FX3), names, tags or ALL.")]
-ExtendSelect = Annotated[list[str] | None, typer.Option(
-    "--extend-select", help="Rules to run in addition to the selection.")]
+Select = Annotated[
+    list[str] | None,
+    typer.Option("--select", help="Rules to run: codes, prefixes (FX3), names, tags or ALL."),
+]
+ExtendSelect = Annotated[
+    list[str] | None,
+    typer.Option("--extend-select", help="Rules to run in addition to the selection."),
+]
 Ignore = Annotated[list[str] | None, typer.Option("--ignore", help="Rules not to run.")]
-FailOnOption = Annotated[FailOn, typer.Option(
-    "--fail-on", help="Lowest severity that makes the exit code 1.")]
+FailOnOption = Annotated[
+    FailOn, typer.Option("--fail-on", help="Lowest severity that makes the exit code 1.")
+]
 # lint and fix: None means "not given", so that the config file's fail-on applies
-FailOnOverride = Annotated[FailOn | None, typer.Option(
-    "--fail-on", help="Lowest severity that makes the exit code 1 [default: warning].")]
-InventoryOption = Annotated[Path | None, typer.Option(
-    "--inventory", help="Backing-device facts: saved daxctl/ndctl list or devices --json output.")]
-FormatOption = Annotated[OutputFormat | None, typer.Option(
-    "--format", help="Output format [default: text; github when GITHUB_ACTIONS=true].")]
+FailOnOverride = Annotated[
+    FailOn | None,
+    typer.Option(
+        "--fail-on", help="Lowest severity that makes the exit code 1 [default: warning]."
+    ),
+]
+InventoryOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--inventory",
+        help="Backing-device facts: saved daxctl/ndctl list or devices --json output.",
+    ),
+]
+FormatOption = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format", help="Output format [default: text; github when GITHUB_ACTIONS=true]."
+    ),
+]
 OutputOption = Annotated[Path | None, typer.Option("--output", help="Write the report here.")]
 ExitZero = Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when findings remain.")]
-HostOption = Annotated[bool, typer.Option(
-    "--host", help="Read backing-device facts from this machine (sysfs, stat).")]
-RootOption = Annotated[Path, typer.Option(
-    "--root", help="With --host: read /sys, /proc, /etc and /boot under this directory.")]
-SchemasOption = Annotated[Path | None, typer.Option(
-    "--libvirt-schemas", help="libvirt's schema directory (or domain.rng); turns on FX901.")]
-VerboseOption = Annotated[bool, typer.Option(
-    "-v", "--verbose", help="Say which rules were skipped.")]
-ConfigOption = Annotated[Path | None, typer.Option(
-    "--config", help="Use this config file instead of the nearest .famfs-xml.toml.")]
-IsolatedOption = Annotated[bool, typer.Option(
-    "--isolated", help="Ignore every config file.")]
-StatisticsOption = Annotated[bool, typer.Option(
-    "--statistics", help="Show a count per rule instead of each finding.")]
-OnlyDomainsOption = Annotated[bool, typer.Option(
-    "--only-domains", help="Skip files whose root is not <domain> silently, as a directory scan "
-                           "does (for git hooks that see networks/ and other libvirt XML).")]
+HostOption = Annotated[
+    bool, typer.Option("--host", help="Read backing-device facts from this machine (sysfs, stat).")
+]
+RootOption = Annotated[
+    Path,
+    typer.Option(
+        "--root", help="With --host: read /sys, /proc, /etc and /boot under this directory."
+    ),
+]
+SchemasOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--libvirt-schemas", help="libvirt's schema directory (or domain.rng); turns on FX901."
+    ),
+]
+VerboseOption = Annotated[
+    bool, typer.Option("-v", "--verbose", help="Say which rules were skipped.")
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="Use this config file instead of the nearest .famfs-xml.toml."),
+]
+IsolatedOption = Annotated[bool, typer.Option("--isolated", help="Ignore every config file.")]
+StatisticsOption = Annotated[
+    bool, typer.Option("--statistics", help="Show a count per rule instead of each finding.")
+]
+OnlyDomainsOption = Annotated[
+    bool,
+    typer.Option(
+        "--only-domains",
+        help="Skip files whose root is not <domain> silently, as a directory scan "
+        "does (for git hooks that see networks/ and other libvirt XML).",
+    ),
+]
 
 
 def _facts(inventory: Path | None, host: bool, root: Path) -> DeviceFacts | None:
@@ -141,9 +180,13 @@ class _Selection:
     isolated: bool
 
 
-def _settings(selection: _Selection, facts_from: tuple[Path | None, bool, Path],
-              unsafe_fixes: bool = False, schemas: Path | None = None,
-              verbose: bool = False) -> _Settings:
+def _settings(
+    selection: _Selection,
+    facts_from: tuple[Path | None, bool, Path],
+    unsafe_fixes: bool = False,
+    schemas: Path | None = None,
+    verbose: bool = False,
+) -> _Settings:
     """Config file and command line, merged into the options of one run."""
     from famfs_xml import config
     from famfs_xml.catalog import CatalogError, load_catalog
@@ -155,33 +198,44 @@ def _settings(selection: _Selection, facts_from: tuple[Path | None, bool, Path],
 
     try:
         catalog = load_catalog()
-        loaded = config.resolve_config(catalog, explicit=selection.config_file,
-                                       isolated=selection.isolated)
+        loaded = config.resolve_config(
+            catalog, explicit=selection.config_file, isolated=selection.isolated
+        )
         extra = list(selection.extend_select or ())
         parameters: dict[str, dict[str, object]] = {
-            code: dict(values) for code, values in loaded.parameters.items()}
+            code: dict(values) for code, values in loaded.parameters.items()
+        }
         if schemas is not None:
             extra.append("FX901")
             parameters["FX901"] = {"schemas": str(schemas)}
         fail_on = selection.fail_on
         overrides = config.Overrides(
-            select=selection.select, extend_select=extra, ignore=selection.ignore or (),
-            fail_on=None if fail_on is None else Severity.parse(fail_on.value))
+            select=selection.select,
+            extend_select=extra,
+            ignore=selection.ignore or (),
+            fail_on=None if fail_on is None else Severity.parse(fail_on.value),
+        )
         codes = config.effective_codes(catalog, loaded, overrides, OPT_IN_CODES)
         facts = _facts(*facts_from)
     except (config.ConfigError, InventoryError, SelectionError, CatalogError) as exc:
         raise UsageFailure(str(exc)) from None
     if "FX901" in codes:
         _check_schema(schemas, verbose)
-    options = LintOptions(codes, facts, parameters, unsafe_fixes,
-                          per_file_ignores=loaded.per_file_ignores)
+    options = LintOptions(
+        codes, facts, parameters, unsafe_fixes, per_file_ignores=loaded.per_file_ignores
+    )
     return _Settings(options, config.effective_fail_on(loaded, overrides))
 
 
-def _options(select: list[str] | None, extend_select: list[str] | None,
-             ignore: list[str] | None, facts_from: tuple[Path | None, bool, Path],
-             unsafe_fixes: bool = False, schemas: Path | None = None,
-             verbose: bool = False) -> LintOptions:
+def _options(
+    select: list[str] | None,
+    extend_select: list[str] | None,
+    ignore: list[str] | None,
+    facts_from: tuple[Path | None, bool, Path],
+    unsafe_fixes: bool = False,
+    schemas: Path | None = None,
+    verbose: bool = False,
+) -> LintOptions:
     """The lint options for commands that select rules but have no config options of their
     own (attach, detach): the discovered config file, overridden by the command line."""
     selection = _Selection(select, extend_select, ignore, None, None, False)
@@ -196,8 +250,11 @@ def _check_schema(schemas: Path | None, verbose: bool) -> None:
     if schemas is not None:
         raise UsageFailure(f"no libvirt domain schema (domain.rng) in {schemas}")
     if verbose:
-        typer.echo("famfs-xml: note: FX901 skipped: libvirt's domain schema was not found "
-                   "(install libvirt's client tools or pass --libvirt-schemas DIR)", err=True)
+        typer.echo(
+            "famfs-xml: note: FX901 skipped: libvirt's domain schema was not found "
+            "(install libvirt's client tools or pass --libvirt-schemas DIR)",
+            err=True,
+        )
 
 
 def _format(requested: OutputFormat | None) -> OutputFormat:
@@ -221,8 +278,14 @@ def _emit(text: str, output: Path | None, *, to_stderr: bool = False) -> None:
     stream.flush()
 
 
-def _report(result: RunResult, command: str, output_format: OutputFormat, *,
-            statistics: bool = False, show_fixes: bool = False) -> str:
+def _report(
+    result: RunResult,
+    command: str,
+    output_format: OutputFormat,
+    *,
+    statistics: bool = False,
+    show_fixes: bool = False,
+) -> str:
     from famfs_xml.report import REPORTERS
     from famfs_xml.report import statistics as stats
 
@@ -236,8 +299,9 @@ def _report(result: RunResult, command: str, output_format: OutputFormat, *,
     return text
 
 
-def _finish(result: RunResult, fail_on: Severity, *, exit_zero: bool = False,
-            changed_fails: bool = False) -> NoReturn:
+def _finish(
+    result: RunResult, fail_on: Severity, *, exit_zero: bool = False, changed_fails: bool = False
+) -> NoReturn:
     from famfs_xml.engine import fails
 
     for error in result.errors:
@@ -275,8 +339,9 @@ def lint(
     from famfs_xml.run import lint_paths
 
     selection = _Selection(select, extend_select, ignore, fail_on, config_file, isolated)
-    settings = _settings(selection, (inventory, host, root), schemas=libvirt_schemas,
-                         verbose=verbose)
+    settings = _settings(
+        selection, (inventory, host, root), schemas=libvirt_schemas, verbose=verbose
+    )
     result = lint_paths(paths, settings.options, only_domains=only_domains)
     _emit(_report(result, "lint", _format(output_format), statistics=statistics), output)
     _finish(result, settings.fail_on, exit_zero=exit_zero)
@@ -285,16 +350,27 @@ def lint(
 @app.command()
 def fix(
     paths: Paths,
-    unsafe_fixes: Annotated[bool, typer.Option(
-        "--unsafe-fixes", help="Also apply fixes that change what the guest sees.")] = False,
-    diff: Annotated[bool, typer.Option(
-        "--diff", help="Print a unified diff instead of writing; exit 1 if anything would change."
-    )] = False,
-    exit_non_zero_on_fix: Annotated[bool, typer.Option(
-        "--exit-non-zero-on-fix",
-        help="Exit 1 when a file was changed, even if nothing remains (for git hooks).")] = False,
-    show_fixes: Annotated[bool, typer.Option(
-        "--show-fixes", help="List the fixes applied to each file.")] = False,
+    unsafe_fixes: Annotated[
+        bool,
+        typer.Option("--unsafe-fixes", help="Also apply fixes that change what the guest sees."),
+    ] = False,
+    diff: Annotated[
+        bool,
+        typer.Option(
+            "--diff",
+            help="Print a unified diff instead of writing; exit 1 if anything would change.",
+        ),
+    ] = False,
+    exit_non_zero_on_fix: Annotated[
+        bool,
+        typer.Option(
+            "--exit-non-zero-on-fix",
+            help="Exit 1 when a file was changed, even if nothing remains (for git hooks).",
+        ),
+    ] = False,
+    show_fixes: Annotated[
+        bool, typer.Option("--show-fixes", help="List the fixes applied to each file.")
+    ] = False,
     select: Select = None,
     extend_select: ExtendSelect = None,
     ignore: Ignore = None,
@@ -315,8 +391,9 @@ def fix(
     from famfs_xml.run import fix_paths
 
     selection = _Selection(select, extend_select, ignore, fail_on, config_file, isolated)
-    settings = _settings(selection, (inventory, host, root), unsafe_fixes,
-                         schemas=libvirt_schemas, verbose=verbose)
+    settings = _settings(
+        selection, (inventory, host, root), unsafe_fixes, schemas=libvirt_schemas, verbose=verbose
+    )
     result = fix_paths(paths, settings.options, diff=diff, only_domains=only_domains)
     if diff:
         sys.stdout.write("".join(result.diffs))
@@ -329,8 +406,9 @@ def fix(
     if to_stdout:
         sys.stdout.buffer.write(result.stdout_data or b"")
         sys.stdout.flush()
-    report = _report(result, "fix", _format(output_format), statistics=statistics,
-                     show_fixes=show_fixes)
+    report = _report(
+        result, "fix", _format(output_format), statistics=statistics, show_fixes=show_fixes
+    )
     _emit(report, output, to_stderr=to_stdout)
     _finish(result, settings.fail_on, changed_fails=exit_non_zero_on_fix)
 
@@ -342,16 +420,18 @@ class ListFormat(str, enum.Enum):
 
 @app.command("rules")
 def rules_command(
-    output_format: Annotated[ListFormat, typer.Option("--format", help="Output format.")] =
-    ListFormat.text,
+    output_format: Annotated[
+        ListFormat, typer.Option("--format", help="Output format.")
+    ] = ListFormat.text,
 ) -> None:
     """List every rule: code, name, severity, fix applicability, tags and summary."""
     from famfs_xml.catalog import load_catalog
     from famfs_xml.rule_docs import rules_json, rules_table
 
     catalog = load_catalog()
-    typer.echo(rules_json(catalog) if output_format is ListFormat.json else rules_table(catalog),
-               nl=False)
+    typer.echo(
+        rules_json(catalog) if output_format is ListFormat.json else rules_table(catalog), nl=False
+    )
 
 
 @app.command()

@@ -27,13 +27,25 @@ from famfs_xml.cli import (
 if TYPE_CHECKING:
     from famfs_xml.attach import Outcome
 
-Domains = Annotated[list[str], typer.Argument(
-    metavar="DOMAIN.xml",
-    help="Domain XML files to change (all or none); - reads stdin and writes to stdout.")]
-SourceOption = Annotated[str, typer.Option(
-    "--source", metavar="PATH", help="The shared backing path on the host, e.g. /dev/dax1.0.")]
-DiffOption = Annotated[bool, typer.Option(
-    "--diff", help="Print a unified diff instead of writing; exit 1 if anything would change.")]
+Domains = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="DOMAIN.xml",
+        help="Domain XML files to change (all or none); - reads stdin and writes to stdout.",
+    ),
+]
+SourceOption = Annotated[
+    str,
+    typer.Option(
+        "--source", metavar="PATH", help="The shared backing path on the host, e.g. /dev/dax1.0."
+    ),
+]
+DiffOption = Annotated[
+    bool,
+    typer.Option(
+        "--diff", help="Print a unified diff instead of writing; exit 1 if anything would change."
+    ),
+]
 
 
 def _size(text: str | None, option: str) -> int | None:
@@ -84,19 +96,33 @@ def _finish(outcome: Outcome, diff: bool, fail_on: FailOn) -> NoReturn:
 def attach_command(
     domains: Domains,
     source: SourceOption,
-    size: Annotated[str | None, typer.Option(
-        "--size", metavar="SIZE",
-        help="Device size: 8G, 8GiB, 8192MiB or bytes (default: from the inventory or host, "
-        "else from domains that already use the device).")] = None,
-    node: Annotated[int, typer.Option(
-        "--node", metavar="N", help="Guest NUMA cell for the device.")] = 0,
-    label: Annotated[str | None, typer.Option(
-        "--label", metavar="SIZE", help="Label size (default 16MiB).")] = None,
-    align: Annotated[str | None, typer.Option(
-        "--align", metavar="SIZE",
-        help="alignsize (default: the device's alignment, else 2MiB).")] = None,
-    slot: Annotated[int | None, typer.Option(
-        "--slot", metavar="N", help="dimm slot (default: the lowest free one).")] = None,
+    size: Annotated[
+        str | None,
+        typer.Option(
+            "--size",
+            metavar="SIZE",
+            help="Device size: 8G, 8GiB, 8192MiB or bytes (default: from the inventory or host, "
+            "else from domains that already use the device).",
+        ),
+    ] = None,
+    node: Annotated[
+        int, typer.Option("--node", metavar="N", help="Guest NUMA cell for the device.")
+    ] = 0,
+    label: Annotated[
+        str | None, typer.Option("--label", metavar="SIZE", help="Label size (default 16MiB).")
+    ] = None,
+    align: Annotated[
+        str | None,
+        typer.Option(
+            "--align",
+            metavar="SIZE",
+            help="alignsize (default: the device's alignment, else 2MiB).",
+        ),
+    ] = None,
+    slot: Annotated[
+        int | None,
+        typer.Option("--slot", metavar="N", help="dimm slot (default: the lowest free one)."),
+    ] = None,
     inventory: InventoryOption = None,
     host: HostOption = False,
     root: RootOption = Path("/"),
@@ -109,8 +135,14 @@ def attach_command(
     """Attach a shared memory device (nvdimm) to domains, as the famfs VM guide does by hand."""
     from famfs_xml.attach import Request, attach_paths
 
-    request = Request(source=source, size=_size(size, "size"), align=_size(align, "align"),
-                      label=_size(label, "label"), node=node, slot=slot)
+    request = Request(
+        source=source,
+        size=_size(size, "size"),
+        align=_size(align, "align"),
+        label=_size(label, "label"),
+        node=node,
+        slot=slot,
+    )
     options = _options(select, extend_select, ignore, (inventory, host, root))
     _finish(attach_paths(domains, request, options), diff, fail_on)
 

@@ -87,8 +87,15 @@ def _plan_only(plan: Plan, as_json: bool) -> NoReturn:
     else:
         message = "nothing was run: add --yes to run this command"
     if as_json:
-        _print_json({"version": JSON_VERSION, **plan.to_json(), "executed": False,
-                     "ok": False, "message": message})
+        _print_json(
+            {
+                "version": JSON_VERSION,
+                **plan.to_json(),
+                "executed": False,
+                "ok": False,
+                "message": message,
+            }
+        )
     else:
         typer.echo("\n".join([*_plan_lines(plan), message]))
     raise typer.Exit(1)  # the contract: without --yes, show the plan and exit 1
@@ -137,8 +144,13 @@ def convert_command(
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:
-    return {"code": finding.code, "name": finding.name, "severity": finding.severity.label,
-            "message": finding.message, "hint": finding.hint}
+    return {
+        "code": finding.code,
+        "name": finding.name,
+        "severity": finding.severity.label,
+        "message": finding.message,
+        "hint": finding.hint,
+    }
 
 
 def _finding_text(finding: Finding) -> str:
@@ -158,8 +170,9 @@ def host_check_command(root: RootOption = Path("/"), as_json: JsonOption = False
         for finding in findings:
             typer.echo(_finding_text(finding))
         count = len(findings)
-        typer.echo(f"Found {count} problem{'s' if count != 1 else ''}." if count else
-                   "No problems found.")
+        typer.echo(
+            f"Found {count} problem{'s' if count != 1 else ''}." if count else "No problems found."
+        )
     failing = any(f.severity >= Severity.WARNING for f in findings)
     raise typer.Exit(1 if failing else 0)
 

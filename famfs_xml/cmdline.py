@@ -48,7 +48,7 @@ def split_cmdline(text: str) -> list[str]:
 def values_of(params: list[str], key: str) -> list[str]:
     """The values of every ``key=value`` parameter, in order."""
     prefix = f"{key}="
-    return [param[len(prefix):] for param in params if param.startswith(prefix)]
+    return [param[len(prefix) :] for param in params if param.startswith(prefix)]
 
 
 def has_param(params: list[str], key: str) -> bool:
@@ -77,8 +77,9 @@ def memmap_ranges(value: str) -> list[MemmapRange]:
         match = _MEMMAP.fullmatch(part.strip())
         if match:
             size, sign, start = match.groups()
-            ranges.append(MemmapRange(part.strip(), MEMMAP_KINDS[sign], memparse(size),
-                                      memparse(start)))
+            ranges.append(
+                MemmapRange(part.strip(), MEMMAP_KINDS[sign], memparse(size), memparse(start))
+            )
     return ranges
 
 

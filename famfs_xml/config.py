@@ -142,8 +142,9 @@ def resolve_config(
     return Config() if found is None else load(found, catalog)
 
 
-def _parse(data: Mapping[str, Any], path: Path, prefix: str,
-           catalog: Mapping[str, RuleInfo]) -> Config:
+def _parse(
+    data: Mapping[str, Any], path: Path, prefix: str, catalog: Mapping[str, RuleInfo]
+) -> Config:
     def where(key: str) -> str:
         return f"{path}: {prefix}{key}"
 
@@ -153,8 +154,9 @@ def _parse(data: Mapping[str, Any], path: Path, prefix: str,
     select = None
     if "select" in data:
         select = tuple(_selectors(data["select"], where("select"), catalog))
-    extend_select = tuple(_selectors(data.get("extend-select", []), where("extend-select"),
-                                     catalog))
+    extend_select = tuple(
+        _selectors(data.get("extend-select", []), where("extend-select"), catalog)
+    )
     ignore = tuple(_selectors(data.get("ignore", []), where("ignore"), catalog))
     fail_on = None
     if "fail-on" in data:
@@ -165,11 +167,19 @@ def _parse(data: Mapping[str, Any], path: Path, prefix: str,
             fail_on = None
         if fail_on is None:
             raise ConfigError(f"{where('fail-on')}: {value!r} is not error, warning or info")
-    per_file = _per_file_ignores(data.get("per-file-ignores", {}), where("per-file-ignores"),
-                                 catalog)
+    per_file = _per_file_ignores(
+        data.get("per-file-ignores", {}), where("per-file-ignores"), catalog
+    )
     parameters = _rule_parameters(data.get("rules", {}), where, catalog)
-    return Config(path=path, select=select, extend_select=extend_select, ignore=ignore,
-                  fail_on=fail_on, per_file_ignores=per_file, parameters=parameters)
+    return Config(
+        path=path,
+        select=select,
+        extend_select=extend_select,
+        ignore=ignore,
+        fail_on=fail_on,
+        per_file_ignores=per_file,
+        parameters=parameters,
+    )
 
 
 def _selectors(value: Any, where: str, catalog: Mapping[str, RuleInfo]) -> list[str]:
@@ -186,8 +196,9 @@ def _selectors(value: Any, where: str, catalog: Mapping[str, RuleInfo]) -> list[
     return selectors
 
 
-def _per_file_ignores(value: Any, where: str,
-                      catalog: Mapping[str, RuleInfo]) -> tuple[tuple[str, frozenset[str]], ...]:
+def _per_file_ignores(
+    value: Any, where: str, catalog: Mapping[str, RuleInfo]
+) -> tuple[tuple[str, frozenset[str]], ...]:
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: expected a table of glob = [codes]")
     result = []
@@ -203,8 +214,9 @@ def _key(name: str) -> str:
     return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else f'"{name}"'
 
 
-def _rule_parameters(value: Any, where: Any,
-                     catalog: Mapping[str, RuleInfo]) -> dict[str, dict[str, Any]]:
+def _rule_parameters(
+    value: Any, where: Any, catalog: Mapping[str, RuleInfo]
+) -> dict[str, dict[str, Any]]:
     if not isinstance(value, dict):
         raise ConfigError(f"{where('rules')}: expected tables such as [rules.FX302]")
     parameters: dict[str, dict[str, Any]] = {}
@@ -220,8 +232,9 @@ def _rule_parameters(value: Any, where: Any,
         for key, raw in table.items():
             spec = known.get(key)
             if spec is None:
-                raise ConfigError(f"{where(f'{here}.{key}')}: unknown key (known: "
-                                  f"{', '.join(known)})")
+                raise ConfigError(
+                    f"{where(f'{here}.{key}')}: unknown key (known: {', '.join(known)})"
+                )
             parameters.setdefault(code, {})[key] = _size(raw, spec, where(f"{here}.{key}"))
     return parameters
 
@@ -235,10 +248,10 @@ def parse_size(value: Any) -> int:
             raise ValueError("a size must be positive")
         return value
     if not isinstance(value, str):
-        raise ValueError("expected a size such as \"2MiB\"")
+        raise ValueError('expected a size such as "2MiB"')
     match = _SIZE.match(value)
     if match is None or not match.group(2):
-        raise ValueError("expected a number and a unit, such as \"2MiB\" or \"1GiB\"")
+        raise ValueError('expected a number and a unit, such as "2MiB" or "1GiB"')
     try:
         scale = units.multiplier(match.group(2))
     except units.UnitError as exc:
@@ -271,15 +284,18 @@ class Overrides:
     fail_on: Severity | None = None
 
 
-def effective_codes(catalog: Mapping[str, RuleInfo], config: Config, cli: Overrides,
-                    opt_in: frozenset[str] = frozenset()) -> frozenset[str]:
+def effective_codes(
+    catalog: Mapping[str, RuleInfo],
+    config: Config,
+    cli: Overrides,
+    opt_in: frozenset[str] = frozenset(),
+) -> frozenset[str]:
     """The rules to run: the config's selection, then the command line's on top of it.
 
     ``--select`` replaces the config's whole selection; ``--extend-select`` adds to it and
     ``--ignore`` removes from it. ``opt_in`` rules run only when named.
     """
-    codes = set(select_codes(catalog, config.select, config.extend_select, config.ignore,
-                             opt_in))
+    codes = set(select_codes(catalog, config.select, config.extend_select, config.ignore, opt_in))
     selectors = split_selectors(cli.select)
     if selectors:
         codes = set(select_codes(catalog, selectors, opt_in=opt_in))

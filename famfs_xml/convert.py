@@ -197,19 +197,23 @@ def _memory_findings(root: Path, name: str, current: str, mode: str) -> list[Pre
             return []
         online = online_blocks_in_range(root, start, device.size)
         if online:
-            return [PreflightFinding(
-                "online-memory",
-                f"{online} memory block(s) of {name} are online as system RAM; daxctl must "
-                "offline them first (-f), which fails with EBUSY while the kernel uses them",
-            )]
+            return [
+                PreflightFinding(
+                    "online-memory",
+                    f"{online} memory block(s) of {name} are online as system RAM; daxctl must "
+                    "offline them first (-f), which fails with EBUSY while the kernel uses them",
+                )
+            ]
     if mode == "system-ram":
         policy = auto_online_policy(root)
         if policy is not None and policy.startswith("online"):
-            return [PreflightFinding(
-                "auto-online",
-                f"auto_online_blocks is {policy!r}: the kernel onlines (and zeroes) the memory "
-                "as soon as it is added; daxctl refuses this without -f",
-            )]
+            return [
+                PreflightFinding(
+                    "auto-online",
+                    f"auto_online_blocks is {policy!r}: the kernel onlines (and zeroes) the memory "
+                    "as soon as it is added; daxctl refuses this without -f",
+                )
+            ]
     return []
 
 
@@ -264,13 +268,19 @@ def execute(plan: Plan, *, root: Path = Path("/"), timeout: float = DEFAULT_TIME
         return Outcome(plan, ok=False, message=_refusal(plan), mode_after=plan.current_mode)
     if plan.nothing_to_do:
         return Outcome(
-            plan, ok=True, mode_after=plan.current_mode,
+            plan,
+            ok=True,
+            mode_after=plan.current_mode,
             message=f"{plan.name} is already in {plan.requested_mode} mode; nothing was run",
         )
     result = run_tool(plan.argv, timeout=timeout)
     after = current_mode(root, plan)
     return Outcome(
-        plan, ok=after == plan.requested_mode, executed=True, mode_after=after, result=result,
+        plan,
+        ok=after == plan.requested_mode,
+        executed=True,
+        mode_after=after,
+        result=result,
         message=_verdict(plan, result, after),
     )
 

@@ -26,13 +26,10 @@ def _pmem_device(namespace: Namespace) -> BackingDevice:
     )
 
 
-def _with_namespaces(
-    dax: list[BackingDevice], namespaces: list[Namespace]
-) -> list[BackingDevice]:
+def _with_namespaces(dax: list[BackingDevice], namespaces: list[Namespace]) -> list[BackingDevice]:
     by_chardev = {f"/dev/{ns.chardev}": ns.name for ns in namespaces if ns.chardev}
     return [
-        replace(device, namespace=device.namespace or by_chardev.get(device.path))
-        for device in dax
+        replace(device, namespace=device.namespace or by_chardev.get(device.path)) for device in dax
     ]
 
 

@@ -22,9 +22,7 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-_PROLOG_ITEM = re.compile(
-    rb"\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE|<!ENTITY", re.DOTALL
-)
+_PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE|<!ENTITY", re.DOTALL)
 _ATTRIBUTE = re.compile(rb"""([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _QUOTED_ATTR = re.compile(rb"""=\s*(["'])""")
 _INDENT = re.compile(rb"\n([ \t]+)<")
@@ -118,8 +116,15 @@ class Document:
             self._spans[element] = made
             return made
         line = element.sourceline if isinstance(element.sourceline, int) else 1
-        return Span(line=line, column=1, start=-1, start_tag_end=-1, end_tag_start=-1,
-                    end=-1, self_closing=False)
+        return Span(
+            line=line,
+            column=1,
+            start=-1,
+            start_tag_end=-1,
+            end_tag_start=-1,
+            end=-1,
+            self_closing=False,
+        )
 
     def position(self, element: etree._Element) -> tuple[int, int]:
         span = self.span(element)
@@ -131,7 +136,7 @@ class Document:
         if span.start < 0:
             return {}
         result: dict[str, AttributeSpan] = {}
-        tag = self.work[span.start:span.start_tag_end]
+        tag = self.work[span.start : span.start_tag_end]
         for match in _ATTRIBUTE.finditer(tag, _tag_name_end(tag)):
             group = 2 if match.group(2) is not None else 3
             name = match.group(1).decode("utf-8")
@@ -191,8 +196,9 @@ def _expat_spans(work: bytes) -> list[tuple[int, int, int, int]]:
 
     def on_start(_name: str, _attrs: object) -> None:
         stack.append(len(starts))
-        starts.append([parser.CurrentLineNumber, parser.CurrentColumnNumber + 1,
-                       parser.CurrentByteIndex, -1])
+        starts.append(
+            [parser.CurrentLineNumber, parser.CurrentColumnNumber + 1, parser.CurrentByteIndex, -1]
+        )
 
     def on_end(_name: str) -> None:
         starts[stack.pop()][3] = parser.CurrentByteIndex
@@ -208,7 +214,7 @@ def _expat_spans(work: bytes) -> list[tuple[int, int, int, int]]:
 
 def _make_span(work: bytes, line: int, column: int, start: int, end_index: int) -> Span:
     tag_end = _start_tag_end(work, start)
-    if work[tag_end - 2:tag_end] == b"/>":
+    if work[tag_end - 2 : tag_end] == b"/>":
         return Span(line, column, start, tag_end, tag_end, tag_end, True)
     close = work.index(b">", end_index) + 1
     return Span(line, column, start, tag_end, end_index, close, False)
@@ -265,7 +271,7 @@ def _decode(raw: bytes) -> tuple[bytes, str, bytes]:
     """(UTF-8 work bytes, codec to write back with, BOM to write back)."""
     for bom, codec in _BOMS:
         if raw.startswith(bom):
-            text = raw[len(bom):].decode(codec)
+            text = raw[len(bom) :].decode(codec)
             return text.encode("utf-8"), codec, bom
     declared = _DECLARED_ENCODING.match(raw)
     if declared:
@@ -297,8 +303,14 @@ def _find_doctype(work: bytes) -> int | None:
 def _parser(*, recover: bool = False) -> etree.XMLParser:
     """A fresh parser per document: a parser's error log outlives one parse."""
     return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-        remove_comments=False, remove_pis=False, encoding="utf-8", recover=recover,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=False,
+        remove_pis=False,
+        encoding="utf-8",
+        recover=recover,
     )
 
 
@@ -315,9 +327,14 @@ def load(raw: bytes, path: str) -> Document:
     doctype = _find_doctype(work)
     if doctype is not None:
         line, column = _line_col(work, doctype)
-        doc.problems.append(LoadProblem(
-            "FX003", "DOCTYPE or entity declaration: refused, libvirt never writes one",
-            line, column))
+        doc.problems.append(
+            LoadProblem(
+                "FX003",
+                "DOCTYPE or entity declaration: refused, libvirt never writes one",
+                line,
+                column,
+            )
+        )
         return doc
     _parse(doc)
     return doc
@@ -358,8 +375,12 @@ def _recover_unbound(doc: Document, errors: list[etree._LogEntry]) -> None:
     except etree.XMLSyntaxError:
         doc.tree = None
     first = errors[0]
-    doc.problems.append(LoadProblem(
-        "FX002",
-        f"{first.message.strip()}: libvirt silently drops qemu: elements when xmlns:qemu "
-        "is not declared",
-        first.line, first.column))
+    doc.problems.append(
+        LoadProblem(
+            "FX002",
+            f"{first.message.strip()}: libvirt silently drops qemu: elements when xmlns:qemu "
+            "is not declared",
+            first.line,
+            first.column,
+        )
+    )

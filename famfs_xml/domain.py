@@ -192,9 +192,13 @@ def _read_resources(domain: Domain) -> None:
             try:
                 domain.slots = units.parse_number(domain.slots_text)
             except units.UnitError:
-                domain.bad_values.append(BadValue(
-                    domain.max_memory_element, "slots",
-                    f"Failed to parse memory slot count '{domain.slots_text}'"))
+                domain.bad_values.append(
+                    BadValue(
+                        domain.max_memory_element,
+                        "slots",
+                        f"Failed to parse memory slot count '{domain.slots_text}'",
+                    )
+                )
     domain.current_memory_element = _child(root, "currentMemory")
     domain.current_memory = _size_from_text(domain, domain.current_memory_element)
     domain.vcpu_element = _child(root, "vcpu")
@@ -227,8 +231,9 @@ def _read_cell(domain: Domain, element: Element) -> Cell:
     raw_memory = element.get("memory")
     unit = element.get("unit")
     if raw_memory is None:
-        domain.bad_values.append(BadValue(element, "memory",
-                                          "missing element or attribute './@memory'"))
+        domain.bad_values.append(
+            BadValue(element, "memory", "missing element or attribute './@memory'")
+        )
     else:
         try:
             memory = Size(units.to_bytes(raw_memory, unit), element, unit, "memory")

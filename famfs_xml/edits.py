@@ -95,8 +95,9 @@ class Editor:
     def set_attribute(self, element: Element, name: str, value: str) -> Edit:
         existing = self.doc.attributes(element).get(name)
         if existing is not None:
-            return Edit(existing.value_start, existing.value_end,
-                        _escape_attr(value, existing.quote))
+            return Edit(
+                existing.value_start, existing.value_end, _escape_attr(value, existing.quote)
+            )
         return self._add_attribute(element, name, value)
 
     def _add_attribute(self, element: Element, name: str, value: str) -> Edit:
@@ -105,8 +106,7 @@ class Editor:
         if attrs:
             at = max(a.value_end for a in attrs.values()) + 1  # past the closing quote
         else:
-            at = start + 1 + len(self.doc.text(start + 1, tag_end).split(None, 1)[0]
-                                 .rstrip("/>"))
+            at = start + 1 + len(self.doc.text(start + 1, tag_end).split(None, 1)[0].rstrip("/>"))
         quote = self.doc.style.quote
         return Edit(at, at, f" {name}={quote}{_escape_attr(value, quote)}{quote}")
 
@@ -115,7 +115,7 @@ class Editor:
         if existing is None:
             return None
         begin = existing.start
-        while begin > 0 and self.doc.work[begin - 1:begin] in (b" ", b"\t", b"\n", b"\r"):
+        while begin > 0 and self.doc.work[begin - 1 : begin] in (b" ", b"\t", b"\n", b"\r"):
             begin -= 1
         return Edit(begin, existing.value_end + 1, "")
 
@@ -156,7 +156,7 @@ class Editor:
         body = f"{newline}{indent}{rendered}{newline}{parent_indent}"
         if self_closing:
             slash = self.doc.work.rindex(b"/", start, tag_end)
-            while self.doc.work[slash - 1:slash] in (b" ", b"\t"):
+            while self.doc.work[slash - 1 : slash] in (b" ", b"\t"):
                 slash -= 1
             return Edit(slash, tag_end, f">{body}</{parent.tag}>")
         return Edit(tag_end, end_tag_start, body)
@@ -183,11 +183,11 @@ class Editor:
         if self.doc.starts_line(start):
             line_start = work.rfind(b"\n", 0, start) + 1
             rest = end
-            while rest < len(work) and work[rest:rest + 1] in (b" ", b"\t"):
+            while rest < len(work) and work[rest : rest + 1] in (b" ", b"\t"):
                 rest += 1
-            if work[rest:rest + 2] == b"\r\n":
+            if work[rest : rest + 2] == b"\r\n":
                 return Edit(line_start, rest + 2, "")
-            if work[rest:rest + 1] == b"\n":
+            if work[rest : rest + 1] == b"\n":
                 return Edit(line_start, rest + 1, "")
         return Edit(start, end, "")
 
@@ -227,7 +227,7 @@ def apply_edits(work: bytes, edits: Iterable[Edit]) -> bytes:
     out = []
     position = 0
     for edit in sorted(edits, key=lambda e: (e.start, e.end)):
-        out.append(work[position:edit.start])
+        out.append(work[position : edit.start])
         out.append(edit.text.encode("utf-8"))
         position = edit.end
     out.append(work[position:])

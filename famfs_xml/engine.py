@@ -69,9 +69,18 @@ def lint_document(doc: Document, options: LintOptions, *, explicit: bool = True)
             return Checked(doc, [], skipped=True)
         findings = []
         if "FX004" in options.codes:
-            findings.append(_finding(catalog, "FX004", doc, LoadProblem(
-                "FX004", f"the root element is <{root.tag}>, not <domain>: not a libvirt domain",
-                *doc.position(root))))
+            findings.append(
+                _finding(
+                    catalog,
+                    "FX004",
+                    doc,
+                    LoadProblem(
+                        "FX004",
+                        f"the root element is <{root.tag}>, not <domain>: not a libvirt domain",
+                        *doc.position(root),
+                    ),
+                )
+            )
         return Checked(doc, findings)
     context = RuleContext(doc, domain.build(root), catalog, options.facts, options.parameters)
     findings = []
@@ -86,16 +95,28 @@ def _selected_checks(codes: frozenset[str]) -> tuple[Check, ...]:
     return tuple(check for code, check in checks.DOCUMENT_CHECKS.items() if code in codes)
 
 
-def _load_findings(doc: Document, problems: Sequence[LoadProblem], options: LintOptions,
-                   catalog: Mapping[str, RuleInfo]) -> list[Finding]:
+def _load_findings(
+    doc: Document,
+    problems: Sequence[LoadProblem],
+    options: LintOptions,
+    catalog: Mapping[str, RuleInfo],
+) -> list[Finding]:
     return [_finding(catalog, p.code, doc, p) for p in problems if p.code in options.codes]
 
 
-def _finding(catalog: Mapping[str, RuleInfo], code: str, doc: Document,
-             problem: LoadProblem) -> Finding:
+def _finding(
+    catalog: Mapping[str, RuleInfo], code: str, doc: Document, problem: LoadProblem
+) -> Finding:
     rule = catalog[code]
-    return Finding(code=code, name=rule.name, severity=rule.severity, path=doc.path,
-                   line=problem.line, column=problem.column, message=problem.message)
+    return Finding(
+        code=code,
+        name=rule.name,
+        severity=rule.severity,
+        path=doc.path,
+        line=problem.line,
+        column=problem.column,
+        message=problem.message,
+    )
 
 
 def cross_file_findings(checked: Sequence[Checked], options: LintOptions) -> list[Finding]:
@@ -116,8 +137,9 @@ def lint_documents(docs: Iterable[tuple[Document, bool]], options: LintOptions) 
     return [item for _, item in sorted(lint_stream(docs, options), key=lambda pair: pair[0])]
 
 
-def lint_stream(docs: Iterable[tuple[Document, bool]],
-                options: LintOptions) -> Iterator[tuple[int, Checked]]:
+def lint_stream(
+    docs: Iterable[tuple[Document, bool]], options: LintOptions
+) -> Iterator[tuple[int, Checked]]:
     """Lint documents one by one, yielding ``(position in docs, result)`` once each is final.
 
     Only a document that FX501 may concern (an nvdimm with a backing path) waits for the
@@ -140,7 +162,8 @@ def lint_stream(docs: Iterable[tuple[Document, bool]],
 
 def _may_share_backing(item: Checked) -> bool:
     return item.context is not None and any(
-        device.is_nvdimm and device.path for device in item.context.domain.memory_devices)
+        device.is_nvdimm and device.path for device in item.context.domain.memory_devices
+    )
 
 
 def _settle(item: Checked, options: LintOptions) -> Checked:
@@ -169,8 +192,9 @@ def fix_document(doc: Document, options: LintOptions) -> FixOutcome:
     current = doc
     for _ in range(MAX_FIX_PASSES):
         result = lint_documents([(current, True)], options)[0]
-        candidates = [(f.code, f.fix) for f in result.findings
-                      if f.fix is not None and options.allows(f.fix)]
+        candidates = [
+            (f.code, f.fix) for f in result.findings if f.fix is not None and options.allows(f.fix)
+        ]
         chosen = _non_overlapping(candidates)
         if not chosen:
             break

@@ -56,13 +56,14 @@ def write_atomic(path: str | Path, data: bytes) -> None:
 
     target = Path(path)
     original = os.stat(target)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".famfs-xml.tmp",
-                                    dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".famfs-xml.tmp", dir=target.parent
+    )
     try:
         try:
             view = memoryview(data)
             while view:  # os.write may write less than asked (a full disk fails here)
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)  # delayed allocation reports a full disk here at the latest
         finally:
             os.close(fd)

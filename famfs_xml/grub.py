@@ -92,9 +92,11 @@ class OsRelease:
 
 
 def read_os_release(root: Path) -> OsRelease:
-    text = read_attr(under(root, "/etc/os-release")) or read_attr(
-        under(root, "/usr/lib/os-release")
-    ) or ""
+    text = (
+        read_attr(under(root, "/etc/os-release"))
+        or read_attr(under(root, "/usr/lib/os-release"))
+        or ""
+    )
     fields = {}
     for line in text.splitlines():
         key, sep, value = line.partition("=")

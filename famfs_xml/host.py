@@ -128,7 +128,8 @@ def check_efi(state: HostState) -> list[Finding]:
         return []
     return [
         _finding(
-            "FH001", param.source,
+            "FH001",
+            param.source,
             f"efi_fake_mem={value} is {param.where}, but this host did not boot with EFI "
             "(/sys/firmware/efi is absent), so it creates no dax device",
             _replace_efi_fake_mem_hint(state, value),
@@ -144,7 +145,8 @@ def check_efi_fake_mem_removed(state: HostState) -> list[Finding]:
     release = ".".join(map(str, state.kernel))
     return [
         _finding(
-            "FH003", param.source,
+            "FH003",
+            param.source,
             f"efi_fake_mem={value} is {param.where}, but kernel {release} no longer has "
             "efi_fake_mem (removed in 6.11): no dax device will appear",
             _replace_efi_fake_mem_hint(state, value),
@@ -186,15 +188,19 @@ def check_memmap_in_ram(state: HostState) -> list[Finding]:
         old = f"memmap={memmap.text}"
         hint = (
             _change_hint(state, old, better, f"use {better} instead in {GRUB_DEFAULTS}")
-            if better else "this machine has no System RAM range that large: use a smaller size"
+            if better
+            else "this machine has no System RAM range that large: use a smaller size"
         )
-        found.append(_finding(
-            "FH002", param.source,
-            f"memmap={memmap.text} ({param.where}) covers {memmap.start:#x}-{memmap.end:#x}, "
-            f"which is not inside System RAM ({ram.source}; RAM ends at {ram.top:#x}); Linux "
-            "does not check this, and the device is slow and does not work",
-            hint,
-        ))
+        found.append(
+            _finding(
+                "FH002",
+                param.source,
+                f"memmap={memmap.text} ({param.where}) covers {memmap.start:#x}-{memmap.end:#x}, "
+                f"which is not inside System RAM ({ram.source}; RAM ends at {ram.top:#x}); Linux "
+                "does not check this, and the device is slow and does not work",
+                hint,
+            )
+        )
     return found
 
 
@@ -202,11 +208,16 @@ def check_memmap_alignment(state: HostState) -> list[Finding]:
     """FH008: memmap= start or size not 2 MiB aligned."""
     return [
         _finding(
-            "FH008", param.source,
+            "FH008",
+            param.source,
             f"memmap={memmap.text} ({param.where}): start {memmap.start:#x} or size "
             f"{memmap.size} is not a multiple of 2 MiB, which a devdax device needs",
-            _change_hint(state, f"memmap={memmap.text}", "memmap=<size>!<start>",
-                         f"round memmap={memmap.text} to 2 MiB boundaries in {GRUB_DEFAULTS}"),
+            _change_hint(
+                state,
+                f"memmap={memmap.text}",
+                "memmap=<size>!<start>",
+                f"round memmap={memmap.text} to 2 MiB boundaries in {GRUB_DEFAULTS}",
+            ),
         )
         for memmap, param in _memmap(state)
         if memmap.start % MEMMAP_ALIGN or memmap.size % MEMMAP_ALIGN
@@ -228,15 +239,17 @@ def check_auto_online(state: HostState) -> list[Finding]:
         why = "memhp_default_state=offline is not on the kernel command line"
     wanted = "memhp_default_state=offline"
     configured = wanted in state.configured_set() and wanted not in state.running_set()
-    hint = (pending_hint(state.root, wanted) if configured else
-            kernel_args_hint(state.root, wanted)) + (
-        "; for the running system: echo offline > /sys/devices/system/memory/auto_online_blocks"
-    )
-    return [_finding(
-        "FH004", "/sys/devices/system/memory/auto_online_blocks",
-        f"{why}: the kernel onlines dax memory as system RAM, zeroing any shared contents",
-        hint,
-    )]
+    hint = (
+        pending_hint(state.root, wanted) if configured else kernel_args_hint(state.root, wanted)
+    ) + ("; for the running system: echo offline > /sys/devices/system/memory/auto_online_blocks")
+    return [
+        _finding(
+            "FH004",
+            "/sys/devices/system/memory/auto_online_blocks",
+            f"{why}: the kernel onlines dax memory as system RAM, zeroing any shared contents",
+            hint,
+        )
+    ]
 
 
 def _convert_hint(device: BackingDevice) -> str:
@@ -250,16 +263,23 @@ def check_dax_modes(state: HostState) -> list[Finding]:
     for device in state.dax:
         sysfs = f"/sys/bus/dax/devices/{device.path.rsplit('/', 1)[-1]}"
         if device.mode == "system-ram":
-            found.append(_finding(
-                "FH005", sysfs,
-                f"{device.path} is in system-ram mode (the kmem driver): famfs needs devdax",
-                _convert_hint(device),
-            ))
+            found.append(
+                _finding(
+                    "FH005",
+                    sysfs,
+                    f"{device.path} is in system-ram mode (the kmem driver): famfs needs devdax",
+                    _convert_hint(device),
+                )
+            )
         elif device.mode == "unbound":
-            found.append(_finding(
-                "FH006", sysfs, f"{device.path} has no driver bound: it cannot be used",
-                _convert_hint(device),
-            ))
+            found.append(
+                _finding(
+                    "FH006",
+                    sysfs,
+                    f"{device.path} has no driver bound: it cannot be used",
+                    _convert_hint(device),
+                )
+            )
     return found
 
 
@@ -268,13 +288,15 @@ def check_pending(state: HostState) -> list[Finding]:
     running = state.running_set()
     return [
         _finding(
-            "FH007", GRUB_DEFAULTS,
+            "FH007",
+            GRUB_DEFAULTS,
             f"{GRUB_DEFAULTS} sets {param.text}, but the running kernel's {CMDLINE} lacks it: "
             "the grub config was not regenerated, or a reboot is pending",
             pending_hint(state.root, param.text),
         )
         for param in state.params()
-        if param.source == GRUB_DEFAULTS and param.text not in running
+        if param.source == GRUB_DEFAULTS
+        and param.text not in running
         and param.text.split("=", 1)[0] in PENDING_KEYS
     ]
 

@@ -43,8 +43,13 @@ class HostFacts:
         if namespace is None:
             return BackingDevice(path, "pmem", exists=False)
         return BackingDevice(
-            path=path, kind="pmem", size=namespace.size, align=namespace.align,
-            mode=namespace.mode, target_node=namespace.numa_node, namespace=namespace.name,
+            path=path,
+            kind="pmem",
+            size=namespace.size,
+            align=namespace.align,
+            mode=namespace.mode,
+            target_node=namespace.numa_node,
+            namespace=namespace.name,
         )
 
     def _file(self, path: str) -> BackingDevice:

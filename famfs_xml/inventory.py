@@ -81,14 +81,10 @@ class Inventory:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InventoryError(
-                f"{source}: not JSON ({exc.msg} at line {exc.lineno})"
-            ) from None
+            raise InventoryError(f"{source}: not JSON ({exc.msg} at line {exc.lineno})") from None
         devices = list(_devices_from_json(data))
         if not devices and not _is_empty_listing(data):
-            raise InventoryError(
-                f"{source}: no dax devices or pmem namespaces found in this JSON"
-            )
+            raise InventoryError(f"{source}: no dax devices or pmem namespaces found in this JSON")
         return cls(devices)
 
 
@@ -131,9 +127,15 @@ def _devices_from_json(data: Any) -> Iterator[BackingDevice]:
 
 def _with_region(device: BackingDevice, region: str) -> BackingDevice:
     return BackingDevice(
-        path=device.path, kind=device.kind, size=device.size, align=device.align,
-        mode=device.mode, exists=device.exists, target_node=device.target_node,
-        region=region, namespace=device.namespace,
+        path=device.path,
+        kind=device.kind,
+        size=device.size,
+        align=device.align,
+        mode=device.mode,
+        exists=device.exists,
+        target_node=device.target_node,
+        region=region,
+        namespace=device.namespace,
     )
 
 
@@ -190,10 +192,14 @@ def _from_ndctl_namespace(entry: Mapping[str, Any]) -> Iterator[BackingDevice]:
     if isinstance(daxregion, Mapping):
         for device in _devices_from_json(daxregion.get("devices", [])):
             yield BackingDevice(
-                path=device.path, kind=device.kind, size=device.size,
+                path=device.path,
+                kind=device.kind,
+                size=device.size,
                 align=device.align or _exact_int(daxregion.get("align")) or align,
-                mode=device.mode, target_node=device.target_node,
-                region=str(daxregion.get("id")), namespace=namespace,
+                mode=device.mode,
+                target_node=device.target_node,
+                region=str(daxregion.get("id")),
+                namespace=namespace,
             )
 
 

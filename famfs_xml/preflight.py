@@ -33,8 +33,10 @@ def _is_device_or_partition(source: str, paths: Iterable[str]) -> bool:
     for path in paths:
         if source == path:
             return True
-        if path.startswith("/dev/pmem") and source.startswith(path) and source[len(path):] in (
-            "s", *(f"p{n}" for n in range(1, 129))
+        if (
+            path.startswith("/dev/pmem")
+            and source.startswith(path)
+            and source[len(path) :] in ("s", *(f"p{n}" for n in range(1, 129)))
         ):
             return True
     return False
@@ -49,9 +51,11 @@ def check_mounts(root: Path, paths: list[str]) -> list[PreflightFinding]:
     for line in text.splitlines():
         fields = line.split()
         if len(fields) >= 3 and _is_device_or_partition(fields[0], paths):
-            found.append(PreflightFinding(
-                "mounted", f"{fields[0]} is mounted on {fields[1]} (type {fields[2]})"
-            ))
+            found.append(
+                PreflightFinding(
+                    "mounted", f"{fields[0]} is mounted on {fields[1]} (type {fields[2]})"
+                )
+            )
     return found
 
 
@@ -64,8 +68,7 @@ def check_holders(root: Path, blockdev: str | None) -> list[PreflightFinding]:
     except OSError:
         return []
     return [
-        PreflightFinding("held", f"/dev/{blockdev} is held by /dev/{holder}")
-        for holder in holders
+        PreflightFinding("held", f"/dev/{blockdev} is held by /dev/{holder}") for holder in holders
     ]
 
 
@@ -113,9 +116,11 @@ def check_users(root: Path, paths: list[str]) -> list[PreflightFinding]:
         for how, seen in (("has", _open_paths(proc)), ("maps", _mapped_paths(proc))):
             for path in sorted(wanted & seen):
                 verb = "has open" if how == "has" else "has mapped"
-                found.append(PreflightFinding(
-                    "in-use", f"process {pid} ({_process_name(proc)}) {verb} {path}"
-                ))
+                found.append(
+                    PreflightFinding(
+                        "in-use", f"process {pid} ({_process_name(proc)}) {verb} {path}"
+                    )
+                )
     return found
 
 
@@ -147,9 +152,11 @@ def check_superblock(
         magic = _first_u64(under(root, path), use_mmap, length)
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return [PreflightFinding(
-            "superblock", f"cannot read the start of {path}: {reason}", blocking=False
-        )]
+        return [
+            PreflightFinding(
+                "superblock", f"cannot read the start of {path}: {reason}", blocking=False
+            )
+        ]
     if magic == FAMFS_SUPER_MAGIC:
         return [PreflightFinding("superblock", f"{path} holds a famfs file system (superblock)")]
     return []

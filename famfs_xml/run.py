@@ -34,8 +34,9 @@ class RunResult:
         return [r for r in self.files if not r.skipped]
 
 
-def _load_all(paths: Sequence[str], result: RunResult, *,
-              only_domains: bool = False) -> Iterator[tuple[Source, Document]]:
+def _load_all(
+    paths: Sequence[str], result: RunResult, *, only_domains: bool = False
+) -> Iterator[tuple[Source, Document]]:
     """Read the sources one at a time, as they are consumed (nothing is kept here);
     ``only_domains`` treats named files like directory-scan finds (a file whose root is not
     ``<domain>`` is skipped silently)."""
@@ -51,14 +52,19 @@ def _load_all(paths: Sequence[str], result: RunResult, *,
         yield source, doc
 
 
-def _in_order(stream: Iterator[tuple[int, Checked]],
-              changes: dict[str, list[str]] | None = None) -> list[FileResult]:
+def _in_order(
+    stream: Iterator[tuple[int, Checked]], changes: dict[str, list[str]] | None = None
+) -> list[FileResult]:
     """Each document's result in the order the documents came, keeping no document."""
     results: list[FileResult | None] = []
     for index, item in stream:
         applied = changes.get(item.doc.path) if changes is not None else None
-        file_result = FileResult(item.doc.path, item.findings, skipped=item.skipped,
-                                 offsets_are_file_bytes=_plain_utf8(item.doc))
+        file_result = FileResult(
+            item.doc.path,
+            item.findings,
+            skipped=item.skipped,
+            offsets_are_file_bytes=_plain_utf8(item.doc),
+        )
         if applied:
             file_result.fixed_codes, file_result.changed = applied, True
         results.extend([None] * (index + 1 - len(results)))
@@ -66,17 +72,20 @@ def _in_order(stream: Iterator[tuple[int, Checked]],
     return [file_result for file_result in results if file_result is not None]
 
 
-def lint_paths(paths: Sequence[str], options: LintOptions, *,
-               only_domains: bool = False) -> RunResult:
+def lint_paths(
+    paths: Sequence[str], options: LintOptions, *, only_domains: bool = False
+) -> RunResult:
     result = RunResult()
     loaded = _load_all(paths, result, only_domains=only_domains)
-    result.files = _in_order(lint_stream(
-        ((doc, source.explicit) for source, doc in loaded), options))
+    result.files = _in_order(
+        lint_stream(((doc, source.explicit) for source, doc in loaded), options)
+    )
     return result
 
 
-def fix_paths(paths: Sequence[str], options: LintOptions, *, diff: bool = False,
-              only_domains: bool = False) -> RunResult:
+def fix_paths(
+    paths: Sequence[str], options: LintOptions, *, diff: bool = False, only_domains: bool = False
+) -> RunResult:
     """Fix every file; write it back atomically unless ``diff`` (then only show the change).
 
     One file at a time: read, fix, write, then lint what was written (with FX501 across all).
@@ -89,8 +98,13 @@ def fix_paths(paths: Sequence[str], options: LintOptions, *, diff: bool = False,
     return result
 
 
-def _fix_each(loaded: Iterator[tuple[Source, Document]], options: LintOptions, diff: bool,
-              result: RunResult, changes: dict[str, list[str]]) -> Iterator[tuple[Document, bool]]:
+def _fix_each(
+    loaded: Iterator[tuple[Source, Document]],
+    options: LintOptions,
+    diff: bool,
+    result: RunResult,
+    changes: dict[str, list[str]],
+) -> Iterator[tuple[Document, bool]]:
     for source, doc in loaded:
         try:
             outcome = fix_document(doc, options)
@@ -113,7 +127,8 @@ def _fix_each(loaded: Iterator[tuple[Source, Document]], options: LintOptions, d
             except OSError as exc:
                 result.errors.append(
                     f"{source.display}: cannot write the fixed file ({exc.strerror or exc}); "
-                    "the original is unchanged")
+                    "the original is unchanged"
+                )
                 yield outcome.doc, source.explicit
                 continue
         changes[source.display] = outcome.applied

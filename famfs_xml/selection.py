@@ -58,9 +58,11 @@ def select_codes(
         for selector in selectors:
             chosen |= resolve(selector, catalog)
     else:
-        chosen = {code for code, rule in catalog.items()
-                  if code.startswith("FX") and rule.severity is not Severity.INFO
-                  and code not in opt_in}
+        chosen = {
+            code
+            for code, rule in catalog.items()
+            if code.startswith("FX") and rule.severity is not Severity.INFO and code not in opt_in
+        }
     for selector in split_selectors(extend_select):
         chosen |= resolve(selector, catalog)
     for selector in split_selectors(ignore):

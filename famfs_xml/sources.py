@@ -27,8 +27,9 @@ class Source:
     explicit: bool  # named on the command line, not found by a directory scan
 
 
-def expand(paths: Sequence[str],
-           errors: list[str] | None = None) -> tuple[Iterator[Source], list[str]]:
+def expand(
+    paths: Sequence[str], errors: list[str] | None = None
+) -> tuple[Iterator[Source], list[str]]:
     """The files to lint, and one error message per unusable path (appended to ``errors``).
 
     Named paths are checked at once; directories are walked lazily, as the returned
@@ -93,8 +94,11 @@ def read(source: Source) -> Document:
         else:
             raw = read_limited(source.path)
     except FileTooLarge as exc:
-        return _unreadable(source, f"file is {exc.size} bytes, over the "
-                                   f"{MAX_FILE_BYTES // (1024 * 1024)} MiB limit; not read")
+        return _unreadable(
+            source,
+            f"file is {exc.size} bytes, over the "
+            f"{MAX_FILE_BYTES // (1024 * 1024)} MiB limit; not read",
+        )
     return load(raw, source.display)
 
 

@@ -52,8 +52,7 @@ SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / "lint-1.xsd"
 _LINT = f"{{{NAMESPACE}}}lint"
 _IGNORE = f"{{{NAMESPACE}}}ignore"
 _MARKER = re.compile(r"\s*famfs-xml\s*:")
-_TOKEN = re.compile(
-    r'\s*([A-Za-z][A-Za-z-]*)\s*=\s*(?:"([^"]*)"|([^\s",]+(?:\s*,\s*[^\s",]+)*))')
+_TOKEN = re.compile(r'\s*([A-Za-z][A-Za-z-]*)\s*=\s*(?:"([^"]*)"|([^\s",]+(?:\s*,\s*[^\s",]+)*))')
 _COMMENT_SCAN = re.compile(rb"<!--(.*?)-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>", re.DOTALL)
 _ACTIONS = ("disable", "disable-file")
 
@@ -139,12 +138,15 @@ class _CommentSpan:
 
 def _comment_spans(doc: Document, comments: Sequence[Element]) -> list[_CommentSpan] | None:
     """Byte spans of the document's comments in document order; None if they do not line up."""
-    spans = [_CommentSpan(m.start(), m.end(), m.start(1))
-             for m in _COMMENT_SCAN.finditer(doc.work) if m.group(1) is not None]
+    spans = [
+        _CommentSpan(m.start(), m.end(), m.start(1))
+        for m in _COMMENT_SCAN.finditer(doc.work)
+        if m.group(1) is not None
+    ]
     if len(spans) != len(comments):
         return None
     for span, comment in zip(spans, comments, strict=True):
-        raw = doc.work[span.text_start:span.end - 3].decode("utf-8", "replace")
+        raw = doc.work[span.text_start : span.end - 3].decode("utf-8", "replace")
         if raw.replace("\r\n", "\n").replace("\r", "\n") != comment.text:
             return None
     return spans
@@ -162,8 +164,9 @@ def _line_col(work: bytes, offset: int) -> tuple[int, int]:
     return work.count(b"\n", 0, offset) + 1, column
 
 
-def _collect_comments(doc: Document, root: Element, catalog: Mapping[str, RuleInfo],
-                      found: Suppressions) -> None:
+def _collect_comments(
+    doc: Document, root: Element, catalog: Mapping[str, RuleInfo], found: Suppressions
+) -> None:
     comments = _document_comments(root)
     candidates = [(i, c) for i, c in enumerate(comments) if _MARKER.match(c.text or "")]
     if not candidates:
@@ -192,8 +195,9 @@ def _collect_comments(doc: Document, root: Element, catalog: Mapping[str, RuleIn
         directive = Directive("comment", line, column, _selectors(value, catalog), scope, why)
         if span is not None:
             directive.remove = _comment_removal(doc, span)
-            directive.rewrite = _comment_rewrite(doc, span, comment.text or "", value_offset,
-                                                 len(value))
+            directive.rewrite = _comment_rewrite(
+                doc, span, comment.text or "", value_offset, len(value)
+            )
         found.directives.append(directive)
 
 
@@ -253,45 +257,58 @@ def _comment_removal(doc: Document, span: _CommentSpan) -> Callable[[], list[Edi
         work = doc.work
         line_start = work.rfind(b"\n", 0, span.start) + 1
         end = span.end
-        while end < len(work) and work[end:end + 1] in (b" ", b"\t"):
+        while end < len(work) and work[end : end + 1] in (b" ", b"\t"):
             end += 1
-        alone = not work[line_start:span.start].strip()
-        if alone and work[end:end + 2] == b"\r\n":
+        alone = not work[line_start : span.start].strip()
+        if alone and work[end : end + 2] == b"\r\n":
             return [Edit(line_start, end + 2, "")]
-        if alone and work[end:end + 1] == b"\n":
+        if alone and work[end : end + 1] == b"\n":
             return [Edit(line_start, end + 1, "")]
         return [Edit(span.start, span.end, "")]
+
     return build
 
 
-def _comment_rewrite(doc: Document, span: _CommentSpan, text: str, value_offset: int,
-                     value_length: int) -> Callable[[str], list[Edit]]:
+def _comment_rewrite(
+    doc: Document, span: _CommentSpan, text: str, value_offset: int, value_length: int
+) -> Callable[[str], list[Edit]]:
     start = span.text_start + len(text[:value_offset].encode("utf-8"))
-    end = start + len(text[value_offset:value_offset + value_length].encode("utf-8"))
+    end = start + len(text[value_offset : value_offset + value_length].encode("utf-8"))
 
     def build(value: str) -> list[Edit]:
         return [Edit(start, end, value)]
+
     return build
 
 
-def _collect_metadata(doc: Document, root: Element, catalog: Mapping[str, RuleInfo],
-                      found: Suppressions) -> None:
+def _collect_metadata(
+    doc: Document, root: Element, catalog: Mapping[str, RuleInfo], found: Suppressions
+) -> None:
     metadata = root.find("metadata")
     for stray in root.iter(_LINT):
         if stray.getparent() is not metadata:
             line, column = doc.position(stray)
-            found.problems.append(Problem(
-                line, column, "a famfs:lint block outside the domain's <metadata> is not applied"))
+            found.problems.append(
+                Problem(
+                    line,
+                    column,
+                    "a famfs:lint block outside the domain's <metadata> is not applied",
+                )
+            )
     if metadata is None:
         return
-    ours = [child for child in metadata
-            if isinstance(child.tag, str) and child.tag.startswith(f"{{{NAMESPACE}}}")]
+    ours = [
+        child
+        for child in metadata
+        if isinstance(child.tag, str) and child.tag.startswith(f"{{{NAMESPACE}}}")
+    ]
     for block in ours:
         line, column = doc.position(block)
         errors = validate_block(block)
         if errors:
-            found.problems.append(Problem(
-                line, column, f"invalid famfs:lint block, not applied: {errors[0]}"))
+            found.problems.append(
+                Problem(line, column, f"invalid famfs:lint block, not applied: {errors[0]}")
+            )
             continue
         members: list[Directive] = []
         for ignore in block:
@@ -303,20 +320,25 @@ def _collect_metadata(doc: Document, root: Element, catalog: Mapping[str, RuleIn
         found.directives.extend(members)
 
 
-def _metadata_directive(doc: Document, root: Element, block: Element, ignore: Element,
-                        catalog: Mapping[str, RuleInfo]) -> Directive:
+def _metadata_directive(
+    doc: Document, root: Element, block: Element, ignore: Element, catalog: Mapping[str, RuleInfo]
+) -> Directive:
     line, column = doc.position(ignore)
     path = ignore.get("path")
     scope: list[Element] | None = None
     why = ""
     if path is not None:
-        scope = [device for device in root.iterfind("devices/memory")
-                 if (device.findtext("source/path") or "").strip() == path.strip()]
+        scope = [
+            device
+            for device in root.iterfind("devices/memory")
+            if (device.findtext("source/path") or "").strip() == path.strip()
+        ]
         if not scope:
             why = f"no memory device is backed by {path}"
     editor = Editor(doc)
-    directive = Directive("metadata", line, column, _selectors(ignore.get("rule", ""), catalog),
-                          scope, why)
+    directive = Directive(
+        "metadata", line, column, _selectors(ignore.get("rule", ""), catalog), scope, why
+    )
 
     def remove() -> list[Edit]:
         if not all(s.unused for d in directive.siblings for s in d.selectors):
@@ -415,8 +437,9 @@ def settle(doc: Document, findings: Sequence[Finding], options: LintOptions) -> 
     return kept + [f for f in extra if not _suppress(f, found.directives, locator, mark=False)]
 
 
-def _suppress(finding: Finding, directives: Sequence[Directive], locator: _Locator, *,
-              mark: bool) -> bool:
+def _suppress(
+    finding: Finding, directives: Sequence[Directive], locator: _Locator, *, mark: bool
+) -> bool:
     suppressed = False
     for directive in directives:
         selectors = directive.covers(finding.code)
@@ -445,17 +468,30 @@ def _unused_findings(doc: Document, found: Suppressions, options: LintOptions) -
     problems = list(found.problems)
     for directive in found.directives:
         problems.extend(_directive_problems(directive))
-    return [Finding(code=UNUSED, name=rule.name, severity=rule.severity, path=doc.path,
-                    line=p.line, column=p.column, message=p.message, fix=p.fix)
-            for p in problems]
+    return [
+        Finding(
+            code=UNUSED,
+            name=rule.name,
+            severity=rule.severity,
+            path=doc.path,
+            line=p.line,
+            column=p.column,
+            message=p.message,
+            fix=p.fix,
+        )
+        for p in problems
+    ]
 
 
 def _directive_problems(directive: Directive) -> list[Problem]:
     problems = []
     unknown = [s for s in directive.selectors if not s.codes]
     for selector in unknown:
-        problems.append(Problem(directive.line, directive.column,
-                                f"unknown rule '{selector.text}' in a suppression"))
+        problems.append(
+            Problem(
+                directive.line, directive.column, f"unknown rule '{selector.text}' in a suppression"
+            )
+        )
     unused = [s for s in directive.selectors if s.unused]
     if not unused:
         return problems

@@ -76,13 +76,20 @@ def run_tool(argv: Sequence[str], timeout: float) -> ToolResult:
     args = tuple(argv)
     try:
         done = subprocess.run(
-            args, capture_output=True, text=True, timeout=timeout, check=False,
+            args,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
     except FileNotFoundError:
         return ToolResult(args, None, "", "", error=f"{args[0]} is not installed (not on PATH)")
     except subprocess.TimeoutExpired as exc:
         return ToolResult(
-            args, None, _text(exc.stdout), _text(exc.stderr),
+            args,
+            None,
+            _text(exc.stdout),
+            _text(exc.stderr),
             error=f"{args[0]} did not finish within {timeout:g} s",
         )
     except OSError as exc:

@@ -43,8 +43,11 @@ def multiplier(unit: str | None) -> int:
 
 def is_decimal(unit: str | None) -> bool:
     """True for the 1000-based units (``KB``, ``mb``, ``Gb``...)."""
-    return bool(unit) and len(unit or "") == 2 and (unit or "").lower()[1] == "b" and (
-        (unit or "").lower()[0] in _PREFIXES
+    return (
+        bool(unit)
+        and len(unit or "") == 2
+        and (unit or "").lower()[1] == "b"
+        and ((unit or "").lower()[0] in _PREFIXES)
     )
 
 
@@ -92,8 +95,14 @@ def format_value(size: int, unit: str | None) -> str:
 
 def human(size: int) -> str:
     """``8 GiB`` for exact binary sizes, else the largest unit with a short decimal."""
-    for name, scale in (("EiB", 1024**6), ("PiB", 1024**5), ("TiB", 1024**4),
-                        ("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
+    for name, scale in (
+        ("EiB", 1024**6),
+        ("PiB", 1024**5),
+        ("TiB", 1024**4),
+        ("GiB", GiB),
+        ("MiB", MiB),
+        ("KiB", KiB),
+    ):
         if size >= scale:
             if size % scale == 0:
                 return f"{size // scale} {name}"

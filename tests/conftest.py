@@ -24,18 +24,23 @@ class CliResult:
 
     def snapshot(self, root: Path | None = None) -> dict[str, object]:
         """A stable form for syrupy: temp paths replaced by <tmp>."""
+
         def clean(text: str) -> str:
             return text.replace(str(root), "<tmp>") if root else text
 
-        return {"exit_code": self.exit_code, "stdout": clean(self.stdout),
-                "stderr": clean(self.stderr)}
+        return {
+            "exit_code": self.exit_code,
+            "stdout": clean(self.stdout),
+            "stderr": clean(self.stderr),
+        }
 
 
 Cli = Callable[..., CliResult]
 
 
-def _in_process_cli(capfdbinary: pytest.CaptureFixture[bytes],
-                    monkeypatch: pytest.MonkeyPatch) -> Cli:
+def _in_process_cli(
+    capfdbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch
+) -> Cli:
     from famfs_xml.cli import run
 
     def invoke(*args: str, stdin: bytes = b"", cwd: Path | None = None) -> CliResult:
@@ -62,11 +67,22 @@ def famfs_cli(capfdbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.Mon
     return _in_process_cli(capfdbinary, monkeypatch)
 
 
-def run_entry_point(args: Sequence[str], *, stdin: bytes = b"", cwd: Path | None = None,
-                    timeout: float = 60) -> CliResult:
+def run_entry_point(
+    args: Sequence[str], *, stdin: bytes = b"", cwd: Path | None = None, timeout: float = 60
+) -> CliResult:
     """Run ``python -m famfs_xml`` as a real process (exit codes, streams, no traceback)."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, "-m", "famfs_xml", *args], input=stdin,
-                          capture_output=True, cwd=cwd, env=env, timeout=timeout, check=False)
-    return CliResult(proc.returncode, proc.stdout.decode("utf-8", "replace"),
-                     proc.stderr.decode("utf-8", "replace"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "famfs_xml", *args],
+        input=stdin,
+        capture_output=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+    return CliResult(
+        proc.returncode,
+        proc.stdout.decode("utf-8", "replace"),
+        proc.stderr.decode("utf-8", "replace"),
+    )

@@ -102,16 +102,16 @@ def test_catalog_codes_are_the_implemented_codes() -> None:
 @pytest.mark.parametrize("code", IDS)
 def test_bad_example_fires_the_rule(code: str) -> None:
     example = CATALOG[code]["example"]
-    findings = lint_text(example["bad"], select=[code], facts=_facts(example),
-                         peers=example.get("peers", ()))
+    findings = lint_text(
+        example["bad"], select=[code], facts=_facts(example), peers=example.get("peers", ())
+    )
     assert code in _codes(findings)
 
 
 @pytest.mark.parametrize("code", IDS)
 def test_good_example_is_clean_under_all_default_rules(code: str) -> None:
     example = CATALOG[code]["example"]
-    findings = lint_text(example["good"], facts=_facts(example),
-                         peers=example.get("peers", ()))
+    findings = lint_text(example["good"], facts=_facts(example), peers=example.get("peers", ()))
     assert _codes(findings) == []
 
 

@@ -13,9 +13,11 @@ from syrupy.assertion import SnapshotAssertion
 from tests.conftest import Cli, run_entry_point
 from tests.samples import GUIDE_VM
 
-BROKEN_VM = (GUIDE_VM.replace(" access='shared'", "")
-             .replace("<alignsize unit='MiB'>2</alignsize>", "<alignsize unit='KiB'>4</alignsize>")
-             .replace("<size unit='MiB'>16</size>", "<size unit='MB'>16</size>"))
+BROKEN_VM = (
+    GUIDE_VM.replace(" access='shared'", "")
+    .replace("<alignsize unit='MiB'>2</alignsize>", "<alignsize unit='KiB'>4</alignsize>")
+    .replace("<size unit='MiB'>16</size>", "<size unit='MB'>16</size>")
+)
 
 
 @pytest.fixture
@@ -80,8 +82,10 @@ def test_info_rules_are_opt_in(cli: Cli, vms: Path) -> None:
     result = cli("lint", "--extend-select", "FX403", "pc.xml", cwd=vms)
     assert "FX403" in result.stdout
     assert result.exit_code == 0  # info stays below the default --fail-on warning
-    assert cli("lint", "--extend-select", "FX403", "--fail-on", "info", "pc.xml",
-               cwd=vms).exit_code == 1
+    assert (
+        cli("lint", "--extend-select", "FX403", "--fail-on", "info", "pc.xml", cwd=vms).exit_code
+        == 1
+    )
 
 
 def test_fix_in_place_keeps_mode(cli: Cli, vms: Path, snapshot: SnapshotAssertion) -> None:
@@ -96,7 +100,8 @@ def test_fix_in_place_keeps_mode(cli: Cli, vms: Path, snapshot: SnapshotAssertio
     assert result.exit_code == 0
     # An existing value keeps its own unit when the new size is exact in it.
     assert target.read_text() == GUIDE_VM.replace(
-        "<alignsize unit='MiB'>2</alignsize>", "<alignsize unit='KiB'>2048</alignsize>")
+        "<alignsize unit='MiB'>2</alignsize>", "<alignsize unit='KiB'>2048</alignsize>"
+    )
     assert list(vms.glob(".*.tmp")) == []
 
 
@@ -126,7 +131,8 @@ def test_directory_scan_skips_symlinks_and_other_documents(cli: Cli, tmp_path: P
     (tmp_path / "vm.xml").write_text(BROKEN_VM)
     (tmp_path / "networks").mkdir()
     (tmp_path / "networks" / "default.xml").write_text(
-        "<network><name>default</name><bridge name='virbr0'/></network>\n")
+        "<network><name>default</name><bridge name='virbr0'/></network>\n"
+    )
     (tmp_path / "autostart").mkdir()
     (tmp_path / "autostart" / "vm.xml").symlink_to(tmp_path / "vm.xml")
     (tmp_path / "loop").symlink_to(tmp_path)
@@ -156,8 +162,9 @@ def test_a_non_domain_named_explicitly_is_fx004(cli: Cli, tmp_path: Path) -> Non
         ["explain", "FX999"],
     ],
 )
-def test_usage_errors_are_one_line_exit_2(cli: Cli, vms: Path, args: list[str],
-                                          snapshot: SnapshotAssertion) -> None:
+def test_usage_errors_are_one_line_exit_2(
+    cli: Cli, vms: Path, args: list[str], snapshot: SnapshotAssertion
+) -> None:
     result = cli(*args, cwd=vms)
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1

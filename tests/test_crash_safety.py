@@ -17,8 +17,11 @@ from tests.samples import GUIDE_VM
 FILES = 200
 ROUNDS = 6
 # A file with several safe fixes, so that every fixed file really changes.
-BEFORE = (GUIDE_VM.replace(" access='shared'", "").replace("<pmem/>", "")
-          .replace("<alignsize unit='MiB'>2</alignsize>", "")).encode()
+BEFORE = (
+    GUIDE_VM.replace(" access='shared'", "")
+    .replace("<pmem/>", "")
+    .replace("<alignsize unit='MiB'>2</alignsize>", "")
+).encode()
 AFTER = fix_text(BEFORE)
 TEMP_SUFFIX = ".famfs-xml.tmp"
 
@@ -37,8 +40,12 @@ def test_sigkill_during_fix_never_leaves_a_torn_file(tmp_path: Path) -> None:
     outcomes = {"killed": 0, "finished": 0}
     for _ in range(ROUNDS):
         _reset(folder)
-        proc = subprocess.Popen([sys.executable, "-m", "famfs_xml", "fix", str(folder)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "famfs_xml", "fix", str(folder)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
         time.sleep(rng.uniform(0.05, 1.2))
         proc.send_signal(signal.SIGKILL)
         code = proc.wait(timeout=30)

@@ -21,7 +21,8 @@ else:  # pragma: no cover
 
 DEFECTS = FIXTURES / "defects"
 EXPECTED: dict[str, dict[str, Any]] = tomllib.loads(
-    (DEFECTS / "expected.toml").read_text(encoding="utf-8"))
+    (DEFECTS / "expected.toml").read_text(encoding="utf-8")
+)
 
 # The element a finding of each code must point at (its would-be parent for "missing X").
 AT: dict[str, set[str]] = {
@@ -83,12 +84,14 @@ def test_defect_is_reported_at_its_element(name: str) -> None:
     for finding in findings:
         if finding.code in AT:
             assert _tags_on_line(DEFECTS / name, finding.line) & AT[finding.code], (
-                f"{finding.code} at line {finding.line} of {name}")
+                f"{finding.code} at line {finding.line} of {name}"
+            )
 
 
 # A file that is not a domain at all (FX004) is a warning by contract: it is no broken domain.
-REJECTED = sorted(n for n, e in EXPECTED.items()
-                  if e["libvirt"] == "rejects" and e["codes"] != ["FX004"])
+REJECTED = sorted(
+    n for n, e in EXPECTED.items() if e["libvirt"] == "rejects" and e["codes"] != ["FX004"]
+)
 
 
 @pytest.mark.parametrize("name", REJECTED)

@@ -17,8 +17,8 @@ def test_positions_are_exact() -> None:
     assert nvdimm is not None
     span = doc.span(nvdimm)
     assert (span.line, span.column) == (22, 5)
-    assert doc.work[span.start:span.start_tag_end] == b"<memory model='nvdimm' access='shared'>"
-    assert doc.work[span.end_tag_start:span.end] == b"</memory>"
+    assert doc.work[span.start : span.start_tag_end] == b"<memory model='nvdimm' access='shared'>"
+    assert doc.work[span.end_tag_start : span.end] == b"</memory>"
     pmem = root.find("devices/memory/source/pmem")
     assert pmem is not None
     assert doc.span(pmem).self_closing
@@ -52,8 +52,10 @@ def test_declaration_is_detected() -> None:
 
 
 def test_doctype_is_refused_before_parsing() -> None:
-    text = ('<?xml version="1.0"?>\n<!DOCTYPE domain [\n  <!ENTITY e "x">\n]>\n'
-            "<domain type='kvm'><name>&e;</name></domain>")
+    text = (
+        '<?xml version="1.0"?>\n<!DOCTYPE domain [\n  <!ENTITY e "x">\n]>\n'
+        "<domain type='kvm'><name>&e;</name></domain>"
+    )
     doc = load(text.encode(), "x.xml")
     assert [p.code for p in doc.problems] == ["FX003"]
     assert doc.problems[0].line == 2
@@ -67,8 +69,11 @@ def test_doctype_text_inside_a_comment_is_not_a_doctype() -> None:
 
 def test_unbound_qemu_prefix_is_fx002_and_the_tree_is_recovered() -> None:
     text = GUIDE_VM.replace(" xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'", "")
-    text = text.replace("</devices>\n", "</devices>\n  <qemu:commandline>\n"
-                        "    <qemu:arg value='-no-reboot'/>\n  </qemu:commandline>\n")
+    text = text.replace(
+        "</devices>\n",
+        "</devices>\n  <qemu:commandline>\n"
+        "    <qemu:arg value='-no-reboot'/>\n  </qemu:commandline>\n",
+    )
     doc = load(text.encode(), "x.xml")
     assert [p.code for p in doc.problems] == ["FX002"]
     assert doc.problems[0].line == 38
@@ -102,7 +107,8 @@ def test_invalid_utf8_is_fx001() -> None:
 
 def test_declared_latin1_is_decoded() -> None:
     text = "<?xml version='1.0' encoding='ISO-8859-1'?>\n" + GUIDE_VM.replace(
-        "<name>f39-dev2</name>", "<name>f39-dev2</name>\n  <description>Größe</description>")
+        "<name>f39-dev2</name>", "<name>f39-dev2</name>\n  <description>Größe</description>"
+    )
     doc = load(text.encode("latin-1"), "x.xml")
     assert doc.problems == []
     assert doc.root is not None and doc.root.findtext("description") == "Größe"

@@ -22,9 +22,11 @@ def _typer_in_pinned_range() -> bool:
     return (major, minor) < (0, 29)
 
 
-@pytest.mark.skipif(not _typer_in_pinned_range(),
-                    reason="typer >= 0.29 installed (outside pyproject's range; it imports "
-                           "pydantic): pip install '.[test]' to test the start-up path")
+@pytest.mark.skipif(
+    not _typer_in_pinned_range(),
+    reason="typer >= 0.29 installed (outside pyproject's range; it imports "
+    "pydantic): pip install '.[test]' to test the start-up path",
+)
 def test_lint_imports_nothing_heavy() -> None:
     """A lint run loads neither pydantic nor rich nor the schema validators."""
     probe = (
@@ -38,8 +40,14 @@ def test_lint_imports_nothing_heavy() -> None:
         "sys.__stderr__.write('\\nmodules: ' + ' '.join(names))\n"
     )
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, "-c", probe, str(FIXTURES / "guide" / "f39-dev2.xml")],
-                          capture_output=True, text=True, env=env, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, str(FIXTURES / "guide" / "f39-dev2.xml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     loaded = set(proc.stderr.rsplit("modules: ", 1)[-1].split())
     assert "famfs_xml" in loaded, proc.stderr
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
@@ -50,13 +58,25 @@ def test_catalog_header_matches_the_whole_entry(code: str) -> None:
     rule = catalog.load_catalog()[code]
     assert rule.source is not None
     full = catalog._read_toml(rule.source)
-    assert (rule.code, rule.name, rule.severity.label, rule.fix.value, rule.summary,
-            list(rule.tags)) == (full["code"], full["name"], full["severity"],
-                                 full.get("fix", "none"), full["summary"].strip(),
-                                 full.get("tags", []))
+    assert (
+        rule.code,
+        rule.name,
+        rule.severity.label,
+        rule.fix.value,
+        rule.summary,
+        list(rule.tags),
+    ) == (
+        full["code"],
+        full["name"],
+        full["severity"],
+        full.get("fix", "none"),
+        full["summary"].strip(),
+        full.get("tags", []),
+    )
     assert rule.explanation == full["explanation"].strip()
     assert json.dumps(rule.extra, sort_keys=True) == json.dumps(
-        {k: v for k, v in full.items() if k not in catalog._KNOWN_KEYS}, sort_keys=True)
+        {k: v for k, v in full.items() if k not in catalog._KNOWN_KEYS}, sort_keys=True
+    )
 
 
 def test_catalog_entry_in_another_layout_is_read_whole(tmp_path: os.PathLike[str]) -> None:
@@ -65,6 +85,8 @@ def test_catalog_entry_in_another_layout_is_read_whole(tmp_path: os.PathLike[str
     folder = Path(tmp_path)
     (folder / "FX777.toml").write_text(
         'explanation = """\nfirst\n"""\ncode = "FX777"\nname = "x"\nseverity = "info"\n'
-        'summary = "s"\nlimit = 3\n', encoding="utf-8")
+        'summary = "s"\nlimit = 3\n',
+        encoding="utf-8",
+    )
     rule = catalog.load_catalog(folder)["FX777"]
     assert (rule.name, rule.explanation, rule.extra) == ("x", "first", {"limit": 3})

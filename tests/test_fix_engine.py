@@ -29,16 +29,19 @@ def test_adding_access_shared_changes_exactly_one_line() -> None:
 
 
 def test_every_other_byte_is_identical() -> None:
-    broken = GUIDE_VM.replace("<memory model='nvdimm' access='shared'>",
-                              "<memory model='nvdimm' access='private'>")
+    broken = GUIDE_VM.replace(
+        "<memory model='nvdimm' access='shared'>", "<memory model='nvdimm' access='private'>"
+    )
     fixed = api.fix_text(broken)
     assert fixed == GUIDE_VM.encode()
 
 
 def test_second_fix_changes_nothing() -> None:
-    broken = (GUIDE_VM.replace(" access='shared'", "")
-              .replace("        <pmem/>\n", "")
-              .replace("  <maxMemory slots='2' unit='GiB'>40</maxMemory>\n", ""))
+    broken = (
+        GUIDE_VM.replace(" access='shared'", "")
+        .replace("        <pmem/>\n", "")
+        .replace("  <maxMemory slots='2' unit='GiB'>40</maxMemory>\n", "")
+    )
     once = api.fix_text(broken)
     assert codes(once) == []
     assert api.fix_text(once) == once
@@ -55,7 +58,8 @@ def test_crlf_is_kept() -> None:
 def test_tabs_are_kept() -> None:
     tabbed = "\n".join(
         "\t" * ((len(line) - len(line.lstrip(" "))) // 2) + line.lstrip(" ")
-        for line in GUIDE_VM.split("\n"))
+        for line in GUIDE_VM.split("\n")
+    )
     broken = tabbed.replace("\t\t\t\t<pmem/>\n", "")
     assert broken != tabbed
     assert api.fix_text(broken).decode() == tabbed
@@ -64,7 +68,8 @@ def test_tabs_are_kept() -> None:
 def test_four_space_indentation_is_followed() -> None:
     wide = "\n".join(
         " " * (2 * (len(line) - len(line.lstrip(" ")))) + line.lstrip(" ")
-        for line in GUIDE_VM.split("\n"))
+        for line in GUIDE_VM.split("\n")
+    )
     broken = wide.replace("                <pmem/>\n", "")
     assert api.fix_text(broken).decode() == wide
 
@@ -79,16 +84,19 @@ def test_utf8_text_and_comments_survive() -> None:
     styled = GUIDE_VM.replace(
         "  <name>f39-dev2</name>\n",
         "<!-- Größe: 40 GiB, geteilt über /dev/dax1.0 -->\n  <name>f39-dev2</name>\n"
-        "  <description>Prüfstand für famfs — ünïcödé</description>\n")
+        "  <description>Prüfstand für famfs — ünïcödé</description>\n",
+    )
     broken = styled.replace(" access='shared'", "")
     fixed = api.fix_text(broken.encode("utf-8"))
     assert fixed.decode("utf-8") == styled
 
 
 def test_libvirt_header_comment_survives() -> None:
-    header = ("<!--\nWARNING: THIS IS AN AUTO-GENERATED FILE. CHANGES TO IT ARE LIKELY TO BE\n"
-              "OVERWRITTEN AND LOST. Changes to this xml configuration should be made using:\n"
-              "  virsh edit f39-dev2\n-->\n\n")
+    header = (
+        "<!--\nWARNING: THIS IS AN AUTO-GENERATED FILE. CHANGES TO IT ARE LIKELY TO BE\n"
+        "OVERWRITTEN AND LOST. Changes to this xml configuration should be made using:\n"
+        "  virsh edit f39-dev2\n-->\n\n"
+    )
     broken = header + GUIDE_VM.replace(" access='shared'", "")
     assert api.fix_text(broken).decode() == header + GUIDE_VM
 
@@ -152,10 +160,13 @@ def test_a_fix_that_breaks_the_xml_is_refused() -> None:
 
 
 def test_fix_loop_stops_at_a_fixed_point() -> None:
-    broken = (GUIDE_VM.replace("  <maxMemory slots='2' unit='GiB'>40</maxMemory>\n", "")
-              .replace("    <numa>\n      <cell id='0' cpus='0-1' memory='32' unit='GiB'/>\n"
-                       "    </numa>\n", "")
-              .replace("        <node>0</node>\n", ""))
+    broken = (
+        GUIDE_VM.replace("  <maxMemory slots='2' unit='GiB'>40</maxMemory>\n", "")
+        .replace(
+            "    <numa>\n      <cell id='0' cpus='0-1' memory='32' unit='GiB'/>\n    </numa>\n", ""
+        )
+        .replace("        <node>0</node>\n", "")
+    )
     outcome = fix_document(load(broken.encode(), "vm.xml"), api.options())
     assert outcome.changed
     assert codes(outcome.data) == []
@@ -165,18 +176,23 @@ def test_fix_loop_stops_at_a_fixed_point() -> None:
 def test_numa_and_cpu_are_created_when_missing() -> None:
     broken = GUIDE_VM.replace(
         "  <cpu mode='host-passthrough' check='none' migratable='on'>\n    <numa>\n"
-        "      <cell id='0' cpus='0-1' memory='32' unit='GiB'/>\n    </numa>\n  </cpu>\n", "")
+        "      <cell id='0' cpus='0-1' memory='32' unit='GiB'/>\n    </numa>\n  </cpu>\n",
+        "",
+    )
     fixed = api.fix_text(broken).decode()
     assert codes(fixed) == []
-    assert ("  <cpu>\n    <numa>\n      <cell id='0' cpus='0-1' memory='32' unit='GiB'/>\n"
-            "    </numa>\n  </cpu>\n") in fixed
+    assert (
+        "  <cpu>\n    <numa>\n      <cell id='0' cpus='0-1' memory='32' unit='GiB'/>\n"
+        "    </numa>\n  </cpu>\n"
+    ) in fixed
 
 
 def test_self_closing_cpu_gets_a_numa_child() -> None:
     broken = GUIDE_VM.replace(
         "  <cpu mode='host-passthrough' check='none' migratable='on'>\n    <numa>\n"
         "      <cell id='0' cpus='0-1' memory='32' unit='GiB'/>\n    </numa>\n  </cpu>\n",
-        "  <cpu mode='host-passthrough' check='none' migratable='on'/>\n")
+        "  <cpu mode='host-passthrough' check='none' migratable='on'/>\n",
+    )
     fixed = api.fix_text(broken).decode()
     assert fixed == GUIDE_VM
 
@@ -189,7 +205,8 @@ def test_insert_child_into_an_empty_element() -> None:
     assert features is not None
     edit = Editor(doc).insert_child(features, Node("acpi"))
     assert apply_edits(doc.work, [edit]) == (
-        b"<domain>\n  <features>\n    <acpi/>\n  </features>\n</domain>\n")
+        b"<domain>\n  <features>\n    <acpi/>\n  </features>\n</domain>\n"
+    )
 
 
 def test_remove_element_takes_its_whole_line() -> None:

@@ -92,8 +92,9 @@ def test_a_missing_directory_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("option", ["--inventory", "--output"])
-def test_a_directory_where_a_file_belongs_is_a_usage_error(cli: Cli, tmp_path: Path,
-                                                           option: str) -> None:
+def test_a_directory_where_a_file_belongs_is_a_usage_error(
+    cli: Cli, tmp_path: Path, option: str
+) -> None:
     (tmp_path / "vm.xml").write_text(GUIDE_VM)
     result = cli("lint", option, str(tmp_path), "vm.xml", cwd=tmp_path)
     assert result.exit_code == 2
@@ -110,8 +111,9 @@ def test_utf16_with_bom_lints(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_bad_numbers_are_findings_at_the_element(cli: Cli, tmp_path: Path) -> None:
-    text = (GUIDE_VM.replace("<memory unit='GiB'>40</memory>", "<memory unit='GiB'>40G</memory>")
-            .replace("<size unit='GiB'>8</size>", "<size unit='GiBB'>8</size>"))
+    text = GUIDE_VM.replace(
+        "<memory unit='GiB'>40</memory>", "<memory unit='GiB'>40G</memory>"
+    ).replace("<size unit='GiB'>8</size>", "<size unit='GiBB'>8</size>")
     (tmp_path / "vm.xml").write_text(text)
     result = cli("lint", "vm.xml", cwd=tmp_path)
     assert result.exit_code == 1
@@ -210,8 +212,10 @@ def test_permission_denied_is_one_error_line_per_path(shared_dir: Path) -> None:
     locked.chmod(0o000)
     code, out, err = run_unprivileged(["lint", "good.xml", "secret.xml", "locked"], shared_dir)
     assert code == 2, (out, err)
-    assert err.splitlines() == ["famfs-xml: error: secret.xml: Permission denied",
-                                "famfs-xml: error: locked: Permission denied"]
+    assert err.splitlines() == [
+        "famfs-xml: error: secret.xml: Permission denied",
+        "famfs-xml: error: locked: Permission denied",
+    ]
     assert "Traceback" not in err
 
 
@@ -225,14 +229,16 @@ def test_fix_in_a_read_only_directory_leaves_the_original(shared_dir: Path) -> N
     assert code == 2, (out, err)
     assert err.splitlines() == [
         "famfs-xml: error: vm.xml: cannot write the fixed file (Permission denied); "
-        "the original is unchanged"]
+        "the original is unchanged"
+    ]
     assert target.read_text() == FIXABLE_VM
     assert sorted(p.name for p in shared_dir.iterdir()) == ["vm.xml"]
 
 
 @pytest.mark.parametrize("failing", ["write", "fsync"])
 def test_a_full_disk_during_fix_leaves_the_original_and_no_temp_file(
-        cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str) -> None:
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
     target = tmp_path / "vm.xml"
     target.write_text(FIXABLE_VM)
     real = getattr(os, failing)
@@ -248,6 +254,7 @@ def test_a_full_disk_during_fix_leaves_the_original_and_no_temp_file(
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         "famfs-xml: error: vm.xml: cannot write the fixed file (No space left on device); "
-        "the original is unchanged"]
+        "the original is unchanged"
+    ]
     assert target.read_text() == FIXABLE_VM
     assert [p.name for p in tmp_path.iterdir()] == ["vm.xml"]

@@ -12,25 +12,54 @@ from famfs_xml.inventory import Inventory, InventoryError
 from tests.conftest import Cli
 from tests.samples import GUIDE_VM
 
-DAXCTL_LIST = ('[{"chardev":"dax1.0","size":8589934592,"target_node":0,"align":2097152,'
-               '"mode":"system-ram","online_memblocks":0,"total_memblocks":64}]')
-DAXCTL_LIST_U = ('{"chardev":"dax1.0","size":"8.00 GiB (8.59 GB)","target_node":0,'
-                 '"align":2097152,"mode":"devdax"}')
-DAXCTL_REGIONS = ('[{"path":"\\/platform\\/hmem.0","id":0,"size":17179869184,"align":2097152,'
-                  '"devices":[{"chardev":"dax0.0","size":17179869184,"target_node":1,'
-                  '"align":2097152,"mode":"devdax"}]}]')
-NDCTL_RAW = ('[{"dev":"namespace0.0","mode":"raw","size":8573157376,"uuid":"1acedc2a-cf5d-4f20-'
-             '8e34-f1909e0286a5","sector_size":512,"blockdev":"pmem0"}]')
-NDCTL_DEVDAX = ('{"dev":"namespace0.0","mode":"devdax","map":"dev","size":8438939648,'
-                '"uuid":"8c2894ed-ba4a-45c5-bc1b-8b9fe8412f7e","daxregion":{"id":0,'
-                '"size":8438939648,"align":2097152,"devices":[{"chardev":"dax0.0",'
-                '"size":8438939648,"target_node":0,"align":2097152,"mode":"devdax"}]},'
-                '"align":2097152}')
-FAMFS_XML_DEVICES = json.dumps({"version": 1, "devices": [
-    {"path": "/dev/dax0.0", "kind": "dax", "size": 8589934592, "align": 2097152,
-     "mode": "devdax", "target_node": 0, "region": "0"},
-    {"path": "/dev/pmem0", "kind": "pmem", "size": 8573157376, "align": 2097152,
-     "mode": "fsdax", "namespace": "namespace0.0"}]})
+DAXCTL_LIST = (
+    '[{"chardev":"dax1.0","size":8589934592,"target_node":0,"align":2097152,'
+    '"mode":"system-ram","online_memblocks":0,"total_memblocks":64}]'
+)
+DAXCTL_LIST_U = (
+    '{"chardev":"dax1.0","size":"8.00 GiB (8.59 GB)","target_node":0,'
+    '"align":2097152,"mode":"devdax"}'
+)
+DAXCTL_REGIONS = (
+    '[{"path":"\\/platform\\/hmem.0","id":0,"size":17179869184,"align":2097152,'
+    '"devices":[{"chardev":"dax0.0","size":17179869184,"target_node":1,'
+    '"align":2097152,"mode":"devdax"}]}]'
+)
+NDCTL_RAW = (
+    '[{"dev":"namespace0.0","mode":"raw","size":8573157376,"uuid":"1acedc2a-cf5d-4f20-'
+    '8e34-f1909e0286a5","sector_size":512,"blockdev":"pmem0"}]'
+)
+NDCTL_DEVDAX = (
+    '{"dev":"namespace0.0","mode":"devdax","map":"dev","size":8438939648,'
+    '"uuid":"8c2894ed-ba4a-45c5-bc1b-8b9fe8412f7e","daxregion":{"id":0,'
+    '"size":8438939648,"align":2097152,"devices":[{"chardev":"dax0.0",'
+    '"size":8438939648,"target_node":0,"align":2097152,"mode":"devdax"}]},'
+    '"align":2097152}'
+)
+FAMFS_XML_DEVICES = json.dumps(
+    {
+        "version": 1,
+        "devices": [
+            {
+                "path": "/dev/dax0.0",
+                "kind": "dax",
+                "size": 8589934592,
+                "align": 2097152,
+                "mode": "devdax",
+                "target_node": 0,
+                "region": "0",
+            },
+            {
+                "path": "/dev/pmem0",
+                "kind": "pmem",
+                "size": 8573157376,
+                "align": 2097152,
+                "mode": "fsdax",
+                "namespace": "namespace0.0",
+            },
+        ],
+    }
+)
 
 
 def test_daxctl_array() -> None:
@@ -86,7 +115,8 @@ def test_unknown_shapes_are_errors(text: str) -> None:
 
 def test_inventory_drives_size_and_align_rules() -> None:
     facts = Inventory.from_json_text(
-        '[{"chardev":"dax1.0","size":17179869184,"align":1073741824,"mode":"devdax"}]')
+        '[{"chardev":"dax1.0","size":17179869184,"align":1073741824,"mode":"devdax"}]'
+    )
     found = {f.code: f for f in api.lint_text(GUIDE_VM, facts=facts)}
     assert set(found) == {"FX305", "FX302"}
     fixed = api.fix_text(GUIDE_VM, facts=facts).decode()

@@ -47,14 +47,14 @@ def _memory_cases() -> list[dict[str, str]]:
 
 def _libvirt_errors(name: str) -> list[str]:
     # FX901 is left out: the corpus is libvirt 10.7's, the schema on the machine may be older.
-    findings = api.lint_text((INPUTS / name).read_bytes(), path=name, select=["libvirt"],
-                             ignore=["FX901"])
+    findings = api.lint_text(
+        (INPUTS / name).read_bytes(), path=name, select=["libvirt"], ignore=["FX901"]
+    )
     return [f"{f.code}: {f.message}" for f in findings if f.severity.label == "error"]
 
 
 def test_every_input_gets_a_verdict() -> None:
-    result = run_entry_point(["lint", "--format", "json", "--exit-zero", str(INPUTS)],
-                             timeout=300)
+    result = run_entry_point(["lint", "--format", "json", "--exit-zero", str(INPUTS)], timeout=300)
     assert result.exit_code == 0, result.stderr
     assert "Traceback" not in result.stderr
     report = json.loads(result.stdout)
@@ -62,16 +62,18 @@ def test_every_input_gets_a_verdict() -> None:
     assert all(f["line"] >= 1 for f in report["findings"])
 
 
-@pytest.mark.parametrize("case", [c for c in _memory_cases() if c["expected"] == "ok"],
-                         ids=lambda c: c["file"])
+@pytest.mark.parametrize(
+    "case", [c for c in _memory_cases() if c["expected"] == "ok"], ids=lambda c: c["file"]
+)
 def test_no_libvirt_rule_flags_what_libvirt_accepts(case: dict[str, str]) -> None:
     assert _libvirt_errors(case["file"]) == []
 
 
 @pytest.mark.parametrize(
-    "case", [c for c in _memory_cases()
-             if c["expected"] != "ok" and c["file"] not in NOT_COVERED],
-    ids=lambda c: c["file"])
+    "case",
+    [c for c in _memory_cases() if c["expected"] != "ok" and c["file"] not in NOT_COVERED],
+    ids=lambda c: c["file"],
+)
 def test_libvirt_rejections_are_flagged(case: dict[str, str]) -> None:
     assert _libvirt_errors(case["file"]), case["error_text"]
 

@@ -19,8 +19,9 @@ def test_every_catalog_rule_is_implemented_and_nothing_else() -> None:
 
 def test_readme_rule_table_matches_the_catalog() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| (FX\d{3}) \| ([a-z0-9-]+) \| (\w+) \| *(\[\*\]|\[!\])? *\|$",
-                      readme, re.MULTILINE)
+    rows = re.findall(
+        r"^\| (FX\d{3}) \| ([a-z0-9-]+) \| (\w+) \| *(\[\*\]|\[!\])? *\|$", readme, re.MULTILINE
+    )
     catalog = load_catalog()
     assert {code for code, *_ in rows} == lint_codes_in_catalog()
     marks = {"safe": "[*]", "unsafe": "[!]", "none": ""}

@@ -54,8 +54,16 @@ def test_whitespace_around_the_number_is_accepted() -> None:
 
 @pytest.mark.parametrize(
     ("unit", "decimal", "binary"),
-    [("GB", True, "GiB"), ("mb", True, "MiB"), ("kB", True, "KiB"), ("Tb", True, "TiB"),
-     ("GiB", False, None), ("G", False, None), (None, False, None), ("bytes", False, None)],
+    [
+        ("GB", True, "GiB"),
+        ("mb", True, "MiB"),
+        ("kB", True, "KiB"),
+        ("Tb", True, "TiB"),
+        ("GiB", False, None),
+        ("G", False, None),
+        (None, False, None),
+        ("bytes", False, None),
+    ],
 )
 def test_decimal_units(unit: str | None, decimal: bool, binary: str | None) -> None:
     assert units.is_decimal(unit) is decimal

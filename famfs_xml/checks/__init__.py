@@ -69,5 +69,12 @@ def implemented_codes() -> frozenset[str]:
     return frozenset(DOCUMENT_CHECKS) | LOAD_CODES | CROSS_FILE_CODES | SUPPRESSION_CODES
 
 
-__all__ = ["CROSS_FILE_CODES", "DOCUMENT_CHECKS", "LOAD_CODES", "SUPPRESSION_CODES",
-           "RuleContext", "check_shared_backing", "implemented_codes"]
+__all__ = [
+    "CROSS_FILE_CODES",
+    "DOCUMENT_CHECKS",
+    "LOAD_CODES",
+    "SUPPRESSION_CODES",
+    "RuleContext",
+    "check_shared_backing",
+    "implemented_codes",
+]

@@ -22,9 +22,15 @@ def check_unbound_qemu_prefix(ctx: RuleContext) -> Iterator[Finding]:
         if problem.code != "FX002":
             continue
         root = ctx.domain.root
-        finding = ctx.finding("FX002", None, problem.message, fix=ctx.fix(
-            "declare xmlns:qemu on <domain>",
-            partial(ctx.editor.set_attribute, root, "xmlns:qemu", QEMU_NS)))
+        finding = ctx.finding(
+            "FX002",
+            None,
+            problem.message,
+            fix=ctx.fix(
+                "declare xmlns:qemu on <domain>",
+                partial(ctx.editor.set_attribute, root, "xmlns:qemu", QEMU_NS),
+            ),
+        )
         yield _at(finding, problem.line, problem.column)
 
 
@@ -33,11 +39,15 @@ def check_qemu_namespace_missing(ctx: RuleContext) -> Iterator[Finding]:
     if QEMU_NS in root.nsmap.values() or any(p.code == "FX002" for p in ctx.doc.problems):
         return
     yield ctx.finding(
-        "FX005", root,
+        "FX005",
+        root,
         "<domain> does not declare xmlns:qemu (the famfs guide adds it before any qemu: "
         "element is needed)",
-        fix=ctx.fix("add xmlns:qemu to <domain>",
-                    partial(ctx.editor.set_attribute, root, "xmlns:qemu", QEMU_NS)))
+        fix=ctx.fix(
+            "add xmlns:qemu to <domain>",
+            partial(ctx.editor.set_attribute, root, "xmlns:qemu", QEMU_NS),
+        ),
+    )
 
 
 def _at(finding: Finding, line: int, column: int) -> Finding:

@@ -23,9 +23,10 @@ def check_firmware_efi(ctx: RuleContext) -> Iterator[Finding]:
     if uses_efi(ctx):
         return
     yield ctx.finding(
-        "FX401", ctx.domain.os if ctx.domain.os is not None else ctx.domain.root,
-        "the domain boots BIOS firmware; the famfs guide's recipe uses EFI "
-        "(<os firmware='efi'>)")
+        "FX401",
+        ctx.domain.os if ctx.domain.os is not None else ctx.domain.root,
+        "the domain boots BIOS firmware; the famfs guide's recipe uses EFI (<os firmware='efi'>)",
+    )
 
 
 def check_efi_acpi(ctx: RuleContext) -> Iterator[Finding]:
@@ -34,10 +35,12 @@ def check_efi_acpi(ctx: RuleContext) -> Iterator[Finding]:
     if not uses_efi(ctx) or has_acpi:
         return
     yield ctx.finding(
-        "FX402", features if features is not None else ctx.domain.os,
-        "EFI firmware without <features><acpi/>; libvirt refuses: \"UEFI requires ACPI on "
+        "FX402",
+        features if features is not None else ctx.domain.os,
+        'EFI firmware without <features><acpi/>; libvirt refuses: "UEFI requires ACPI on '
         "this architecture\" (and the nvdimm's NFIT table needs ACPI)",
-        fix=ctx.fix("add <acpi/> to <features>", lambda: _add_acpi(ctx)))
+        fix=ctx.fix("add <acpi/> to <features>", lambda: _add_acpi(ctx)),
+    )
 
 
 def _add_acpi(ctx: RuleContext) -> list[Edit]:
@@ -55,5 +58,8 @@ def check_machine_q35(ctx: RuleContext) -> Iterator[Finding]:
     if machine is not None and "q35" in machine:
         return
     shown = f"'{machine}'" if machine else "not set (QEMU's default is i440fx 'pc')"
-    yield ctx.finding("FX403", os_type if os_type is not None else ctx.domain.root,
-                      f"machine type is {shown}; the famfs guide uses q35")
+    yield ctx.finding(
+        "FX403",
+        os_type if os_type is not None else ctx.domain.root,
+        f"machine type is {shown}; the famfs guide uses q35",
+    )

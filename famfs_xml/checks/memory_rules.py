@@ -38,10 +38,12 @@ def check_maxmemory_missing(ctx: RuleContext) -> Iterator[Finding]:
         return [ctx.editor.insert_before(memory_element, Node("maxMemory", attributes, value))]
 
     yield ctx.finding(
-        "FX101", domain.root,
-        "memory devices need <maxMemory slots=...>; libvirt refuses: \"cannot use/hotplug a "
+        "FX101",
+        domain.root,
+        'memory devices need <maxMemory slots=...>; libvirt refuses: "cannot use/hotplug a '
         "memory device when domain 'maxMemory' is not defined\"",
-        fix=ctx.fix("add <maxMemory>" + (f" of {_H(total)}" if total else ""), build))
+        fix=ctx.fix("add <maxMemory>" + (f" of {_H(total)}" if total else ""), build),
+    )
 
 
 def check_maxmemory_slots(ctx: RuleContext) -> Iterator[Finding]:
@@ -65,9 +67,16 @@ def check_maxmemory_slots(ctx: RuleContext) -> Iterator[Finding]:
     else:
         return
     wanted = slots_needed(domain)
-    yield ctx.finding("FX102", element, problem, severity=severity, fix=ctx.fix(
-        f"set slots to {wanted}",
-        partial(ctx.editor.set_attribute, element, "slots", str(wanted))))
+    yield ctx.finding(
+        "FX102",
+        element,
+        problem,
+        severity=severity,
+        fix=ctx.fix(
+            f"set slots to {wanted}",
+            partial(ctx.editor.set_attribute, element, "slots", str(wanted)),
+        ),
+    )
 
 
 def check_maxmemory_too_small(ctx: RuleContext) -> Iterator[Finding]:
@@ -80,11 +89,15 @@ def check_maxmemory_too_small(ctx: RuleContext) -> Iterator[Finding]:
     max_memory = domain.max_memory
     what = "NUMA cells + memory devices" if domain.cells else "<memory>"
     yield ctx.finding(
-        "FX103", max_memory.element,
+        "FX103",
+        max_memory.element,
         f"maxMemory is {_H(max_memory.bytes)} but {what} total {_H(total)}; libvirt refuses: "
-        "\"maximum memory size must be equal or greater than the actual memory size\"",
-        fix=ctx.fix(f"set maxMemory to {_H(total)}", lambda: ctx.editor.set_size(
-            max_memory, total, domain.memory_unit)))
+        '"maximum memory size must be equal or greater than the actual memory size"',
+        fix=ctx.fix(
+            f"set maxMemory to {_H(total)}",
+            lambda: ctx.editor.set_size(max_memory, total, domain.memory_unit),
+        ),
+    )
 
 
 def check_memory_total(ctx: RuleContext) -> Iterator[Finding]:
@@ -98,20 +111,25 @@ def check_memory_total(ctx: RuleContext) -> Iterator[Finding]:
         if domain.cells or not domain.memory_devices or devs < memory.bytes:
             return
         yield ctx.finding(
-            "FX104", memory.element,
+            "FX104",
+            memory.element,
             f"memory devices total {_H(devs)}, not less than <memory> {_H(memory.bytes)}: "
-            "libvirt refuses (\"Total size of memory devices exceeds the total memory size\")",
-            severity=Severity.ERROR)
+            'libvirt refuses ("Total size of memory devices exceeds the total memory size")',
+            severity=Severity.ERROR,
+        )
         return
     total = cells + devs
     if memory.bytes == total:
         return
     yield ctx.finding(
-        "FX104", memory.element,
+        "FX104",
+        memory.element,
         f"<memory> is {_H(memory.bytes)} but NUMA cells {_H(cells)} + devices {_H(devs)} = "
         f"{_H(total)}; libvirt silently rewrites it to {_H(total)}",
-        fix=ctx.fix(f"set memory to {_H(total)}",
-                    lambda: ctx.editor.set_size(memory, total, memory.unit)))
+        fix=ctx.fix(
+            f"set memory to {_H(total)}", lambda: ctx.editor.set_size(memory, total, memory.unit)
+        ),
+    )
 
 
 def check_current_memory(ctx: RuleContext) -> Iterator[Finding]:
@@ -125,19 +143,27 @@ def check_current_memory(ctx: RuleContext) -> Iterator[Finding]:
         if memory_element is None:
             return
         yield ctx.finding(
-            "FX105", domain.root,
+            "FX105",
+            domain.root,
             "<currentMemory> is missing; the famfs guide sets it equal to <memory>",
-            fix=ctx.fix("add <currentMemory> equal to <memory>",
-                        lambda: _insert_current_memory(ctx, expected)))
+            fix=ctx.fix(
+                "add <currentMemory> equal to <memory>",
+                lambda: _insert_current_memory(ctx, expected),
+            ),
+        )
         return
     if expected is None or current.bytes <= expected:
         return
     yield ctx.finding(
-        "FX105", current.element,
+        "FX105",
+        current.element,
         f"currentMemory {_H(current.bytes)} exceeds memory {_H(expected)}; libvirt silently "
         "clamps it",
-        fix=ctx.fix(f"set currentMemory to {_H(expected)}",
-                    lambda: ctx.editor.set_size(current, expected, domain.memory_unit)))
+        fix=ctx.fix(
+            f"set currentMemory to {_H(expected)}",
+            lambda: ctx.editor.set_size(current, expected, domain.memory_unit),
+        ),
+    )
 
 
 def _insert_current_memory(ctx: RuleContext, total: int | None) -> list[Edit]:
@@ -157,12 +183,16 @@ def check_decimal_unit(ctx: RuleContext) -> Iterator[Finding]:
             continue
         binary = units.binary_counterpart(unit)
         yield ctx.finding(
-            "FX106", element,
+            "FX106",
+            element,
             f"unit='{unit}' is 1000-based in libvirt ({units.multiplier(unit)} bytes); "
             f"did you mean '{binary}'?",
-            fix=ctx.fix(f"change unit to {binary} (changes the size)",
-                        partial(ctx.editor.set_attribute, element, "unit", binary),
-                        Applicability.UNSAFE))
+            fix=ctx.fix(
+                f"change unit to {binary} (changes the size)",
+                partial(ctx.editor.set_attribute, element, "unit", binary),
+                Applicability.UNSAFE,
+            ),
+        )
 
 
 def check_memory_alignment(ctx: RuleContext) -> Iterator[Finding]:
@@ -172,20 +202,26 @@ def check_memory_alignment(ctx: RuleContext) -> Iterator[Finding]:
     for cell in domain.cells:
         if cell.memory is not None and cell.memory.bytes % units.MiB:
             yield ctx.finding(
-                "FX107", cell.element,
+                "FX107",
+                cell.element,
                 f"NUMA cell {cell.id} of {cell.memory.bytes // units.KiB} KiB is not a multiple "
-                "of 1 MiB; QEMU start rounds it up")
+                "of 1 MiB; QEMU start rounds it up",
+            )
     if domain.max_memory is not None and domain.max_memory.bytes % units.MiB:
         yield ctx.finding(
-            "FX107", domain.max_memory.element,
+            "FX107",
+            domain.max_memory.element,
             f"maxMemory of {domain.max_memory.bytes // units.KiB} KiB is not a multiple of 1 MiB; "
-            "QEMU start rounds it up")
+            "QEMU start rounds it up",
+        )
     for device in domain.slot_devices:
         if device.size is not None and device.size.bytes % (2 * units.MiB):
             yield ctx.finding(
-                "FX107", device.size.element,
+                "FX107",
+                device.size.element,
                 f"{device.model} size of {device.size.bytes // units.KiB} KiB is not a multiple "
-                "of 2 MiB; libvirt rounds it up at start, beyond what the file says")
+                "of 2 MiB; libvirt rounds it up at start, beyond what the file says",
+            )
 
 
 def _is_x86(ctx: RuleContext) -> bool:
@@ -201,6 +237,8 @@ def check_memory_size_missing(ctx: RuleContext) -> Iterator[Finding]:
     if domain.memory is not None and domain.memory.bytes > 0:
         return
     yield ctx.finding(
-        "FX108", domain.memory_element if domain.memory_element is not None else domain.root,
-        "the guest has no memory size: libvirt refuses: \"Memory size must be specified via "
-        "<memory> or in the <numa> configuration\"")
+        "FX108",
+        domain.memory_element if domain.memory_element is not None else domain.root,
+        'the guest has no memory size: libvirt refuses: "Memory size must be specified via '
+        '<memory> or in the <numa> configuration"',
+    )

@@ -25,10 +25,12 @@ def check_numa_missing(ctx: RuleContext) -> Iterator[Finding]:
         return
     what = "memory devices need" if domain.memory_devices else "<maxMemory> (memory hotplug) needs"
     yield ctx.finding(
-        "FX201", domain.root,
-        f"{what} a guest NUMA cell; libvirt refuses: \"At least one numa node has "
-        "to be configured when enabling memory hotplug\"",
-        fix=ctx.fix("add a NUMA cell for the general-purpose memory", lambda: _add_cell(ctx)))
+        "FX201",
+        domain.root,
+        f'{what} a guest NUMA cell; libvirt refuses: "At least one numa node has '
+        'to be configured when enabling memory hotplug"',
+        fix=ctx.fix("add a NUMA cell for the general-purpose memory", lambda: _add_cell(ctx)),
+    )
 
 
 def _add_cell(ctx: RuleContext) -> list[Edit]:
@@ -77,15 +79,19 @@ def check_numa_includes_devices(ctx: RuleContext) -> Iterator[Finding]:
     fix = None
     if len(domain.cells) == 1 and domain.cells[0].memory is not None and general > 0:
         cell_size = domain.cells[0].memory
-        fix = ctx.fix(f"set the NUMA cell to {_H(general)} (memory minus devices)",
-                      lambda: ctx.editor.set_size(cell_size, general, domain.memory_unit))
+        fix = ctx.fix(
+            f"set the NUMA cell to {_H(general)} (memory minus devices)",
+            lambda: ctx.editor.set_size(cell_size, general, domain.memory_unit),
+        )
     yield ctx.finding(
-        "FX202", domain.numa,
+        "FX202",
+        domain.numa,
         f"NUMA cells total {_H(cells)} = <memory>, so they include the {_H(devs)} of memory "
         f"devices; cells + devices = {_H(cells + devs)} exceeds maxMemory "
         f"{_H(domain.max_memory.bytes)} and libvirt refuses the domain. The cells must "
         "exclude the device memory",
-        fix=fix)
+        fix=fix,
+    )
 
 
 def check_numa_cpus(ctx: RuleContext) -> Iterator[Finding]:
@@ -102,8 +108,10 @@ def check_numa_cpus(ctx: RuleContext) -> Iterator[Finding]:
         seen.update(cpus)
         beyond = sorted(c for c in cpus if c >= domain.vcpus)
         if beyond:
-            problems.append(f"cell {cell.id} names vCPU {beyond[0]} but <vcpu> is "
-                            f"{domain.vcpus} (ids 0-{domain.vcpus - 1})")
+            problems.append(
+                f"cell {cell.id} names vCPU {beyond[0]} but <vcpu> is "
+                f"{domain.vcpus} (ids 0-{domain.vcpus - 1})"
+            )
     overlap = sorted(c for c, n in seen.items() if n > 1)
     if overlap:
         problems.append(f"vCPU {overlap[0]} is in more than one cell")
@@ -113,14 +121,16 @@ def check_numa_cpus(ctx: RuleContext) -> Iterator[Finding]:
         if not missing:
             return
         severity = Severity.WARNING
-        problems.append(f"vCPUs {_ranges(missing)} are in no NUMA cell; libvirt silently adds "
-                        "them to cell 0")
+        problems.append(
+            f"vCPUs {_ranges(missing)} are in no NUMA cell; libvirt silently adds them to cell 0"
+        )
     fix = None
     if len(domain.cells) == 1:
         cell_element = domain.cells[0].element
         wanted = format_cpuset(domain.vcpus)
-        fix = ctx.fix(f"set cpus='{wanted}'",
-                      partial(ctx.editor.set_attribute, cell_element, "cpus", wanted))
+        fix = ctx.fix(
+            f"set cpus='{wanted}'", partial(ctx.editor.set_attribute, cell_element, "cpus", wanted)
+        )
     target = domain.cells[0].element if len(domain.cells) == 1 else domain.numa
     yield ctx.finding("FX203", target, "; ".join(problems), severity=severity, fix=fix)
 
@@ -143,21 +153,29 @@ def check_numa_cell_ids(ctx: RuleContext) -> Iterator[Finding]:
         return
     duplicates = sorted(i for i, n in Counter(ids).items() if n > 1)
     if duplicates:
-        yield ctx.finding("FX204", domain.numa,
-                          f"duplicate NUMA cell id {duplicates[0]}; libvirt refuses the domain")
+        yield ctx.finding(
+            "FX204",
+            domain.numa,
+            f"duplicate NUMA cell id {duplicates[0]}; libvirt refuses the domain",
+        )
     elif sorted(ids) != list(range(len(domain.cells))):
         yield ctx.finding(
-            "FX204", domain.numa,
+            "FX204",
+            domain.numa,
             f"NUMA cell ids {sorted(ids)} are not exactly 0..{len(domain.cells) - 1}; libvirt "
-            "refuses non-contiguous ids")
+            "refuses non-contiguous ids",
+        )
 
 
 def check_numa_without_cells(ctx: RuleContext) -> Iterator[Finding]:
     numa = ctx.domain.numa
     if numa is None or ctx.domain.cells:
         return
-    yield ctx.finding("FX205", numa, "<numa> has no <cell>; libvirt refuses: \"NUMA topology "
-                                     "defined without NUMA cells\"")
+    yield ctx.finding(
+        "FX205",
+        numa,
+        '<numa> has no <cell>; libvirt refuses: "NUMA topology defined without NUMA cells"',
+    )
 
 
 def check_numa_distances(ctx: RuleContext) -> Iterator[Finding]:
@@ -168,9 +186,11 @@ def check_numa_distances(ctx: RuleContext) -> Iterator[Finding]:
             if raw is not None and raw.strip().isdigit() and int(raw) in ids:
                 continue
             yield ctx.finding(
-                "FX206", sibling,
+                "FX206",
+                sibling,
                 f"distance sibling id '{raw}' of cell {cell.id} is not a NUMA cell of this "
-                "guest; libvirt refuses the domain")
+                "guest; libvirt refuses the domain",
+            )
 
 
 def check_hugepage_nodesets(ctx: RuleContext) -> Iterator[Finding]:
@@ -191,15 +211,19 @@ def check_hugepage_nodesets(ctx: RuleContext) -> Iterator[Finding]:
         missing = sorted(n for n in nodeset if n >= nodes)
         if missing:
             yield ctx.finding(
-                "FX207", page,
+                "FX207",
+                page,
                 f"hugepage nodeset names guest node {missing[0]}, but the guest has {nodes}; "
-                f"libvirt refuses: \"hugepages: node {missing[0]} not found\"")
+                f'libvirt refuses: "hugepages: node {missing[0]} not found"',
+            )
         covered |= nodeset
     if len(defaults) > 1 or (defaults and covered >= set(range(nodes))):
         yield ctx.finding(
-            "FX207", defaults[-1],
+            "FX207",
+            defaults[-1],
             "more than one hugepage size applies to all guest memory; libvirt refuses: "
-            "\"two master hugepages detected\"")
+            '"two master hugepages detected"',
+        )
 
 
 def check_numatune_memnodes(ctx: RuleContext) -> Iterator[Finding]:
@@ -216,13 +240,18 @@ def check_numatune_memnodes(ctx: RuleContext) -> Iterator[Finding]:
         elif not cellid.isdigit() or int(cellid) >= cells:
             problem = f"<memnode cellid='{cellid}'> names a guest NUMA cell that does not exist"
         elif memory is not None and memory.get("placement") == "auto":
-            problem = ("per-node <memnode> binding with <memory placement='auto'>; libvirt "
-                       "refuses: \"Per-node binding is not compatible with automatic NUMA "
-                       "placement\"")
+            problem = (
+                "per-node <memnode> binding with <memory placement='auto'>; libvirt "
+                'refuses: "Per-node binding is not compatible with automatic NUMA '
+                'placement"'
+            )
         elif memory is not None and (memory.get("mode") == "restrictive") != (
-                memnode.get("mode") == "restrictive"):
-            problem = ("'restrictive' mode must be used on <memory> and on every <memnode> or "
-                       "on none of them")
+            memnode.get("mode") == "restrictive"
+        ):
+            problem = (
+                "'restrictive' mode must be used on <memory> and on every <memnode> or "
+                "on none of them"
+            )
         else:
             continue
         yield ctx.finding("FX208", memnode, problem)

@@ -41,15 +41,20 @@ def check_access(ctx: RuleContext) -> Iterator[Finding]:
     for device in _nvdimms(ctx):
         if device.access == "shared":
             continue
-        state = "has no access attribute" if device.access is None else \
-            f"has access='{device.access}'"
+        state = (
+            "has no access attribute" if device.access is None else f"has access='{device.access}'"
+        )
         element = device.element
         yield ctx.finding(
-            "FX301", element,
+            "FX301",
+            element,
             f"nvdimm {state}: QEMU maps the backing privately (share=off), so the guest writes "
             "a private copy that no other VM sees",
-            fix=ctx.fix("set access='shared'",
-                        partial(ctx.editor.set_attribute, element, "access", "shared")))
+            fix=ctx.fix(
+                "set access='shared'",
+                partial(ctx.editor.set_attribute, element, "access", "shared"),
+            ),
+        )
 
 
 def check_alignsize(ctx: RuleContext) -> Iterator[Finding]:
@@ -70,10 +75,14 @@ def check_alignsize(ctx: RuleContext) -> Iterator[Finding]:
         else:
             continue
         yield ctx.finding(
-            "FX302", device.alignsize_element if current else device.source, problem,
+            "FX302",
+            device.alignsize_element if current else device.source,
+            problem,
             severity=severity,
-            fix=ctx.fix(f"set alignsize to {_H(expected)}",
-                        partial(_set_align, ctx, device, expected)))
+            fix=ctx.fix(
+                f"set alignsize to {_H(expected)}", partial(_set_align, ctx, device, expected)
+            ),
+        )
 
 
 def _expected_align(ctx: RuleContext, device: MemoryDevice) -> int:
@@ -103,11 +112,13 @@ def check_pmem(ctx: RuleContext) -> Iterator[Finding]:
             continue
         source = device.source
         yield ctx.finding(
-            "FX303", source,
+            "FX303",
+            source,
             "nvdimm <source> has no <pmem/>: libvirt then sets prealloc=on and QEMU "
             "preallocates the whole backing at start",
             severity=Severity.WARNING if _is_regular_file(ctx, device) else None,
-            fix=ctx.fix("add <pmem/>", partial(ctx.editor.insert_child, source, Node("pmem"))))
+            fix=ctx.fix("add <pmem/>", partial(ctx.editor.insert_child, source, Node("pmem"))),
+        )
 
 
 def check_label(ctx: RuleContext) -> Iterator[Finding]:
@@ -120,29 +131,39 @@ def check_label(ctx: RuleContext) -> Iterator[Finding]:
         if device.label_element is None:
             target = device.target
             yield ctx.finding(
-                "FX304", target,
+                "FX304",
+                target,
                 f"nvdimm has no <label>; the famfs guide uses a {_H(wanted)} label (adding one "
                 "later hides the tail of the device from the guest)",
                 severity=Severity.WARNING,
-                fix=ctx.fix(f"add a {_H(wanted)} label",
-                            partial(_add_label, ctx, target, wanted),
-                            Applicability.UNSAFE))
+                fix=ctx.fix(
+                    f"add a {_H(wanted)} label",
+                    partial(_add_label, ctx, target, wanted),
+                    Applicability.UNSAFE,
+                ),
+            )
             continue
         if label is None:
             continue
         if label.bytes < MIN_LABEL:
-            problem = (f"label size {_H(label.bytes)} is below 128 KiB; libvirt refuses: "
-                       "\"nvdimm label must be at least 128KiB\"")
+            problem = (
+                f"label size {_H(label.bytes)} is below 128 KiB; libvirt refuses: "
+                '"nvdimm label must be at least 128KiB"'
+            )
         elif size is not None and label.bytes >= size.bytes:
-            problem = (f"label size {_H(label.bytes)} is not smaller than the nvdimm "
-                       f"({_H(size.bytes)}); libvirt refuses the domain")
+            problem = (
+                f"label size {_H(label.bytes)} is not smaller than the nvdimm "
+                f"({_H(size.bytes)}); libvirt refuses the domain"
+            )
         else:
             continue
         fix = None
         if size is None or wanted < size.bytes:
-            fix = ctx.fix(f"set the label to {_H(wanted)}",
-                          partial(ctx.editor.set_size, label, wanted, "MiB"),
-                          Applicability.UNSAFE)
+            fix = ctx.fix(
+                f"set the label to {_H(wanted)}",
+                partial(ctx.editor.set_size, label, wanted, "MiB"),
+                Applicability.UNSAFE,
+            )
         yield ctx.finding("FX304", label.element, problem, fix=fix)
 
 
@@ -162,11 +183,15 @@ def check_size_matches_backing(ctx: RuleContext) -> Iterator[Finding]:
             continue
         wanted = backing.size
         yield ctx.finding(
-            "FX305", size.element,
+            "FX305",
+            size.element,
             f"target size {_H(size.bytes)} differs from {device.path} ({_H(wanted)}); QEMU "
             "refuses to start (\"backing store size ... does not match 'size' option\")",
-            fix=ctx.fix(f"set the target size to {_H(wanted)}",
-                        partial(ctx.editor.set_size, size, wanted, ctx.domain.memory_unit)))
+            fix=ctx.fix(
+                f"set the target size to {_H(wanted)}",
+                partial(ctx.editor.set_size, size, wanted, ctx.domain.memory_unit),
+            ),
+        )
 
 
 def check_size_alignment(ctx: RuleContext) -> Iterator[Finding]:
@@ -175,8 +200,10 @@ def check_size_alignment(ctx: RuleContext) -> Iterator[Finding]:
         if size is None or align is None or align.bytes == 0 or size.bytes % align.bytes == 0:
             continue
         yield ctx.finding(
-            "FX306", size.element,
-            f"target size {_H(size.bytes)} is not a multiple of alignsize {_H(align.bytes)}")
+            "FX306",
+            size.element,
+            f"target size {_H(size.bytes)} is not a multiple of alignsize {_H(align.bytes)}",
+        )
 
 
 def check_node(ctx: RuleContext) -> Iterator[Finding]:
@@ -189,19 +216,25 @@ def check_node(ctx: RuleContext) -> Iterator[Finding]:
         if device.node_element is None:
             target = device.target
             yield ctx.finding(
-                "FX307", target,
-                f"{device.model} has no <node>; libvirt refuses: \"target NUMA node needs to "
-                "be specified for memory device\"",
-                fix=ctx.fix("add <node>0</node>", partial(_add_node, ctx, device)))
+                "FX307",
+                target,
+                f'{device.model} has no <node>; libvirt refuses: "target NUMA node needs to '
+                'be specified for memory device"',
+                fix=ctx.fix("add <node>0</node>", partial(_add_node, ctx, device)),
+            )
         elif device.node is not None and device.node >= len(domain.cells):
             node_element = device.node_element
             yield ctx.finding(
-                "FX307", node_element,
+                "FX307",
+                node_element,
                 f"<node>{device.node}</node> names a NUMA cell that does not exist (the guest "
                 f"has {len(domain.cells)})",
-                fix=ctx.fix("set <node>0</node>",
-                            partial(ctx.editor.set_text, node_element, "0"),
-                            Applicability.UNSAFE))
+                fix=ctx.fix(
+                    "set <node>0</node>",
+                    partial(ctx.editor.set_text, node_element, "0"),
+                    Applicability.UNSAFE,
+                ),
+            )
 
 
 def _add_node(ctx: RuleContext, device: MemoryDevice) -> list[Edit]:
@@ -226,8 +259,9 @@ def check_slot(ctx: RuleContext) -> Iterator[Finding]:
             problem = f"slot {device.slot} is used by more than one memory device"
             counts[device.slot] -= 1  # the first holder keeps it
         elif domain.slots and device.slot >= domain.slots:
-            problem = (f"slot {device.slot} is not below slots={domain.slots} (slots are "
-                       "numbered from 0)")
+            problem = (
+                f"slot {device.slot} is not below slots={domain.slots} (slots are numbered from 0)"
+            )
         else:
             continue
         free: int | None = lowest_free_slot(used)
@@ -236,8 +270,9 @@ def check_slot(ctx: RuleContext) -> Iterator[Finding]:
         fix = None
         if free is not None:
             used.add(free)
-            fix = ctx.fix(f"use slot {free}",
-                          partial(ctx.editor.set_attribute, address, "slot", str(free)))
+            fix = ctx.fix(
+                f"use slot {free}", partial(ctx.editor.set_attribute, address, "slot", str(free))
+            )
         yield ctx.finding("FX308", address, problem, fix=fix)
 
 
@@ -245,21 +280,28 @@ def check_source_path(ctx: RuleContext) -> Iterator[Finding]:
     for device in _nvdimms(ctx):
         if not device.path:
             yield ctx.finding(
-                "FX309", device.source if device.source is not None else device.element,
-                "nvdimm has no <source><path>; libvirt refuses: \"path is required for model "
-                "'nvdimm'\"")
+                "FX309",
+                device.source if device.source is not None else device.element,
+                'nvdimm has no <source><path>; libvirt refuses: "path is required for model '
+                "'nvdimm'\"",
+            )
             continue
         backing = _backing(ctx, device)
         if backing is None:
             continue
         if not backing.exists:
-            yield ctx.finding("FX309", device.path_element,
-                              f"{device.path} does not exist on this host; QEMU cannot start")
+            yield ctx.finding(
+                "FX309",
+                device.path_element,
+                f"{device.path} does not exist on this host; QEMU cannot start",
+            )
         elif backing.kind == "dax" and backing.mode not in (None, "devdax"):
             yield ctx.finding(
-                "FX309", device.path_element,
+                "FX309",
+                device.path_element,
                 f"{device.path} is in {backing.mode} mode, not devdax; convert it with "
-                f"`famfs-xml device convert {device.path} --mode devdax`")
+                f"`famfs-xml device convert {device.path} --mode devdax`",
+            )
 
 
 def check_discard(ctx: RuleContext) -> Iterator[Finding]:
@@ -268,23 +310,31 @@ def check_discard(ctx: RuleContext) -> Iterator[Finding]:
             continue
         element = device.element
         yield ctx.finding(
-            "FX310", element,
+            "FX310",
+            element,
             "nvdimm has discard='yes'; libvirt refuses: \"discard is not supported for nvdimms\"",
-            fix=ctx.fix("remove discard='yes'",
-                        partial(ctx.editor.remove_attribute, element, "discard")))
+            fix=ctx.fix(
+                "remove discard='yes'", partial(ctx.editor.remove_attribute, element, "discard")
+            ),
+        )
 
 
 def check_address_overlap(ctx: RuleContext) -> Iterator[Finding]:
-    ranges = [(start, start + length, device) for device in ctx.domain.memory_devices
-              if (start := _base(device)) is not None and (length := _mapped_length(device))]
+    ranges = [
+        (start, start + length, device)
+        for device in ctx.domain.memory_devices
+        if (start := _base(device)) is not None and (length := _mapped_length(device))
+    ]
     ranges.sort(key=lambda item: item[0])
     reach = None  # (start, end) of the range that reaches furthest so far
     for start, end, device in ranges:
         if reach is not None and start < reach[1]:
             yield ctx.finding(
-                "FX311", device.address if device.address is not None else device.element,
+                "FX311",
+                device.address if device.address is not None else device.element,
                 f"memory device address {start:#x} lies inside another device's range "
-                f"[{reach[0]:#x}:{reach[1]:#x}]; libvirt refuses overlapping addresses")
+                f"[{reach[0]:#x}:{reach[1]:#x}]; libvirt refuses overlapping addresses",
+            )
         if reach is None or end > reach[1]:
             reach = (start, end)
 

@@ -46,9 +46,10 @@ def check_shared_backing(contexts: Sequence[RuleContext]) -> Iterator[Finding]:
             differences = list(_differences(use, firsts))
             if differences:
                 yield use.ctx.finding(
-                    "FX501", use.device.element,
-                    f"{path} is shared with other domains that disagree: "
-                    + "; ".join(differences))
+                    "FX501",
+                    use.device.element,
+                    f"{path} is shared with other domains that disagree: " + "; ".join(differences),
+                )
 
 
 # For one aspect and each value in a group: the first use (in order) whose value differs, and

@@ -22,8 +22,7 @@ def escape_property(text: str) -> str:
 
 
 def annotation(finding: Finding) -> str:
-    properties = [("file", finding.path), ("line", str(finding.line)),
-                  ("col", str(finding.column))]
+    properties = [("file", finding.path), ("line", str(finding.line)), ("col", str(finding.column))]
     if finding.end_line is not None:
         properties.append(("endLine", str(finding.end_line)))
         if finding.end_column is not None and finding.end_line == finding.line:

@@ -20,12 +20,18 @@ def _case(suite: ET.Element, name: str, classname: str, finding: Finding | None)
         return
     case.set("file", finding.path)
     case.set("line", str(finding.line))
-    failure = ET.SubElement(case, "failure", {
-        "message": finding.message,
-        "type": finding.severity.label,
-    })
-    failure.text = (f"line {finding.line}, col {finding.column}, "
-                    f"{finding.code} {finding.name}: {finding.message}")
+    failure = ET.SubElement(
+        case,
+        "failure",
+        {
+            "message": finding.message,
+            "type": finding.severity.label,
+        },
+    )
+    failure.text = (
+        f"line {finding.line}, col {finding.column}, "
+        f"{finding.code} {finding.name}: {finding.message}"
+    )
 
 
 def render(result: RunResult, command: str) -> str:
@@ -35,10 +41,17 @@ def render(result: RunResult, command: str) -> str:
     for file_result in files:
         findings = file_result.findings
         cases = max(len(findings), 1)
-        suite = ET.SubElement(root, "testsuite", {
-            "name": file_result.path, "tests": str(cases), "failures": str(len(findings)),
-            "errors": "0", "skipped": "0",
-        })
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            {
+                "name": file_result.path,
+                "tests": str(cases),
+                "failures": str(len(findings)),
+                "errors": "0",
+                "skipped": "0",
+            },
+        )
         for finding in findings:
             _case(suite, f"{SUITES}.{finding.code}", file_result.path, finding)
         if not findings:
@@ -46,8 +59,11 @@ def render(result: RunResult, command: str) -> str:
         total_cases += cases
         total_failures += len(findings)
     if not files:
-        suite = ET.SubElement(root, "testsuite", {
-            "name": SUITES, "tests": "1", "failures": "0", "errors": "0", "skipped": "0"})
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            {"name": SUITES, "tests": "1", "failures": "0", "errors": "0", "skipped": "0"},
+        )
         _case(suite, "No problems found", SUITES, None)
         total_cases = 1
     root.set("tests", str(total_cases))

@@ -19,7 +19,8 @@ from famfs_xml.findings import Applicability, Finding, Severity
 from famfs_xml.run import RunResult
 
 SCHEMA_URI = (
-    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json")
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 VERSION = "2.1.0"
 TOOL = "famfs-xml"
 INFORMATION_URI = "https://github.com/famfs-xml/famfs-xml"
@@ -60,10 +61,12 @@ def _fixes(finding: Finding, uri: str) -> list[dict[str, Any]]:
         if edit.text:
             replacement["insertedContent"] = {"text": edit.text}
         replacements.append(replacement)
-    return [{
-        "description": {"text": fix.message},
-        "artifactChanges": [{"artifactLocation": {"uri": uri}, "replacements": replacements}],
-    }]
+    return [
+        {
+            "description": {"text": fix.message},
+            "artifactChanges": [{"artifactLocation": {"uri": uri}, "replacements": replacements}],
+        }
+    ]
 
 
 def _result(finding: Finding, index: dict[str, int], *, with_fixes: bool) -> dict[str, Any]:
@@ -77,8 +80,7 @@ def _result(finding: Finding, index: dict[str, int], *, with_fixes: bool) -> dic
         "ruleId": finding.code,
         "level": _LEVEL[finding.severity],
         "message": {"text": finding.message},
-        "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri},
-                                            "region": region}}],
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": region}}],
     }
     if finding.code in index:
         result["ruleIndex"] = index[finding.code]
@@ -94,23 +96,31 @@ def document(result: RunResult) -> dict[str, Any]:
     invocation: dict[str, Any] = {"executionSuccessful": not result.errors}
     if result.errors:
         invocation["toolExecutionNotifications"] = [
-            {"level": "error", "message": {"text": error}} for error in result.errors]
+            {"level": "error", "message": {"text": error}} for error in result.errors
+        ]
     return {
         "$schema": SCHEMA_URI,
         "version": VERSION,
-        "runs": [{
-            "tool": {"driver": {
-                "name": TOOL,
-                "version": __version__,
-                "semanticVersion": __version__,
-                "informationUri": INFORMATION_URI,
-                "rules": [_rule(rule) for rule in rules],
-            }},
-            "columnKind": "unicodeCodePoints",
-            "invocations": [invocation],
-            "results": [_result(finding, index, with_fixes=file.offsets_are_file_bytes)
-                        for file in result.files for finding in file.findings],
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": TOOL,
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": INFORMATION_URI,
+                        "rules": [_rule(rule) for rule in rules],
+                    }
+                },
+                "columnKind": "unicodeCodePoints",
+                "invocations": [invocation],
+                "results": [
+                    _result(finding, index, with_fixes=file.offsets_are_file_bytes)
+                    for file in result.files
+                    for finding in file.findings
+                ],
+            }
+        ],
     }
 
 

@@ -20,8 +20,10 @@ def rows(result: RunResult) -> list[dict[str, object]]:
     counts = Counter(f.code for f in findings)
     fixable = {f.code for f in findings if f.fixable}
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return [{"code": code, "name": _name(code), "count": count, "fixable": code in fixable}
-            for code, count in ordered]
+    return [
+        {"code": code, "name": _name(code), "count": count, "fixable": code in fixable}
+        for code, count in ordered
+    ]
 
 
 def render(result: RunResult) -> str:
@@ -34,8 +36,10 @@ def render(result: RunResult) -> str:
     lines = []
     for row in table:
         marker = "[*]" if row["fixable"] else "[ ]"
-        lines.append(f"{row['count']!s:>{count_width}}\t{row['code']!s:<{code_width}}\t"
-                     f"{marker} {row['name']}")
+        lines.append(
+            f"{row['count']!s:>{count_width}}\t{row['code']!s:<{code_width}}\t"
+            f"{marker} {row['name']}"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -9,8 +9,10 @@ def render(result: RunResult, command: str) -> str:
     lines = []
     for finding in result.findings:
         marker = " [*]" if finding.fixable else ""
-        lines.append(f"{finding.path}:{finding.line}:{finding.column}: "
-                     f"{finding.code}{marker} {finding.message}")
+        lines.append(
+            f"{finding.path}:{finding.line}:{finding.column}: "
+            f"{finding.code}{marker} {finding.message}"
+        )
     lines.append(summary(result, command))
     return "\n".join(lines) + "\n"
 

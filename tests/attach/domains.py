@@ -25,5 +25,6 @@ def domain_variants() -> dict[str, bytes]:
     variants["libvirt-plain-crlf"] = crlf(variants["libvirt-plain"])
     variants["handwritten-no-cpu-tabs"] = tabs(variants["handwritten-no-cpu"], 4)
     variants["virt-manager-passthrough-crlf-tabs"] = crlf(
-        tabs(variants["virt-manager-passthrough"], 2))
+        tabs(variants["virt-manager-passthrough"], 2)
+    )
     return variants

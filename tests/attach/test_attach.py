@@ -109,9 +109,13 @@ def test_the_files_own_style_and_comments_are_kept(name: str) -> None:
         assert after.count(b"\n") == after.count(b"\r\n")
     else:
         assert b"\r" not in after
-    added = "\n".join(line[1:] for line in difflib.unified_diff(
-        before.decode().splitlines(), after.decode().splitlines(), lineterm="", n=0)
-        if line.startswith("+") and not line.startswith("+++"))
+    added = "\n".join(
+        line[1:]
+        for line in difflib.unified_diff(
+            before.decode().splitlines(), after.decode().splitlines(), lineterm="", n=0
+        )
+        if line.startswith("+") and not line.startswith("+++")
+    )
     if b"\t<" in before:
         assert "\n " not in "\n" + added
     if b'="' in before and b"='" not in before:
@@ -120,7 +124,7 @@ def test_the_files_own_style_and_comments_are_kept(name: str) -> None:
         assert '"' not in added
     comments = [c.text for c in etree.fromstring(before).iter(etree.Comment)]
     assert comments == [c.text for c in etree.fromstring(after).iter(etree.Comment)]
-    assert after.startswith(before[:before.index(b"<domain")])  # header comment, declaration
+    assert after.startswith(before[: before.index(b"<domain")])  # header comment, declaration
 
 
 def test_the_stanza_is_the_guides() -> None:
@@ -144,14 +148,24 @@ def test_memory_sizes_without_numa() -> None:
     before = VARIANTS["libvirt-plain"]
     assert sizes(before) == {"memory": 4 * GiB, "current_memory": 4 * GiB}
     after = attach(before)
-    assert sizes(after) == {"memory": 12 * GiB, "max_memory": 12 * GiB,
-                            "current_memory": 12 * GiB, "cells": 4 * GiB, "slots": 1}
+    assert sizes(after) == {
+        "memory": 12 * GiB,
+        "max_memory": 12 * GiB,
+        "current_memory": 12 * GiB,
+        "cells": 4 * GiB,
+        "slots": 1,
+    }
     cell = etree.fromstring(after).find("cpu/numa/cell")
     assert cell is not None and cell.get("cpus") == "0-1" and cell.get("id") == "0"
     # the existing <cpu> keeps its model
     assert etree.fromstring(after).findtext("cpu/model") == "qemu64"
-    assert sizes(detach(after)) == {"memory": 4 * GiB, "max_memory": 12 * GiB,
-                                    "current_memory": 4 * GiB, "cells": 4 * GiB, "slots": 1}
+    assert sizes(detach(after)) == {
+        "memory": 4 * GiB,
+        "max_memory": 12 * GiB,
+        "current_memory": 4 * GiB,
+        "cells": 4 * GiB,
+        "slots": 1,
+    }
 
 
 def test_no_cpu_gets_one_after_features() -> None:
@@ -199,8 +213,13 @@ def test_existing_nvdimm_next_free_slot() -> None:
     before = VARIANTS["libvirt-nvdimm"]
     after = attach(before)
     assert device(after).find("address").get("slot") == "1"  # type: ignore[union-attr]
-    assert sizes(after) == {"memory": 20 * GiB, "max_memory": 20 * GiB,
-                            "current_memory": 20 * GiB, "cells": 4 * GiB, "slots": 2}
+    assert sizes(after) == {
+        "memory": 20 * GiB,
+        "max_memory": 20 * GiB,
+        "current_memory": 20 * GiB,
+        "cells": 4 * GiB,
+        "slots": 2,
+    }
     third = attach(after, DeviceSpec("/dev/dax2.0", 4 * GiB, 2 * units.MiB, 16 * units.MiB))
     assert device(third, "/dev/dax2.0").find("address").get("slot") == "2"  # type: ignore[union-attr]
     assert sizes(third)["slots"] == 3
@@ -214,10 +233,13 @@ def test_existing_nvdimm_next_free_slot() -> None:
 
 def test_explicit_slot_in_use_is_refused() -> None:
     with pytest.raises(AttachError, match="slot 0 is already used"):
-        attach(VARIANTS["libvirt-nvdimm"],
-               DeviceSpec(DAX, 8 * GiB, 2 * units.MiB, 16 * units.MiB, slot=0))
-    after = attach(VARIANTS["libvirt-nvdimm"],
-                   DeviceSpec(DAX, 8 * GiB, 2 * units.MiB, 16 * units.MiB, slot=5))
+        attach(
+            VARIANTS["libvirt-nvdimm"],
+            DeviceSpec(DAX, 8 * GiB, 2 * units.MiB, 16 * units.MiB, slot=0),
+        )
+    after = attach(
+        VARIANTS["libvirt-nvdimm"], DeviceSpec(DAX, 8 * GiB, 2 * units.MiB, 16 * units.MiB, slot=5)
+    )
     assert sizes(after)["slots"] == 6
     assert problems(after) == []
 
@@ -234,33 +256,49 @@ def test_attach_refuses_broken_or_foreign_files() -> None:
 def test_crlf_bytes_survive_exactly_outside_the_edits() -> None:
     before = crlf((DATA / "libvirt-plain.xml").read_bytes())
     after = attach(before)
-    assert detach(after).replace(b"\r\n", b"\n") == detach(attach(
-        (DATA / "libvirt-plain.xml").read_bytes()))
+    assert detach(after).replace(b"\r\n", b"\n") == detach(
+        attach((DATA / "libvirt-plain.xml").read_bytes())
+    )
 
 
 # -- sizes and the device description ------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["8G", "8GiB", "8g", "8 GiB", "8192MiB", "8192M",
-                                  "8388608K", "8388608KiB", "8589934592", "8589934592B",
-                                  "8589934592bytes"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "8G",
+        "8GiB",
+        "8g",
+        "8 GiB",
+        "8192MiB",
+        "8192M",
+        "8388608K",
+        "8388608KiB",
+        "8589934592",
+        "8589934592B",
+        "8589934592bytes",
+    ],
+)
 def test_parse_size(text: str) -> None:
     assert parse_size(text) == 8 * GiB
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("8GB", "1000-based; write 8GiB"),
-    ("1.5G", "whole number"),
-    ("8X", "unknown unit"),
-    ("", "whole number"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("8GB", "1000-based; write 8GiB"),
+        ("1.5G", "whole number"),
+        ("8X", "unknown unit"),
+        ("", "whole number"),
+    ],
+)
 def test_parse_size_refusals(text: str, message: str) -> None:
     with pytest.raises(AttachError, match=message):
         parse_size(text)
 
 
-DAXCTL = ('[{"chardev":"dax1.0","size":17179869184,"target_node":0,"align":2097152,'
-          '"mode":"devdax"}]')
+DAXCTL = '[{"chardev":"dax1.0","size":17179869184,"target_node":0,"align":2097152,"mode":"devdax"}]'
 
 
 def test_resolve_from_inventory_and_from_other_domains() -> None:
@@ -271,8 +309,10 @@ def test_resolve_from_inventory_and_from_other_domains() -> None:
         resolve(Request(DAX, size=8 * GiB), inventory)
     with pytest.raises(AttachError, match=r"size of /dev/dax1\.0 is unknown"):
         resolve(Request(DAX), None)
-    attached = load(attach(VARIANTS["libvirt-plain"],
-                           DeviceSpec(DAX, 4 * GiB, 2 * units.MiB, 1 * units.MiB)), "a.xml")
+    attached = load(
+        attach(VARIANTS["libvirt-plain"], DeviceSpec(DAX, 4 * GiB, 2 * units.MiB, 1 * units.MiB)),
+        "a.xml",
+    )
     spec = resolve(Request(DAX), None, [load(VARIANTS["libvirt-two-cells"], "b.xml"), attached])
     assert (spec.size, spec.label) == (4 * GiB, 1 * units.MiB)
 
@@ -283,17 +323,21 @@ def test_resolve_align_from_device() -> None:
     assert spec.align == GiB
     after = attach(VARIANTS["libvirt-plain"], spec)
     assert b"<alignsize unit='GiB'>1</alignsize>" in after
-    assert [f.code for f in api.lint_text(after, facts=inventory)
-            if f.severity >= Severity.WARNING] == []
+    assert [
+        f.code for f in api.lint_text(after, facts=inventory) if f.severity >= Severity.WARNING
+    ] == []
 
 
-@pytest.mark.parametrize(("request_", "message"), [
-    (Request("dax1.0", size=8 * GiB), "absolute path"),
-    (Request(DAX, size=8 * GiB + units.MiB), "not a multiple of alignsize"),
-    (Request(DAX, size=8 * GiB, align=3 * units.MiB), "power of two"),
-    (Request(DAX, size=8 * GiB, label=64 * units.KiB), "128 KiB"),
-    (Request(DAX, size=16 * units.MiB), "smaller than the device"),
-])
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (Request("dax1.0", size=8 * GiB), "absolute path"),
+        (Request(DAX, size=8 * GiB + units.MiB), "not a multiple of alignsize"),
+        (Request(DAX, size=8 * GiB, align=3 * units.MiB), "power of two"),
+        (Request(DAX, size=8 * GiB, label=64 * units.KiB), "128 KiB"),
+        (Request(DAX, size=16 * units.MiB), "smaller than the device"),
+    ],
+)
 def test_resolve_refuses_invalid_devices(request_: Request, message: str) -> None:
     with pytest.raises(AttachError, match=message):
         resolve(request_, None)
@@ -306,28 +350,37 @@ def test_several_domains_agree() -> None:
 
 
 def test_existing_devices_get_node_0_with_the_new_cell() -> None:
-    before = (VARIANTS["libvirt-nvdimm"]
-              .replace(b"  <maxMemory slots='2' unit='KiB'>12582912</maxMemory>\n", b"")
-              .replace(b"        <node>0</node>\n", b""))
+    before = (
+        VARIANTS["libvirt-nvdimm"]
+        .replace(b"  <maxMemory slots='2' unit='KiB'>12582912</maxMemory>\n", b"")
+        .replace(b"        <node>0</node>\n", b"")
+    )
     before = re.sub(rb"\s*<numa>.*</numa>", b"", before, flags=re.DOTALL)
     after = attach(before)
     assert problems(after) == []
-    assert [m.findtext("target/node") for m in etree.fromstring(after).iter("memory")
-            if m.get("model")] == ["0", "0"]
+    assert [
+        m.findtext("target/node") for m in etree.fromstring(after).iter("memory") if m.get("model")
+    ] == ["0", "0"]
     assert sizes(after)["cells"] == 4 * GiB
 
 
 def test_the_guides_vm_section_in_one_step() -> None:
     """The guide's VM before its section, attached with --slot 1, is the guide's VM."""
-    stanza = GUIDE_VM[GUIDE_VM.index("    <!-- the shared famfs device -->"):
-                      GUIDE_VM.index("  </devices>")]
-    numa = GUIDE_VM[GUIDE_VM.index("    <numa>"):GUIDE_VM.index("  </cpu>")]
-    before = (GUIDE_VM.replace(stanza, "").replace(numa, "")
-              .replace("<cpu mode='host-passthrough' check='none' migratable='on'>\n",
-                       "<cpu mode='host-passthrough' check='none' migratable='on'/>\n")
-              .replace("  </cpu>\n", "")
-              .replace("  <maxMemory slots='2' unit='GiB'>40</maxMemory>\n", "")
-              .replace(">40<", ">32<"))
+    stanza = GUIDE_VM[
+        GUIDE_VM.index("    <!-- the shared famfs device -->") : GUIDE_VM.index("  </devices>")
+    ]
+    numa = GUIDE_VM[GUIDE_VM.index("    <numa>") : GUIDE_VM.index("  </cpu>")]
+    before = (
+        GUIDE_VM.replace(stanza, "")
+        .replace(numa, "")
+        .replace(
+            "<cpu mode='host-passthrough' check='none' migratable='on'>\n",
+            "<cpu mode='host-passthrough' check='none' migratable='on'/>\n",
+        )
+        .replace("  </cpu>\n", "")
+        .replace("  <maxMemory slots='2' unit='GiB'>40</maxMemory>\n", "")
+        .replace(">40<", ">32<")
+    )
     spec = DeviceSpec(DAX, 8 * GiB, 2 * units.MiB, 16 * units.MiB, slot=1)
     expected = GUIDE_VM.replace("    <!-- the shared famfs device -->\n", "")
     assert attach(before.encode(), spec).decode() == expected
@@ -335,8 +388,9 @@ def test_the_guides_vm_section_in_one_step() -> None:
 
 def test_memory_from_numa_cells_only() -> None:
     """Without <memory>, libvirt sums the cells and devices: attach leaves it that way."""
-    before = re.sub(rb"  <(memory|currentMemory) unit='KiB'>8388608</\1>\n", b"",
-                    VARIANTS["libvirt-two-cells"])
+    before = re.sub(
+        rb"  <(memory|currentMemory) unit='KiB'>8388608</\1>\n", b"", VARIANTS["libvirt-two-cells"]
+    )
     assert b"<memory unit" not in before
     after = attach(before)
     assert problems(after) == []
@@ -348,9 +402,12 @@ def test_memory_from_numa_cells_only() -> None:
 
 def test_a_comment_over_memory_stays_with_it() -> None:
     before = VARIANTS["libvirt-plain"].replace(
-        b"  <memory unit='KiB'>", b"  <!-- famfs-xml: disable=FX104 reason=\"x\" -->\n"
-        b"  <!-- two -->\n  <memory unit='KiB'>")
+        b"  <memory unit='KiB'>",
+        b"  <!-- famfs-xml: disable=FX104 reason=\"x\" -->\n  <!-- two -->\n  <memory unit='KiB'>",
+    )
     after = attach(before)
-    assert (b"<maxMemory slots='1' unit='KiB'>12582912</maxMemory>\n"
-            b"  <!-- famfs-xml: disable=FX104 reason=\"x\" -->\n  <!-- two -->\n"
-            b"  <memory unit='KiB'>12582912</memory>") in after
+    assert (
+        b"<maxMemory slots='1' unit='KiB'>12582912</maxMemory>\n"
+        b'  <!-- famfs-xml: disable=FX104 reason="x" -->\n  <!-- two -->\n'
+        b"  <memory unit='KiB'>12582912</memory>"
+    ) in after

@@ -17,8 +17,11 @@ from famfs_xml.attach import AttachError, DeviceSpec, attach_document, detach_do
 from famfs_xml.document import load
 from famfs_xml.findings import Severity
 
-CORPORA = [Path(p) for p in (os.environ.get("FAMFS_XML_LIBVIRT_CORPUS"),
-                              os.environ.get("FAMFS_XML_WILD_CORPUS")) if p]
+CORPORA = [
+    Path(p)
+    for p in (os.environ.get("FAMFS_XML_LIBVIRT_CORPUS"), os.environ.get("FAMFS_XML_WILD_CORPUS"))
+    if p
+]
 SPEC = DeviceSpec("/dev/dax9.0", 2 * units.GiB, 2 * units.MiB, 16 * units.MiB)
 
 

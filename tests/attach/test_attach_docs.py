@@ -36,11 +36,12 @@ F39_DEV1 = """\
 
 def test_the_documented_diff_is_the_real_one(cli: Cli, tmp_path: Path) -> None:
     text = DOC.read_text(encoding="utf-8")
-    shown = text[text.index("```diff\n") + len("```diff\n"):]
-    shown = shown[:shown.index("```")]
+    shown = text[text.index("```diff\n") + len("```diff\n") :]
+    shown = shown[: shown.index("```")]
     (tmp_path / "f39-dev1.xml").write_text(F39_DEV1)
-    result = cli("attach", "f39-dev1.xml", "--source", "/dev/dax1.0", "--size", "8G", "--diff",
-                 cwd=tmp_path)
+    result = cli(
+        "attach", "f39-dev1.xml", "--source", "/dev/dax1.0", "--size", "8G", "--diff", cwd=tmp_path
+    )
     assert result.exit_code == 1
     real = result.stdout.split("\n", 3)[3]  # without the ---/+++ and first @@ lines
     assert shown == real

@@ -13,8 +13,7 @@ from tests.attach.domains import DATA
 from tests.conftest import Cli, run_entry_point
 from tests.devices.devices_fake_machine import FakeMachine
 
-DAXCTL = ('[{"chardev":"dax1.0","size":8589934592,"target_node":0,"align":2097152,'
-          '"mode":"devdax"}]')
+DAXCTL = '[{"chardev":"dax1.0","size":8589934592,"target_node":0,"align":2097152,"mode":"devdax"}]'
 
 
 @pytest.fixture
@@ -49,21 +48,42 @@ def test_attach_two_domains_consistently(cli: Cli, vms: Path) -> None:
 
 
 def test_size_from_the_other_domains(cli: Cli, vms: Path) -> None:
-    cli("attach", "handwritten-no-cpu.xml", "--source", "/dev/dax1.0", "--size", "4GiB",
-        cwd=vms)
-    result = cli("attach", "handwritten-no-cpu.xml", "virt-manager-passthrough.xml",
-                 "--source", "/dev/dax1.0", cwd=vms)
+    cli("attach", "handwritten-no-cpu.xml", "--source", "/dev/dax1.0", "--size", "4GiB", cwd=vms)
+    result = cli(
+        "attach",
+        "handwritten-no-cpu.xml",
+        "virt-manager-passthrough.xml",
+        "--source",
+        "/dev/dax1.0",
+        cwd=vms,
+    )
     assert result.exit_code == 0, result.stderr
     assert "attached /dev/dax1.0 (4 GiB" in result.stdout
 
 
 def test_size_from_inventory(cli: Cli, vms: Path) -> None:
-    result = cli("attach", "libvirt-nvdimm.xml", "--source", "/dev/dax1.0",
-                 "--inventory", "dax.json", cwd=vms)
+    result = cli(
+        "attach",
+        "libvirt-nvdimm.xml",
+        "--source",
+        "/dev/dax1.0",
+        "--inventory",
+        "dax.json",
+        cwd=vms,
+    )
     assert result.exit_code == 0, result.stderr
     assert "(8 GiB, slot 1, NUMA node 0)" in result.stdout
-    conflict = cli("attach", "virt-manager-passthrough.xml", "--source", "/dev/dax1.0",
-                   "--inventory", "dax.json", "--size", "16G", cwd=vms)
+    conflict = cli(
+        "attach",
+        "virt-manager-passthrough.xml",
+        "--source",
+        "/dev/dax1.0",
+        "--inventory",
+        "dax.json",
+        "--size",
+        "16G",
+        cwd=vms,
+    )
     assert conflict.exit_code == 2
     assert "differs from the size of /dev/dax1.0" in conflict.stderr
 
@@ -73,29 +93,42 @@ def test_unknown_size_exits_2_and_touches_nothing(cli: Cli, vms: Path) -> None:
     result = cli("attach", "handwritten-no-cpu.xml", "--source", "/dev/dax1.0", cwd=vms)
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert result.stderr == ("famfs-xml: error: the size of /dev/dax1.0 is unknown: give "
-                             "--size, --inventory FILE or --host\n")
+    assert result.stderr == (
+        "famfs-xml: error: the size of /dev/dax1.0 is unknown: give "
+        "--size, --inventory FILE or --host\n"
+    )
     assert snapshot_of(vms) == before
 
 
 def test_one_bad_file_means_no_file_is_written(cli: Cli, vms: Path) -> None:
     (vms / "broken.xml").write_text("<domain><name>x</name>")
     before = snapshot_of(vms)
-    result = cli("attach", "handwritten-no-cpu.xml", "broken.xml", "--source", "/dev/dax1.0",
-                 "--size", "8G", cwd=vms)
+    result = cli(
+        "attach",
+        "handwritten-no-cpu.xml",
+        "broken.xml",
+        "--source",
+        "/dev/dax1.0",
+        "--size",
+        "8G",
+        cwd=vms,
+    )
     assert result.exit_code == 2
     assert result.stderr.startswith("famfs-xml: error: broken.xml:1:")
     assert len(result.stderr.splitlines()) == 1
     assert snapshot_of(vms) == before
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--size", "8GB"], "GB is 1000-based"),
-    (["--size", "8G", "--node", "1"], "--node 1 but the domain has no NUMA cells"),
-    (["--size", "8G", "--align", "3M"], "not a power of two"),
-    (["--size", "8G", "--inventory", "missing.json"], "cannot read inventory"),
-    (["--size", "8G", "--host", "--root", "no-such-dir"], "cannot read root"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--size", "8GB"], "GB is 1000-based"),
+        (["--size", "8G", "--node", "1"], "--node 1 but the domain has no NUMA cells"),
+        (["--size", "8G", "--align", "3M"], "not a power of two"),
+        (["--size", "8G", "--inventory", "missing.json"], "cannot read inventory"),
+        (["--size", "8G", "--host", "--root", "no-such-dir"], "cannot read root"),
+    ],
+)
 def test_usage_errors(cli: Cli, vms: Path, args: list[str], message: str) -> None:
     before = snapshot_of(vms)
     result = cli("attach", "handwritten-no-cpu.xml", "--source", "/dev/dax1.0", *args, cwd=vms)
@@ -129,16 +162,32 @@ def test_host_facts(cli: Cli, vms: Path) -> None:
 def test_host_device_not_in_devdax_mode_is_reported(cli: Cli, vms: Path) -> None:
     machine = FakeMachine(vms / "host")
     machine.add_dax("dax1.0", size=8 * units.GiB, align=2 * units.MiB, mode="system-ram")
-    result = cli("attach", "libvirt-nvdimm.xml", "--source", "/dev/dax1.0", "--host",
-                 "--root", str(machine.root), cwd=vms)
+    result = cli(
+        "attach",
+        "libvirt-nvdimm.xml",
+        "--source",
+        "/dev/dax1.0",
+        "--host",
+        "--root",
+        str(machine.root),
+        cwd=vms,
+    )
     assert result.exit_code == 1
     assert "FX309" in result.stdout and "system-ram" in result.stdout
 
 
 def test_diff_writes_nothing(cli: Cli, vms: Path, snapshot: SnapshotAssertion) -> None:
     before = snapshot_of(vms)
-    result = cli("attach", "handwritten-no-cpu.xml", "--source", "/dev/dax1.0", "--size",
-                 "8G", "--diff", cwd=vms)
+    result = cli(
+        "attach",
+        "handwritten-no-cpu.xml",
+        "--source",
+        "/dev/dax1.0",
+        "--size",
+        "8G",
+        "--diff",
+        cwd=vms,
+    )
     assert result.exit_code == 1
     assert snapshot_of(vms) == before
     assert result.snapshot() == snapshot
@@ -184,7 +233,16 @@ def test_remaining_findings_are_reported(cli: Cli, vms: Path) -> None:
 def test_entry_point_help() -> None:
     result = run_entry_point(["attach", "--help"])
     assert result.exit_code == 0
-    for option in ("--source", "--size", "--node", "--label", "--align", "--slot",
-                   "--inventory", "--host", "--diff"):
+    for option in (
+        "--source",
+        "--size",
+        "--node",
+        "--label",
+        "--align",
+        "--slot",
+        "--inventory",
+        "--host",
+        "--diff",
+    ):
         assert option in result.stdout
     assert run_entry_point(["detach", "--help"]).exit_code == 0

@@ -17,15 +17,17 @@ def _vm(tmp_path: Path, text: str = GUIDE_VM) -> Path:
     return path
 
 
-def test_a_devdax_device_of_the_right_size_is_clean(famfs_cli: Cli, tmp_path: Path,
-                                                     machine: FakeMachine) -> None:
+def test_a_devdax_device_of_the_right_size_is_clean(
+    famfs_cli: Cli, tmp_path: Path, machine: FakeMachine
+) -> None:
     machine.add_dax("dax1.0", size=8 * units.GiB, align=2 * units.MiB, mode="devdax")
     result = famfs_cli("lint", "--host", "--root", str(machine.root), str(_vm(tmp_path)))
     assert result.exit_code == 0, result.stdout
 
 
-def test_size_and_align_come_from_sysfs(famfs_cli: Cli, tmp_path: Path,
-                                        machine: FakeMachine) -> None:
+def test_size_and_align_come_from_sysfs(
+    famfs_cli: Cli, tmp_path: Path, machine: FakeMachine
+) -> None:
     machine.add_dax("dax1.0", size=16 * units.GiB, align=units.GiB, mode="devdax")
     vm = _vm(tmp_path)
     result = famfs_cli("lint", "--host", "--root", str(machine.root), str(vm))
@@ -39,8 +41,9 @@ def test_size_and_align_come_from_sysfs(famfs_cli: Cli, tmp_path: Path,
     assert "<alignsize unit='MiB'>1024</alignsize>" in text
 
 
-def test_a_device_in_system_ram_mode_is_fx309(famfs_cli: Cli, tmp_path: Path,
-                                              machine: FakeMachine) -> None:
+def test_a_device_in_system_ram_mode_is_fx309(
+    famfs_cli: Cli, tmp_path: Path, machine: FakeMachine
+) -> None:
     machine.add_dax("dax1.0", mode="system-ram")
     result = famfs_cli("lint", "--host", "--root", str(machine.root), str(_vm(tmp_path)))
     assert result.exit_code == 1

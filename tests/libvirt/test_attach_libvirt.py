@@ -27,8 +27,12 @@ def _sizes(xml: bytes | str) -> tuple[int | None, ...]:
     data = xml.encode() if isinstance(xml, str) else xml
     domain = build(etree.fromstring(data))
     memory = (domain.max_memory, domain.memory, domain.current_memory)
-    return (*(None if s is None else s.bytes for s in memory),
-            domain.slots, domain.cells_total, domain.devs_total)
+    return (
+        *(None if s is None else s.bytes for s in memory),
+        domain.slots,
+        domain.cells_total,
+        domain.devs_total,
+    )
 
 
 def _judge(judge: LibvirtJudge, data: bytes, original: bytes) -> None:
@@ -75,16 +79,18 @@ def test_detached_domain_is_accepted(libvirt_judge: LibvirtJudge, name: str) -> 
 
 def test_second_device_and_second_node(libvirt_judge: LibvirtJudge) -> None:
     first = attach_document(load(VARIANTS["libvirt-two-cells"], "two.xml"), SPEC)
-    second = attach_document(first.doc, DeviceSpec("/dev/dax2.0", 4 * units.GiB,
-                                                   2 * units.MiB, 16 * units.MiB, node=1))
+    second = attach_document(
+        first.doc, DeviceSpec("/dev/dax2.0", 4 * units.GiB, 2 * units.MiB, 16 * units.MiB, node=1)
+    )
     _judge(libvirt_judge, second.after, VARIANTS["libvirt-two-cells"])
     argv = libvirt_judge.to_native(second.after).output
     assert '"node":1,"label-size":16777216,"memdev":"memnvdimm1","id":"nvdimm1","slot":1' in argv
 
 
 def test_domain_without_memory_element(libvirt_judge: LibvirtJudge) -> None:
-    original = re.sub(rb"  <(memory|currentMemory) unit='KiB'>8388608</\1>\n", b"",
-                      VARIANTS["libvirt-two-cells"])
+    original = re.sub(
+        rb"  <(memory|currentMemory) unit='KiB'>8388608</\1>\n", b"", VARIANTS["libvirt-two-cells"]
+    )
     attached = attach_document(load(original, "cells.xml"), SPEC)
     defined = libvirt_judge.define(attached.after)
     assert defined.ok, defined.message

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fixture_data import FIXTURES
 import pytest
+from fixture_data import FIXTURES
 from libvirt_judge import LibvirtJudge, ShellExited, Verdict, domain_name
 
 GUIDE = (FIXTURES / "guide" / "f39-dev2.xml").read_bytes()

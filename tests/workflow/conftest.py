@@ -66,8 +66,10 @@ def sarif_schema() -> dict[str, Any]:
             pytest.fail("jsonschema is not installed, and CI=true requires SARIF validation")
         pytest.skip("jsonschema is not installed: SARIF output not validated")
     if not location or not Path(location).is_file():
-        message = ("FAMFS_XML_SARIF_SCHEMA does not name the SARIF 2.1.0 schema file "
-                   f"(got {location!r}): SARIF output not validated")
+        message = (
+            "FAMFS_XML_SARIF_SCHEMA does not name the SARIF 2.1.0 schema file "
+            f"(got {location!r}): SARIF output not validated"
+        )
         if in_ci:
             pytest.fail(message)
         pytest.skip(message)

@@ -29,8 +29,14 @@ def test_fix_from_stdin_reports_on_stderr(cli: Cli) -> None:
 
 def test_help_lists_the_workflow_options(cli: Cli) -> None:
     lint_help = cli("lint", "--help").stdout
-    for option in ("--format", "--output", "--statistics", "--config", "--isolated",
-                   "--only-domains"):
+    for option in (
+        "--format",
+        "--output",
+        "--statistics",
+        "--config",
+        "--isolated",
+        "--only-domains",
+    ):
         assert option in lint_help
     for name in ("sarif", "github", "junit"):
         assert name in lint_help

@@ -50,7 +50,9 @@ def test_nearest_file_wins_without_merging(tmp_path: Path) -> None:
 
 
 def test_all_keys(tmp_path: Path) -> None:
-    path = _write(tmp_path / ".famfs-xml.toml", """\
+    path = _write(
+        tmp_path / ".famfs-xml.toml",
+        """\
 select = ["FX3", "nvdimm-label"]
 extend-select = ["FX401"]
 ignore = ["FX306"]
@@ -64,49 +66,68 @@ alignsize = "1GiB"
 
 [rules.FX304]
 size = "2 MiB"
-""")
+""",
+    )
     loaded = config.load(path, CATALOG)
     assert loaded.select == ("FX3", "nvdimm-label")
     assert loaded.extend_select == ("FX401",)
     assert loaded.ignore == ("FX306",)
     assert loaded.fail_on is Severity.ERROR
     assert loaded.per_file_ignores == (("legacy-*.xml", frozenset({"FX302", "FX303"})),)
-    assert loaded.parameters == {"FX302": {"alignsize": units.GiB},
-                                 "FX304": {"size": 2 * units.MiB}}
+    assert loaded.parameters == {
+        "FX302": {"alignsize": units.GiB},
+        "FX304": {"size": 2 * units.MiB},
+    }
 
 
 def test_pyproject_table(tmp_path: Path) -> None:
-    path = _write(tmp_path / "pyproject.toml", """\
+    path = _write(
+        tmp_path / "pyproject.toml",
+        """\
 [project]
 name = "vms"
 
 [tool.famfs-xml]
 ignore = ["FX106"]
-""")
+""",
+    )
     assert config.load(path, CATALOG).ignore == ("FX106",)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ('colour = "red"\n', ".famfs-xml.toml: colour: unknown key"),
-    ('select = ["FX999"]\n', ".famfs-xml.toml: select: unknown rule code or name 'FX999'"),
-    ('ignore = "nvdimm-nope"\n', ".famfs-xml.toml: ignore: unknown rule code or name"),
-    ("select = 3\n", ".famfs-xml.toml: select: expected a list"),
-    ('fail-on = "fatal"\n', ".famfs-xml.toml: fail-on: 'fatal' is not error, warning or info"),
-    ('[per-file-ignores]\n"a.xml" = ["FX000"]\n',
-     '.famfs-xml.toml: per-file-ignores."a.xml": unknown rule code or name'),
-    ('[rules.FX302]\nalignsize = "3MiB"\n',
-     ".famfs-xml.toml: rules.FX302.alignsize: '3MiB' is not a power of two"),
-    ('[rules.FX302]\nalignsize = "2 parsecs"\n',
-     ".famfs-xml.toml: rules.FX302.alignsize: bad size '2 parsecs'"),
-    ('[rules.FX302]\nalignsize = "2"\n',
-     ".famfs-xml.toml: rules.FX302.alignsize: bad size '2': expected a number and a unit"),
-    ('[rules.FX302]\nalign = "2MiB"\n', ".famfs-xml.toml: rules.FX302.align: unknown key"),
-    ('[rules.FX304]\nsize = "64KiB"\n',
-     ".famfs-xml.toml: rules.FX304.size: '64KiB' is below the minimum 128 KiB"),
-    ('[rules.FX301]\nshared = true\n', ".famfs-xml.toml: rules.FX301: FX301 has no parameters"),
-    ('[rules.FX777]\nx = 1\n', ".famfs-xml.toml: rules.FX777: unknown rule code 'FX777'"),
-    ("select = [\n", ".famfs-xml.toml: not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('colour = "red"\n', ".famfs-xml.toml: colour: unknown key"),
+        ('select = ["FX999"]\n', ".famfs-xml.toml: select: unknown rule code or name 'FX999'"),
+        ('ignore = "nvdimm-nope"\n', ".famfs-xml.toml: ignore: unknown rule code or name"),
+        ("select = 3\n", ".famfs-xml.toml: select: expected a list"),
+        ('fail-on = "fatal"\n', ".famfs-xml.toml: fail-on: 'fatal' is not error, warning or info"),
+        (
+            '[per-file-ignores]\n"a.xml" = ["FX000"]\n',
+            '.famfs-xml.toml: per-file-ignores."a.xml": unknown rule code or name',
+        ),
+        (
+            '[rules.FX302]\nalignsize = "3MiB"\n',
+            ".famfs-xml.toml: rules.FX302.alignsize: '3MiB' is not a power of two",
+        ),
+        (
+            '[rules.FX302]\nalignsize = "2 parsecs"\n',
+            ".famfs-xml.toml: rules.FX302.alignsize: bad size '2 parsecs'",
+        ),
+        (
+            '[rules.FX302]\nalignsize = "2"\n',
+            ".famfs-xml.toml: rules.FX302.alignsize: bad size '2': expected a number and a unit",
+        ),
+        ('[rules.FX302]\nalign = "2MiB"\n', ".famfs-xml.toml: rules.FX302.align: unknown key"),
+        (
+            '[rules.FX304]\nsize = "64KiB"\n',
+            ".famfs-xml.toml: rules.FX304.size: '64KiB' is below the minimum 128 KiB",
+        ),
+        ("[rules.FX301]\nshared = true\n", ".famfs-xml.toml: rules.FX301: FX301 has no parameters"),
+        ("[rules.FX777]\nx = 1\n", ".famfs-xml.toml: rules.FX777: unknown rule code 'FX777'"),
+        ("select = [\n", ".famfs-xml.toml: not valid TOML"),
+    ],
+)
 def test_bad_config_names_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
     path = _write(tmp_path / ".famfs-xml.toml", text)
     with pytest.raises(config.ConfigError) as raised:
@@ -123,10 +144,17 @@ def test_pyproject_errors_name_the_tool_table(tmp_path: Path) -> None:
         config.load(path, CATALOG)
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("2MiB", 2 * units.MiB), ("1GiB", units.GiB), ("1 g", units.GiB), ("4096 bytes", 4096),
-    ("2MB", 2_000_000), (2097152, 2 * units.MiB),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2MiB", 2 * units.MiB),
+        ("1GiB", units.GiB),
+        ("1 g", units.GiB),
+        ("4096 bytes", 4096),
+        ("2MB", 2_000_000),
+        (2097152, 2 * units.MiB),
+    ],
+)
 def test_parse_size(value: object, expected: int) -> None:
     assert config.parse_size(value) == expected
 
@@ -143,16 +171,18 @@ def test_cli_select_replaces_config_selection_and_ignore_adds() -> None:
     assert "FX301" in codes and "FX302" not in codes and "FX101" not in codes
     codes = config.effective_codes(CATALOG, loaded, config.Overrides(select=["FX302", "FX101"]))
     assert codes == {"FX302", "FX101"}
-    codes = config.effective_codes(CATALOG, loaded, config.Overrides(
-        extend_select=["FX302"], ignore=["FX303"]))
+    codes = config.effective_codes(
+        CATALOG, loaded, config.Overrides(extend_select=["FX302"], ignore=["FX303"])
+    )
     assert "FX302" in codes and "FX303" not in codes
 
 
 def test_fail_on_precedence() -> None:
     loaded = config.Config(fail_on=Severity.ERROR)
     assert config.effective_fail_on(loaded, config.Overrides()) is Severity.ERROR
-    assert config.effective_fail_on(
-        loaded, config.Overrides(fail_on=Severity.INFO)) is Severity.INFO
+    assert (
+        config.effective_fail_on(loaded, config.Overrides(fail_on=Severity.INFO)) is Severity.INFO
+    )
     assert config.effective_fail_on(config.Config(), config.Overrides()) is Severity.WARNING
 
 
@@ -160,7 +190,8 @@ def test_fail_on_precedence() -> None:
 
 
 def test_config_is_discovered_from_the_current_directory(
-        cli: Cli, workdir: Path, broken_xml: str) -> None:
+    cli: Cli, workdir: Path, broken_xml: str
+) -> None:
     (workdir / "vm.xml").write_text(broken_xml)
     assert cli("lint", "vm.xml").code == 1
     (workdir / ".famfs-xml.toml").write_text('ignore = ["FX301", "FX302", "FX303", "FX5"]\n')
@@ -169,13 +200,13 @@ def test_config_is_discovered_from_the_current_directory(
     assert cli("lint", "--isolated", "vm.xml").code == 1
 
 
-def test_per_file_ignores_match_path_and_basename(
-        cli: Cli, workdir: Path, broken_xml: str) -> None:
+def test_per_file_ignores_match_path_and_basename(cli: Cli, workdir: Path, broken_xml: str) -> None:
     (workdir / "legacy").mkdir()
     (workdir / "legacy" / "old-vm.xml").write_text(broken_xml)
     (workdir / "new-vm.xml").write_text(broken_xml)
     (workdir / ".famfs-xml.toml").write_text(
-        '[per-file-ignores]\n"old-*.xml" = ["FX3"]\n"new-vm.xml" = ["FX301"]\n')
+        '[per-file-ignores]\n"old-*.xml" = ["FX3"]\n"new-vm.xml" = ["FX301"]\n'
+    )
     result = cli("lint", "--format", "json", "legacy/old-vm.xml", "new-vm.xml", "--ignore", "FX501")
     codes = {(f["path"], f["code"]) for f in result.json()["findings"]}
     assert codes == {("new-vm.xml", "FX302"), ("new-vm.xml", "FX303")}
@@ -190,19 +221,29 @@ def test_rule_parameters_reach_the_rules(cli: Cli, workdir: Path, clean_xml: str
     assert "the backing needs 1 GiB" in messages["FX302"]
     assert result.code == 1
     no_label = clean_xml.replace(
-        "        <label>\n          <size unit='MiB'>16</size>\n        </label>\n", "")
+        "        <label>\n          <size unit='MiB'>16</size>\n        </label>\n", ""
+    )
     (workdir / "vm.xml").write_text(no_label)
     result = cli("lint", "--config", str(config_file), "--format", "json", "vm.xml")
     messages = {f["code"]: f["message"] for f in result.json()["findings"]}
     assert "the famfs guide uses a 32 MiB label" in messages["FX304"]
-    fixed = cli("fix", "--config", str(config_file), "--unsafe-fixes", "--select", "FX304",
-                "-", stdin=no_label.encode())
+    fixed = cli(
+        "fix",
+        "--config",
+        str(config_file),
+        "--unsafe-fixes",
+        "--select",
+        "FX304",
+        "-",
+        stdin=no_label.encode(),
+    )
     assert "<size unit='MiB'>32</size>" in fixed.stdout
 
 
 def test_cli_fail_on_overrides_config(cli: Cli, workdir: Path, clean_xml: str) -> None:
     no_label = clean_xml.replace(
-        "        <label>\n          <size unit='MiB'>16</size>\n        </label>\n", "")
+        "        <label>\n          <size unit='MiB'>16</size>\n        </label>\n", ""
+    )
     (workdir / "vm.xml").write_text(no_label)  # FX304: a missing label is a warning
     (workdir / ".famfs-xml.toml").write_text('fail-on = "error"\n')
     assert cli("lint", "vm.xml").code == 0

@@ -21,20 +21,36 @@ from workflow_samples import BROKEN, CLEAN, NETWORK, ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
-GIT_IDENTITY = ["-c", "user.name=famfs-xml tests", "-c", "user.email=tests@famfs-xml.invalid",
-                "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"]
+GIT_IDENTITY = [
+    "-c",
+    "user.name=famfs-xml tests",
+    "-c",
+    "user.email=tests@famfs-xml.invalid",
+    "-c",
+    "commit.gpgsign=false",
+    "-c",
+    "init.defaultBranch=main",
+]
 
 
 def _git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(["git", *GIT_IDENTITY, *args], cwd=cwd, check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["git", *GIT_IDENTITY, *args], cwd=cwd, check=True, capture_output=True, text=True
+    )
     return done.stdout.strip()
 
 
 def _source_files() -> list[str]:
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, check=True, capture_output=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     return [name for name in listed if name and (ROOT / name).is_file()]
 
 
@@ -110,11 +126,18 @@ repos:
 
     def _pre_commit(self, *args: str) -> Run:
         _git(self.path, "add", "-A")
-        env = dict(os.environ, PRE_COMMIT_HOME=str(self.hooks.home), PRE_COMMIT_COLOR="never",
-                   NO_COLOR="1")
+        env = dict(
+            os.environ, PRE_COMMIT_HOME=str(self.hooks.home), PRE_COMMIT_COLOR="never", NO_COLOR="1"
+        )
         env.pop("GITHUB_ACTIONS", None)
-        done = subprocess.run([sys.executable, "-m", "pre_commit", *args], cwd=self.path,
-                              env=env, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, "-m", "pre_commit", *args],
+            cwd=self.path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         return Run(done.returncode, done.stdout + done.stderr)
 
 
@@ -166,10 +189,12 @@ def test_lint_hook_compares_domains_sharing_a_device(qemu_repo: QemuRepo) -> Non
     """FX501 needs both domains in one invocation: require_serial makes pre-commit pass all
     files together instead of splitting them across parallel jobs."""
     for index in range(2, 9):  # enough files that a parallel split would separate them
-        qemu_repo.write(f"vm{index}.xml", CLEAN.replace("<name>vm1</name>",
-                                                        f"<name>vm{index}</name>"))
+        qemu_repo.write(
+            f"vm{index}.xml", CLEAN.replace("<name>vm1</name>", f"<name>vm{index}</name>")
+        )
     odd = CLEAN.replace("<name>vm1</name>", "<name>vm9</name>").replace(
-        "<size unit='MiB'>16</size>", "<size unit='MiB'>32</size>")
+        "<size unit='MiB'>16</size>", "<size unit='MiB'>32</size>"
+    )
     qemu_repo.write("vm9.xml", odd)
     run = qemu_repo.run("famfs-xml-lint")
     assert run.code == 1, run.output

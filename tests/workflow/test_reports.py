@@ -21,9 +21,11 @@ from famfs_xml.report.sarif import artifact_uri
 # vm1 is clean; vm2 is broken (three safe fixes); vm3 has a missing label (a warning with an
 # unsafe fix). Each has its own backing device.
 VM2 = BROKEN.replace("<name>vm1</name>", "<name>vm2</name>").replace("/dev/dax1.0", "/dev/dax2.0")
-NO_LABEL = CLEAN.replace("<name>vm1</name>", "<name>vm3</name>").replace(
-    "/dev/dax1.0", "/dev/dax3.0").replace(
-    "        <label>\n          <size unit='MiB'>16</size>\n        </label>\n", "")
+NO_LABEL = (
+    CLEAN.replace("<name>vm1</name>", "<name>vm3</name>")
+    .replace("/dev/dax1.0", "/dev/dax3.0")
+    .replace("        <label>\n          <size unit='MiB'>16</size>\n        </label>\n", "")
+)
 
 
 @pytest.fixture
@@ -53,15 +55,15 @@ def _sarif(cli: Cli, *args: str) -> dict[str, Any]:
 
 
 def test_sarif_validates_against_the_official_schema(
-        cli: Cli, domains: Path, sarif_schema: dict[str, Any]) -> None:
+    cli: Cli, domains: Path, sarif_schema: dict[str, Any]
+) -> None:
     import jsonschema
 
     for args in (FILES, ("qemu/vm1.xml",), ("--select", "ALL", *FILES)):
         jsonschema.validate(_sarif(cli, *args), sarif_schema)
 
 
-def test_sarif_fix_output_validates(cli: Cli, domains: Path,
-                                    sarif_schema: dict[str, Any]) -> None:
+def test_sarif_fix_output_validates(cli: Cli, domains: Path, sarif_schema: dict[str, Any]) -> None:
     import jsonschema
 
     result = cli("fix", "--isolated", "--format", "sarif", "--diff", *FILES)
@@ -93,8 +95,7 @@ def test_sarif_content(cli: Cli, domains: Path, snapshot: SnapshotAssertion) -> 
     assert run["results"] == snapshot  # without ruleIndex: it moves when rules are added
 
 
-def test_sarif_fixes_are_byte_replacements_that_repair_the_file(
-        cli: Cli, domains: Path) -> None:
+def test_sarif_fixes_are_byte_replacements_that_repair_the_file(cli: Cli, domains: Path) -> None:
     data = _sarif(cli, "qemu/vm2.xml")
     original = (domains / "qemu" / "vm2.xml").read_bytes()
     replacements = []
@@ -106,8 +107,10 @@ def test_sarif_fixes_are_byte_replacements_that_repair_the_file(
     assert len(replacements) == 3
     patched = original
     # from the end backwards; of two insertions at one offset, the earlier result goes first
-    order = sorted(enumerate(replacements),
-                   key=lambda item: (-item[1]["deletedRegion"]["byteOffset"], -item[0]))
+    order = sorted(
+        enumerate(replacements),
+        key=lambda item: (-item[1]["deletedRegion"]["byteOffset"], -item[0]),
+    )
     for _, replacement in order:
         start = replacement["deletedRegion"]["byteOffset"]
         end = start + replacement["deletedRegion"]["byteLength"]
@@ -124,11 +127,14 @@ def test_sarif_leaves_out_unsafe_fixes(cli: Cli, domains: Path) -> None:
     assert results[0]["level"] == "warning"
 
 
-@pytest.mark.parametrize(("path", "uri"), [
-    ("qemu/vm 1.xml", "qemu/vm%201.xml"),
-    ("/etc/libvirt/qemu/vm1.xml", "file:///etc/libvirt/qemu/vm1.xml"),
-    ("vm#1.xml", "vm%231.xml"),
-])
+@pytest.mark.parametrize(
+    ("path", "uri"),
+    [
+        ("qemu/vm 1.xml", "qemu/vm%201.xml"),
+        ("/etc/libvirt/qemu/vm1.xml", "file:///etc/libvirt/qemu/vm1.xml"),
+        ("vm#1.xml", "vm%231.xml"),
+    ],
+)
 def test_sarif_uris(path: str, uri: str) -> None:
     assert artifact_uri(path) == uri
 
@@ -143,7 +149,8 @@ def test_github_output(cli: Cli, domains: Path, snapshot: SnapshotAssertion) -> 
 
 
 def test_github_is_chosen_inside_github_actions(
-        cli: Cli, domains: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli: Cli, domains: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     auto = cli("lint", "--isolated", "qemu/vm2.xml")
     assert auto.stdout.startswith("::error file=qemu/vm2.xml,line=")
@@ -166,11 +173,13 @@ def test_github_escapes_paths_and_messages(cli: Cli, workdir: Path) -> None:
 
 
 def test_github_severities(cli: Cli, domains: Path) -> None:
-    out = cli("lint", "--isolated", "--format", "github", "--select", "FX304,FX403",
-              "qemu/vm3.xml").stdout
+    out = cli(
+        "lint", "--isolated", "--format", "github", "--select", "FX304,FX403", "qemu/vm3.xml"
+    ).stdout
     assert out.splitlines()[0].startswith("::warning file=qemu/vm3.xml,")
-    cli_info = cli("lint", "--isolated", "--format", "github", "--select", "FX005",
-                   "qemu/vm3.xml").stdout
+    cli_info = cli(
+        "lint", "--isolated", "--format", "github", "--select", "FX005", "qemu/vm3.xml"
+    ).stdout
     assert cli_info.startswith("::notice file=qemu/vm3.xml,line=1,col=1,title=FX005::")
 
 
@@ -253,7 +262,8 @@ def test_output_to_an_unwritable_place_is_exit_2(cli: Cli, domains: Path) -> Non
 def test_sarif_has_no_fixes_for_files_that_are_not_plain_utf8(cli: Cli, workdir: Path) -> None:
     (workdir / "bom.xml").write_bytes(b"\xef\xbb\xbf" + VM2.encode())
     (workdir / "latin1.xml").write_bytes(
-        b"<?xml version='1.0' encoding='ISO-8859-1'?>\n" + VM2.encode())
+        b"<?xml version='1.0' encoding='ISO-8859-1'?>\n" + VM2.encode()
+    )
     (workdir / "plain.xml").write_text(VM2)
     data = _sarif(cli, "bom.xml", "latin1.xml", "plain.xml")
     fixes: dict[str, int] = {}

@@ -34,11 +34,14 @@ def before_nvdimm(text: str, comment: str) -> str:
 
 def with_metadata(text: str, *ignores: str) -> str:
     block = "".join(f"      {line}\n" for line in ignores)
-    return text.replace(METADATA_AT, f"""  <metadata>
+    return text.replace(
+        METADATA_AT,
+        f"""  <metadata>
     <famfs:lint xmlns:famfs="urn:famfs-xml:lint:1">
 {block}    </famfs:lint>
   </metadata>
-{METADATA_AT}""")
+{METADATA_AT}""",
+    )
 
 
 def test_broken_sample_has_three_findings() -> None:
@@ -75,8 +78,10 @@ def test_other_comments_between_directive_and_element() -> None:
 def test_prolog_directives_cover_the_file() -> None:
     assert codes("<!-- famfs-xml: disable-file=FX301,FX303 -->\n" + BROKEN) == ["FX302"]
     assert codes("<!-- famfs-xml: disable=FX3 -->\n" + BROKEN) == []
-    libvirt_header = ("<!--\nWARNING: THIS IS AN AUTO-GENERATED FILE. CHANGES TO IT ARE LIKELY TO "
-                      "BE\nOVERWRITTEN AND LOST.\n-->\n")
+    libvirt_header = (
+        "<!--\nWARNING: THIS IS AN AUTO-GENERATED FILE. CHANGES TO IT ARE LIKELY TO "
+        "BE\nOVERWRITTEN AND LOST.\n-->\n"
+    )
     assert codes(libvirt_header + "<!-- famfs-xml: disable-file=FX3 -->\n" + BROKEN) == []
 
 
@@ -87,13 +92,16 @@ def test_directive_with_nothing_after_it() -> None:
     assert "no element follows it" in found[0].message
 
 
-@pytest.mark.parametrize(("comment", "message"), [
-    ("<!-- famfs-xml: disable=FX999 -->", "unknown rule 'FX999' in a suppression"),
-    ("<!-- famfs-xml: enable=FX301 -->", "malformed famfs-xml directive: unknown key 'enable'"),
-    ("<!-- famfs-xml: reason=\"x\" -->", "malformed famfs-xml directive: expected disable="),
-    ("<!-- famfs-xml: disable= -->", "malformed famfs-xml directive: cannot read"),
-    ("<!-- famfs-xml: disable=FX301 disable-file=FX302 -->", "one disable= or disable-file="),
-])
+@pytest.mark.parametrize(
+    ("comment", "message"),
+    [
+        ("<!-- famfs-xml: disable=FX999 -->", "unknown rule 'FX999' in a suppression"),
+        ("<!-- famfs-xml: enable=FX301 -->", "malformed famfs-xml directive: unknown key 'enable'"),
+        ('<!-- famfs-xml: reason="x" -->', "malformed famfs-xml directive: expected disable="),
+        ("<!-- famfs-xml: disable= -->", "malformed famfs-xml directive: cannot read"),
+        ("<!-- famfs-xml: disable=FX301 disable-file=FX302 -->", "one disable= or disable-file="),
+    ],
+)
 def test_bad_directives_are_reported(comment: str, message: str) -> None:
     found = [f for f in lint(before_nvdimm(CLEAN, comment)) if f.code == "FX006"]
     assert len(found) == 1
@@ -109,16 +117,24 @@ def test_plain_comments_are_not_directives() -> None:
 
 
 def test_metadata_block_covers_the_file() -> None:
-    text = with_metadata(BROKEN, '<famfs:ignore rule="FX301" reason="x"/>',
-                         '<famfs:ignore rule="nvdimm-pmem-missing"/>')
+    text = with_metadata(
+        BROKEN,
+        '<famfs:ignore rule="FX301" reason="x"/>',
+        '<famfs:ignore rule="nvdimm-pmem-missing"/>',
+    )
     assert codes(text) == ["FX302"]
 
 
 def test_metadata_path_narrows_to_that_device() -> None:
-    second = (BROKEN.split("    <memory model='nvdimm'>")[1].split("    </memory>\n")[0]
-              .replace("/dev/dax1.0", "/dev/dax2.0").replace("slot='1'", "slot='2'"))
-    two = BROKEN.replace("  </devices>", f"    <memory model='nvdimm'>{second}    </memory>\n"
-                                         "  </devices>").replace("slots='2'", "slots='3'")
+    second = (
+        BROKEN.split("    <memory model='nvdimm'>")[1]
+        .split("    </memory>\n")[0]
+        .replace("/dev/dax1.0", "/dev/dax2.0")
+        .replace("slot='1'", "slot='2'")
+    )
+    two = BROKEN.replace(
+        "  </devices>", f"    <memory model='nvdimm'>{second}    </memory>\n  </devices>"
+    ).replace("slots='2'", "slots='3'")
     two = two.replace("unit='GiB'>40<", "unit='GiB'>48<")
     assert codes(two).count("FX301") == 2
     text = with_metadata(two, '<famfs:ignore rule="FX3" path="/dev/dax2.0"/>')
@@ -127,16 +143,20 @@ def test_metadata_path_narrows_to_that_device() -> None:
     assert all(f.line < text.index("/dev/dax2.0") for f in found)  # all on the first nvdimm
     unmatched = with_metadata(two, '<famfs:ignore rule="FX302" path="/dev/dax9.9"/>')
     messages = [f.message for f in lint(unmatched) if f.code == "FX006"]
-    assert messages == ["unused suppression: FX302 suppressed nothing "
-                        "(no memory device is backed by /dev/dax9.9)"]
+    assert messages == [
+        "unused suppression: FX302 suppressed nothing (no memory device is backed by /dev/dax9.9)"
+    ]
 
 
-@pytest.mark.parametrize("ignore", [
-    '<famfs:ignore reason="no rule"/>',
-    '<famfs:ignore rule="FX301" colour="red"/>',
-    '<famfs:ignore rule="FX301;FX302"/>',
-    '<famfs:skip rule="FX301"/>',
-])
+@pytest.mark.parametrize(
+    "ignore",
+    [
+        '<famfs:ignore reason="no rule"/>',
+        '<famfs:ignore rule="FX301" colour="red"/>',
+        '<famfs:ignore rule="FX301;FX302"/>',
+        '<famfs:skip rule="FX301"/>',
+    ],
+)
 def test_invalid_metadata_block_is_reported_and_not_applied(ignore: str) -> None:
     found = lint(with_metadata(BROKEN, ignore))
     assert [f.code for f in found] == ["FX006", "FX301", "FX302", "FX303"]
@@ -151,11 +171,19 @@ def test_xmlschema_is_imported_only_for_a_metadata_block(tmp_path: Any) -> None:
     script = (
         "import sys\nfrom famfs_xml.cli import run\n"
         "code = run(['lint', '--isolated', sys.argv[1]])\n"
-        "print(code, 'xmlschema' in sys.modules)\n")
+        "print(code, 'xmlschema' in sys.modules)\n"
+    )
+
     def loaded(path: Any) -> str:
-        done = subprocess.run([sys.executable, "-c", script, str(path)], cwd=ROOT,
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(path)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return done.stdout.strip().splitlines()[-1]
+
     assert loaded(plain) == "0 False"
     assert loaded(block) == "0 True"
 
@@ -184,7 +212,8 @@ def test_fx501_is_never_judged_unused() -> None:
 
 def test_cross_file_findings_can_be_suppressed() -> None:
     other = CLEAN.replace("<name>vm1</name>", "<name>vm2</name>").replace(
-        "<size unit='MiB'>16</size>", "<size unit='MiB'>32</size>")
+        "<size unit='MiB'>16</size>", "<size unit='MiB'>32</size>"
+    )
     assert codes(CLEAN, peers=[other]) == ["FX501"]
     text = before_nvdimm(CLEAN, "<!-- famfs-xml: disable=shared-backing-mismatch -->")
     assert codes(text, peers=[other]) == []
@@ -198,7 +227,8 @@ def test_device_dependent_rules_need_facts_to_be_judged() -> None:
 
 def test_fx006_can_itself_be_disabled() -> None:
     text = "<!-- famfs-xml: disable-file=FX006 -->\n" + before_nvdimm(
-        CLEAN, "<!-- famfs-xml: disable=FX302 -->")
+        CLEAN, "<!-- famfs-xml: disable=FX302 -->"
+    )
     assert codes(text) == []
 
 
@@ -206,8 +236,10 @@ def test_fx006_can_itself_be_disabled() -> None:
 
 
 def test_per_file_ignores_apply_in_the_engine() -> None:
-    options = dataclasses.replace(api.options(), per_file_ignores=(
-        ("vm*.xml", frozenset({"FX301"})), ("other.xml", frozenset({"FX302"}))))
+    options = dataclasses.replace(
+        api.options(),
+        per_file_ignores=(("vm*.xml", frozenset({"FX301"})), ("other.xml", frozenset({"FX302"}))),
+    )
     doc = load(BROKEN.encode(), "qemu/vm.xml")
     found = lint_documents([(doc, True)], options)[0].findings
     assert [f.code for f in found] == ["FX302", "FX303"]  # matched by the base name
@@ -258,14 +290,19 @@ def test_fix_removes_a_fully_unused_metadata_block() -> None:
     fixed = api.fix_text(text).decode()
     assert fixed == CLEAN  # the block, and the <metadata> that only held it, are gone
     kept = with_metadata(CLEAN, '<famfs:ignore rule="FX301"/>').replace(
-        "  </metadata>", "    <app:note xmlns:app='urn:example:app'/>\n  </metadata>")
+        "  </metadata>", "    <app:note xmlns:app='urn:example:app'/>\n  </metadata>"
+    )
     fixed = api.fix_text(kept).decode()
     assert "famfs:lint" not in fixed and "<app:note" in fixed
 
 
 def test_fix_removes_only_the_unused_metadata_entry() -> None:
-    text = with_metadata(BROKEN, '<famfs:ignore rule="FX301"/>', '<famfs:ignore rule="FX310"/>',
-                         '<famfs:ignore rule="FX302,FX304"/>')
+    text = with_metadata(
+        BROKEN,
+        '<famfs:ignore rule="FX301"/>',
+        '<famfs:ignore rule="FX310"/>',
+        '<famfs:ignore rule="FX302,FX304"/>',
+    )
     fixed = api.fix_text(text).decode()
     assert '<famfs:ignore rule="FX301"/>' in fixed
     assert "FX310" not in fixed
@@ -302,9 +339,10 @@ def test_lint_document_stays_unsuppressed_and_lint_documents_suppresses() -> Non
 
 
 def test_directive_position_counts_characters_and_crlf_files_are_fixed() -> None:
-    text = CLEAN.replace("  <name>vm1</name>",
-                         "  <name>vm1</name><!-- é --><!-- famfs-xml: disable=FX1 --><on_crash>"
-                         "destroy</on_crash>")
+    text = CLEAN.replace(
+        "  <name>vm1</name>",
+        "  <name>vm1</name><!-- é --><!-- famfs-xml: disable=FX1 --><on_crash>destroy</on_crash>",
+    )
     found = lint(text)
     assert [(f.code, f.line, f.column) for f in found] == [("FX006", 2, 29)]  # bytes would say 30
     crlf = before_nvdimm(CLEAN, "<!-- famfs-xml:\n     disable=FX302 -->").replace("\n", "\r\n")
@@ -313,13 +351,19 @@ def test_directive_position_counts_characters_and_crlf_files_are_fixed() -> None
 
 
 def test_lint_elements_in_the_wrong_place_are_reported() -> None:
-    bare = BROKEN.replace(METADATA_AT, '  <metadata>\n    <famfs:ignore xmlns:famfs="urn:famfs-xml:'
-                                       'lint:1" rule="FX3"/>\n  </metadata>\n' + METADATA_AT)
+    bare = BROKEN.replace(
+        METADATA_AT,
+        '  <metadata>\n    <famfs:ignore xmlns:famfs="urn:famfs-xml:'
+        'lint:1" rule="FX3"/>\n  </metadata>\n' + METADATA_AT,
+    )
     found = lint(bare)
     assert [f.code for f in found] == ["FX006", "FX301", "FX302", "FX303"]
     assert found[0].message.startswith("invalid famfs:lint block, not applied: ")
-    outside = BROKEN.replace("  <devices>", '  <famfs:lint xmlns:famfs="urn:famfs-xml:lint:1">'
-                             '<famfs:ignore rule="FX3"/></famfs:lint>\n  <devices>')
+    outside = BROKEN.replace(
+        "  <devices>",
+        '  <famfs:lint xmlns:famfs="urn:famfs-xml:lint:1">'
+        '<famfs:ignore rule="FX3"/></famfs:lint>\n  <devices>',
+    )
     found = lint(outside)
     assert [f.code for f in found] == ["FX006", "FX301", "FX302", "FX303"]
     assert found[0].message == "a famfs:lint block outside the domain's <metadata> is not applied"

@@ -27,9 +27,11 @@ def _example(code: str, key: str) -> str:
 # A domain that follows the famfs guide: no finding with the default selection.
 CLEAN = _example("FX302", "good")
 # The same domain with the nvdimm's access, alignsize and pmem missing: three safe fixes.
-BROKEN = (CLEAN.replace("<memory model='nvdimm' access='shared'>", "<memory model='nvdimm'>")
-          .replace("        <alignsize unit='MiB'>2</alignsize>\n", "")
-          .replace("        <pmem/>\n", ""))
+BROKEN = (
+    CLEAN.replace("<memory model='nvdimm' access='shared'>", "<memory model='nvdimm'>")
+    .replace("        <alignsize unit='MiB'>2</alignsize>\n", "")
+    .replace("        <pmem/>\n", "")
+)
 NETWORK = """<network>
   <name>default</name>
   <forward mode='nat'/>
