@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from famfs_xml.findings import Applicability, Severity
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+IndexEntry = tuple[str, str, str, str, str, tuple[str, ...]]
 
 DOCS_URL = "https://github.com/famfs-xml/famfs-xml/blob/main/rules/{code}.toml"
 
 
-@dataclass(frozen=True)
-class Example:
+class Example(NamedTuple):
     bad: str
     good: str
     fixed: str | None = None
@@ -27,8 +25,7 @@ class Example:
     peers: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class _Details:
+class _Details(NamedTuple):
     explanation: str
     example: Example | None
     extra: dict[str, Any]
@@ -95,6 +92,8 @@ _DETAIL_START = b"\nexplanation"
 
 
 def _read_toml(path: Path, data: bytes | None = None) -> dict[str, Any]:
+    from famfs_xml._toml import tomllib
+
     try:
         text = (path.read_bytes() if data is None else data).decode("utf-8")
         return tomllib.loads(text)
@@ -105,6 +104,8 @@ def _read_toml(path: Path, data: bytes | None = None) -> dict[str, Any]:
 def _header(data: bytes, path: Path) -> dict[str, Any]:
     """The keys before ``explanation`` (all a lint run needs), without parsing the long
     strings after them; the whole file when the entry is laid out otherwise."""
+    from famfs_xml._toml import tomllib
+
     cut = data.find(_DETAIL_START)
     if cut > 0:
         try:
@@ -156,8 +157,36 @@ def _details_from_toml(data: dict[str, Any], source: Path) -> _Details:
 
 @cache
 def load_catalog(directory: Path | None = None) -> dict[str, RuleInfo]:
-    """Every rule, by code, in code order."""
-    folder = directory or catalog_dir()
+    """Every rule, by code, in code order.
+
+    The packaged catalog comes from its index, ``famfs_xml/_rule_index.py``, generated
+    from the TOML files (``python -m famfs_xml.catalog``; a test keeps it in step): a lint
+    run then reads one compiled module instead of parsing fifty files. Any other
+    ``directory`` is read from its TOML files.
+    """
+    if directory is None:
+        from famfs_xml._rule_index import RULES
+
+        return _from_index(RULES, catalog_dir())
+    return _from_toml_files(directory)
+
+
+def _from_index(entries: Iterable[IndexEntry], folder: Path) -> dict[str, RuleInfo]:
+    rules: dict[str, RuleInfo] = {}
+    for code, name, severity, fix, summary, tags in entries:
+        rules[code] = RuleInfo(
+            code=code,
+            name=name,
+            severity=Severity[severity.upper()],
+            fix=Applicability(fix),
+            summary=summary,
+            tags=tuple(tags),
+            source=folder / f"{code}.toml",
+        )
+    return rules
+
+
+def _from_toml_files(folder: Path) -> dict[str, RuleInfo]:
     rules: dict[str, RuleInfo] = {}
     for path in sorted(folder.glob("F[XH][0-9][0-9][0-9].toml")):
         rule = _rule_from_toml(_header(path.read_bytes(), path), path)
@@ -179,3 +208,34 @@ def find_rule(key: str) -> RuleInfo | None:
         if rule.name == key.strip().lower():
             return rule
     return None
+
+
+def render_index(catalog: dict[str, RuleInfo]) -> str:
+    """The source of ``famfs_xml/_rule_index.py`` for ``catalog``."""
+    lines = [
+        '"""The rule catalog\'s header fields, generated from rules/*.toml.',
+        "",
+        "Regenerate with ``python -m famfs_xml.catalog`` after editing a rule; do not edit.",
+        '"""',
+        "",
+        "RULES: tuple[tuple[str, str, str, str, str, tuple[str, ...]], ...] = (",
+    ]
+    for rule in catalog.values():
+        entry: IndexEntry = (
+            rule.code,
+            rule.name,
+            rule.severity.label,
+            rule.fix.value,
+            rule.summary,
+            rule.tags,
+        )
+        lines.append(f"    {entry!r},")
+    lines.append(")")
+    return "\n".join(lines) + "\n"
+
+
+INDEX_PATH = Path(__file__).resolve().parent / "_rule_index.py"
+
+
+if __name__ == "__main__":
+    INDEX_PATH.write_text(render_index(_from_toml_files(catalog_dir())), encoding="utf-8")

@@ -5,14 +5,13 @@ changes would be made); 2 usage error, unreadable path, bad config or internal e
 one line on stderr and never a traceback.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: typer reads the commands' signatures on
+# every start, and string annotations would cost an eval per parameter.
 import enum
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, NoReturn
 
 import typer
 
@@ -26,15 +25,16 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
-app = typer.Typer(
-    name="famfs-xml",
-    help="Lint and fix libvirt domains that share a famfs memory device; manage dax devices.",
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+_APP_SETTINGS: dict[str, Any] = {
+    "name": "famfs-xml",
+    "help": "Lint and fix libvirt domains that share a famfs memory device; manage dax devices.",
+    "add_completion": False,
+    "no_args_is_help": True,
+    "pretty_exceptions_enable": False,
+    "rich_markup_mode": None,
+    "context_settings": {"help_option_names": ["-h", "--help"]},
+}
+app = typer.Typer(**_APP_SETTINGS)
 
 
 class UsageFailure(Exception):
@@ -73,7 +73,10 @@ def _main(
     """famfs-xml: the famfs VM guide, checked and applied."""
 
 
-Paths = Annotated[list[str], typer.Argument(help="Domain XML files or directories; - for stdin.")]
+Paths = Annotated[
+    list[str],
+    typer.Argument(help="Domain XML files or directories; - for stdin."),
+]
 Select = Annotated[
     list[str] | None,
     typer.Option("--select", help="Rules to run: codes, prefixes (FX3), names, tags or ALL."),
@@ -144,13 +147,18 @@ OnlyDomainsOption = Annotated[
 ]
 
 
-def _facts(inventory: Path | None, host: bool, root: Path) -> DeviceFacts | None:
+def _facts(inventory: Path | None, host: bool, root: Path) -> "DeviceFacts | None":
     """Backing-device facts: a saved inventory first, then the live machine."""
-    from famfs_xml.inventory import ChainedFacts, Inventory
+    if inventory is None and not host:
+        return None
+    from famfs_xml.inventory import ChainedFacts, Inventory, InventoryError
 
     sources: list[DeviceFacts] = []
     if inventory is not None:
-        sources.append(Inventory.from_file(inventory))
+        try:
+            sources.append(Inventory.from_file(inventory))
+        except InventoryError as exc:
+            raise UsageFailure(str(exc)) from None
     if host:
         from famfs_xml.host_facts import HostFacts
 
@@ -162,14 +170,12 @@ def _facts(inventory: Path | None, host: bool, root: Path) -> DeviceFacts | None
     return sources[0] if len(sources) == 1 else ChainedFacts(*sources)
 
 
-@dataclass(frozen=True)
-class _Settings:
-    options: LintOptions
-    fail_on: Severity
+class _Settings(NamedTuple):
+    options: "LintOptions"
+    fail_on: "Severity"
 
 
-@dataclass(frozen=True)
-class _Selection:
+class _Selection(NamedTuple):
     """The rule-choosing options of lint and fix, as given on the command line."""
 
     select: list[str] | None
@@ -193,7 +199,6 @@ def _settings(
     from famfs_xml.checks import OPT_IN_CODES
     from famfs_xml.engine import LintOptions
     from famfs_xml.findings import Severity
-    from famfs_xml.inventory import InventoryError
     from famfs_xml.selection import SelectionError
 
     try:
@@ -217,7 +222,7 @@ def _settings(
         )
         codes = config.effective_codes(catalog, loaded, overrides, OPT_IN_CODES)
         facts = _facts(*facts_from)
-    except (config.ConfigError, InventoryError, SelectionError, CatalogError) as exc:
+    except (config.ConfigError, SelectionError, CatalogError) as exc:
         raise UsageFailure(str(exc)) from None
     if "FX901" in codes:
         _check_schema(schemas, verbose)
@@ -235,7 +240,7 @@ def _options(
     unsafe_fixes: bool = False,
     schemas: Path | None = None,
     verbose: bool = False,
-) -> LintOptions:
+) -> "LintOptions":
     """The lint options for commands that select rules but have no config options of their
     own (attach, detach): the discovered config file, overridden by the command line."""
     selection = _Selection(select, extend_select, ignore, None, None, False)
@@ -279,7 +284,7 @@ def _emit(text: str, output: Path | None, *, to_stderr: bool = False) -> None:
 
 
 def _report(
-    result: RunResult,
+    result: "RunResult",
     command: str,
     output_format: OutputFormat,
     *,
@@ -300,7 +305,11 @@ def _report(
 
 
 def _finish(
-    result: RunResult, fail_on: Severity, *, exit_zero: bool = False, changed_fails: bool = False
+    result: "RunResult",
+    fail_on: "Severity",
+    *,
+    exit_zero: bool = False,
+    changed_fails: bool = False,
 ) -> NoReturn:
     from famfs_xml.engine import fails
 
@@ -465,12 +474,31 @@ def _register_extensions() -> None:
 _CORE_COMMANDS = frozenset({"lint", "fix", "rules", "explain"})
 
 
+def _app_for(args: list[str]) -> typer.Typer:
+    """The app, or for a core command only that command under the same group: typer builds
+    every registered command's parameters from its signature, a cost paid on each start."""
+    if not args or args[0] not in _CORE_COMMANDS:
+        _register_extensions()
+        return app
+    narrowed = typer.Typer(**_APP_SETTINGS)
+    narrowed.registered_callback = app.registered_callback
+    narrowed.registered_commands = [
+        info for info in app.registered_commands if _command_name(info) == args[0]
+    ]
+    return narrowed
+
+
+def _command_name(info: typer.models.CommandInfo) -> str:
+    if info.name:
+        return info.name
+    assert info.callback is not None
+    return info.callback.__name__.replace("_", "-")
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; every failure becomes one line on stderr."""
     args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] not in _CORE_COMMANDS:
-        _register_extensions()
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(_app_for(args))
     try:
         code = command.main(args=argv, prog_name="famfs-xml", standalone_mode=False)
     except UsageFailure as exc:

@@ -11,21 +11,15 @@ with a one-line message that names the file and the key.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from famfs_xml import units
 from famfs_xml.catalog import RuleInfo
 from famfs_xml.findings import Severity
 from famfs_xml.selection import SelectionError, resolve, select_codes, split_selectors
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 CONFIG_NAME = ".famfs-xml.toml"
 PYPROJECT = "pyproject.toml"
@@ -39,8 +33,7 @@ class ConfigError(Exception):
     """A configuration file that cannot be used; the message names the file and the key."""
 
 
-@dataclass(frozen=True)
-class RuleParameter:
+class RuleParameter(NamedTuple):
     """One ``[rules.CODE]`` key: how to check its value."""
 
     kind: str  # "size"
@@ -55,8 +48,7 @@ RULE_PARAMETERS: dict[str, dict[str, RuleParameter]] = {
 }
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     """A validated configuration; ``path`` is None when no file was used."""
 
     path: Path | None = None
@@ -65,7 +57,7 @@ class Config:
     ignore: tuple[str, ...] = ()
     fail_on: Severity | None = None
     per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = ()
-    parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    parameters: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
 
 
 def discover(start: Path) -> Path | None:
@@ -100,6 +92,8 @@ def _has_tool_table(path: Path) -> bool:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    from famfs_xml._toml import tomllib
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
@@ -274,8 +268,7 @@ def _size(raw: Any, spec: RuleParameter, where: str) -> int:
     return size
 
 
-@dataclass(frozen=True)
-class Overrides:
+class Overrides(NamedTuple):
     """What the command line said; None / empty means "not given"."""
 
     select: Sequence[str] | None = None

@@ -11,6 +11,7 @@ import re
 import xml.parsers.expat
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -28,8 +29,7 @@ _QUOTED_ATTR = re.compile(rb"""=\s*(["'])""")
 _INDENT = re.compile(rb"\n([ \t]+)<")
 
 
-@dataclass(frozen=True)
-class LoadProblem:
+class LoadProblem(NamedTuple):
     """A problem found while loading: FX001 (syntax), FX002 (unbound qemu:) or FX003."""
 
     code: str
@@ -38,8 +38,7 @@ class LoadProblem:
     column: int
 
 
-@dataclass(frozen=True)
-class Style:
+class Style(NamedTuple):
     """How the file writes XML, so that inserted text looks like its neighbours."""
 
     quote: str = "'"
@@ -50,8 +49,7 @@ class Style:
     bom: bytes = b""
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(NamedTuple):
     """Where one element sits in :attr:`Document.work` (byte offsets, 1-based line/column)."""
 
     line: int
@@ -67,8 +65,7 @@ class Span:
         return self.start >= 0
 
 
-@dataclass(frozen=True)
-class AttributeSpan:
+class AttributeSpan(NamedTuple):
     name: str
     value: str
     quote: str

@@ -8,6 +8,7 @@ than raising: a bad number is a finding, never a crash.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -16,8 +17,7 @@ from famfs_xml import units
 Element = etree._Element
 
 
-@dataclass(frozen=True)
-class BadValue:
+class BadValue(NamedTuple):
     """A number or unit libvirt would reject, with the element to blame."""
 
     element: Element
@@ -25,8 +25,7 @@ class BadValue:
     message: str
 
 
-@dataclass(frozen=True)
-class Size:
+class Size(NamedTuple):
     """A size in bytes, and where it is written.
 
     ``attribute`` is None when the number is the element's text (``<memory>40</memory>``),
@@ -39,8 +38,7 @@ class Size:
     attribute: str | None = None
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
     element: Element
     id: int | None
     cpus: frozenset[int] | None  # None: no cpus attribute, or one that does not parse
@@ -48,8 +46,7 @@ class Cell:
     memory: Size | None
 
 
-@dataclass(frozen=True)
-class MemoryDevice:
+class MemoryDevice(NamedTuple):
     """One ``<devices><memory>``: a dimm, an nvdimm, virtio-mem..."""
 
     element: Element

@@ -8,7 +8,7 @@ quote character, indentation unit and depth (from its neighbours) and newline.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -24,14 +24,13 @@ class EditError(Exception):
     """An edit cannot be expressed safely on this file (e.g. a position is unknown)."""
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):
     """A fragment of new markup, rendered later in the file's style."""
 
     tag: str
     attributes: Sequence[tuple[str, str]] = ()
     text: str | None = None
-    children: Sequence[Node] = field(default_factory=tuple)
+    children: Sequence[Node] = ()
 
     def render(self, doc: Document, indent: str) -> str:
         """The fragment, its first line unindented, later lines at ``indent`` + nesting."""

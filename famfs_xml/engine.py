@@ -11,15 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from famfs_xml import checks, domain, suppressions
+from famfs_xml import checks, domain
 from famfs_xml.catalog import RuleInfo, load_catalog
 from famfs_xml.checks.base import Check, RuleContext
 from famfs_xml.document import Document, LoadProblem, load
 from famfs_xml.edits import apply_edits
 from famfs_xml.findings import Applicability, Edit, Finding, Fix, Severity
-from famfs_xml.inventory import DeviceFacts
+
+if TYPE_CHECKING:
+    from famfs_xml.inventory import DeviceFacts
 
 MAX_FIX_PASSES = 20
 
@@ -169,10 +171,18 @@ def _may_share_backing(item: Checked) -> bool:
 def _settle(item: Checked, options: LintOptions) -> Checked:
     """A document's findings once every check, FX501 included, has run: suppressions
     applied, sorted."""
-    if not item.skipped:
+    if not item.skipped and (options.per_file_ignores or _may_hold_directives(item.doc)):
+        from famfs_xml import suppressions
+
         item.findings = suppressions.settle(item.doc, item.findings, options)
     item.findings.sort(key=Finding.sort_key)
     return item
+
+
+def _may_hold_directives(doc: Document) -> bool:
+    """Whether ``doc`` can hold a suppression: every directive names famfs-xml (the comment
+    marker, the metadata namespace), unless written with character references."""
+    return b"famfs-xml" in doc.work or b"&#" in doc.work
 
 
 @dataclass

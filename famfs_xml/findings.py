@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 class Severity(enum.IntEnum):
@@ -33,8 +34,7 @@ class Applicability(enum.Enum):
     NONE = "none"
 
 
-@dataclass(frozen=True, order=True)
-class Edit:
+class Edit(NamedTuple):
     """Replace the bytes ``[start, end)`` of the document's UTF-8 text with ``text``.
 
     ``start == end`` is an insertion. Offsets are byte offsets into
@@ -51,8 +51,7 @@ class Edit:
         return self.start < other.end and other.start < self.end
 
 
-@dataclass(frozen=True)
-class Fix:
+class Fix(NamedTuple):
     """A set of edits that together repair one finding."""
 
     applicability: Applicability
@@ -60,8 +59,7 @@ class Fix:
     edits: tuple[Edit, ...]
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """One problem at one place in one file."""
 
     code: str

@@ -8,7 +8,6 @@ machine (see :mod:`famfs_xml.host_facts`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +77,8 @@ class Inventory:
         if not text.strip():
             # daxctl/ndctl print nothing at all when there are no devices.
             return cls()
+        import json
+
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

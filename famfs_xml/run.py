@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from famfs_xml.document import Document
 from famfs_xml.engine import (
@@ -43,7 +43,7 @@ def _load_all(
     sources, _ = expand(paths, result.errors)
     for source in sources:
         if only_domains:
-            source = replace(source, explicit=False)
+            source = source._replace(explicit=False)
         try:
             doc = read(source)
         except OSError as exc:

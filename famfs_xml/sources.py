@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from famfs_xml.document import Document, LoadProblem, load
 from famfs_xml.fileio import MAX_FILE_BYTES, FileTooLarge, read_limited
@@ -18,8 +18,7 @@ class PathError(Exception):
     """A path named on the command line cannot be used at all (exit 2)."""
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """One file to lint: ``display`` is the path as the user wrote it (or ``-``)."""
 
     display: str

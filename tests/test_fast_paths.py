@@ -90,3 +90,28 @@ def test_catalog_entry_in_another_layout_is_read_whole(tmp_path: os.PathLike[str
     )
     rule = catalog.load_catalog(folder)["FX777"]
     assert (rule.name, rule.explanation, rule.extra) == ("x", "first", {"limit": 3})
+
+
+def test_rule_index_is_generated_from_the_toml_files() -> None:
+    """The packaged index says what rules/*.toml say: regenerate it after editing a rule."""
+    from_toml = catalog._from_toml_files(REPO / "rules")
+    assert catalog.INDEX_PATH.read_text(encoding="utf-8") == catalog.render_index(from_toml), (
+        "famfs_xml/_rule_index.py is stale: run python -m famfs_xml.catalog"
+    )
+    assert catalog.load_catalog() == from_toml
+
+
+def test_a_stale_index_is_noticed(tmp_path: os.PathLike[str]) -> None:
+    from pathlib import Path
+
+    folder = Path(tmp_path)
+    for path in (REPO / "rules").glob("*.toml"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    entry = folder / "FX101.toml"
+    entry.write_text(
+        entry.read_text(encoding="utf-8").replace('summary = "', 'summary = "Edited: ', 1),
+        encoding="utf-8",
+    )
+    edited = catalog.render_index(catalog._from_toml_files(folder))
+    assert "Edited: " in edited
+    assert edited != catalog.INDEX_PATH.read_text(encoding="utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
@@ -13,7 +13,9 @@ from famfs_xml.document import Document
 from famfs_xml.domain import Domain
 from famfs_xml.edits import EditError, Editor
 from famfs_xml.findings import Applicability, Edit, Finding, Fix, Severity
-from famfs_xml.inventory import DeviceFacts
+
+if TYPE_CHECKING:
+    from famfs_xml.inventory import DeviceFacts
 
 Element = etree._Element
 

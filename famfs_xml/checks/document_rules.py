@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from functools import partial
 
 from famfs_xml.checks.base import RuleContext
@@ -51,4 +50,4 @@ def check_qemu_namespace_missing(ctx: RuleContext) -> Iterator[Finding]:
 
 
 def _at(finding: Finding, line: int, column: int) -> Finding:
-    return replace(finding, line=line, column=column)
+    return finding._replace(line=line, column=column)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from functools import partial
+from typing import TYPE_CHECKING
 
 from famfs_xml import units
 from famfs_xml.checks.arithmetic import lowest_free_slot
@@ -12,7 +13,9 @@ from famfs_xml.checks.base import RuleContext
 from famfs_xml.domain import Element, MemoryDevice
 from famfs_xml.edits import Node, choose_unit
 from famfs_xml.findings import Applicability, Edit, Finding, Severity
-from famfs_xml.inventory import BackingDevice
+
+if TYPE_CHECKING:
+    from famfs_xml.inventory import BackingDevice
 
 _H = units.human
 DEFAULT_ALIGN = 2 * units.MiB

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 from famfs_xml.checks.base import RuleContext
@@ -30,4 +29,4 @@ def check_libvirt_schema(ctx: RuleContext) -> Iterator[Finding]:
         return
     for error in errors:
         finding = ctx.finding("FX901", None, f"libvirt schema: {error.message}")
-        yield replace(finding, line=max(error.line, 1), column=max(error.column, 1))
+        yield finding._replace(line=max(error.line, 1), column=max(error.column, 1))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from famfs_xml import units
 from famfs_xml.checks.base import RuleContext
@@ -12,8 +12,7 @@ from famfs_xml.domain import MemoryDevice
 from famfs_xml.findings import Finding
 
 
-@dataclass(frozen=True)
-class _Use:
+class _Use(NamedTuple):
     ctx: RuleContext
     device: MemoryDevice
 

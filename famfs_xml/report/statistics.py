@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 from famfs_xml.catalog import load_catalog
@@ -44,6 +43,8 @@ def render(result: RunResult) -> str:
 
 
 def render_json(result: RunResult) -> str:
+    import json
+
     return json.dumps(rows(result), indent=2) + "\n"
 
 
