@@ -537,7 +537,7 @@ def _apply(doc: Document, edits: list[Edit]) -> Document:
 @dataclass
 class FileChange:
     display: str  # the path as given (``-`` for stdin)
-    path: Path | None
+    path: str | None
     change: Change
 
 
@@ -588,7 +588,7 @@ def load_domains(paths: Sequence[str]) -> tuple[list[tuple[Source, Document]], l
             if not path.exists():
                 errors.append(f"{name}: No such file or directory")
                 continue
-            source = Source(name, path, True)
+            source = Source(name, name, True)
         try:
             loaded.append((source, read(source)))
         except OSError as exc:

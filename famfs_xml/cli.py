@@ -343,6 +343,15 @@ def lint(
     only_domains: OnlyDomainsOption = False,
     libvirt_schemas: SchemasOption = None,
     verbose: VerboseOption = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=0,
+            help="Worker processes; 0 (the default): one per core from 200 files on, none below.",
+        ),
+    ] = 0,
 ) -> None:
     """Check domain XML files against the famfs rules."""
     from famfs_xml.run import lint_paths
@@ -351,7 +360,7 @@ def lint(
     settings = _settings(
         selection, (inventory, host, root), schemas=libvirt_schemas, verbose=verbose
     )
-    result = lint_paths(paths, settings.options, only_domains=only_domains)
+    result = lint_paths(paths, settings.options, only_domains=only_domains, jobs=jobs)
     _emit(_report(result, "lint", _format(output_format), statistics=statistics), output)
     _finish(result, settings.fail_on, exit_zero=exit_zero)
 

@@ -102,6 +102,12 @@ class Domain:
     os: Element | None = None
     features: Element | None = None
     bad_values: list[BadValue] = field(default_factory=list)
+    # The first child of <domain> of each tag, gathered in one pass: every rule asks for a few.
+    top: dict[str, Element] = field(default_factory=dict)
+
+    def child(self, tag: str) -> Element | None:
+        """The first ``<domain>`` child named ``tag`` (``root.find(tag)``, precomputed)."""
+        return self.top.get(tag)
 
     @property
     def devs_total(self) -> int | None:
@@ -154,15 +160,18 @@ def _children(element: Element, tag: str) -> list[Element]:
 def build(root: Element) -> Domain:
     """The view of a ``<domain>`` element."""
     domain = Domain(root=root)
+    top = domain.top
+    for element in root.iterchildren(etree.Element):  # elements only, filtered in C
+        top.setdefault(element.tag, element)
     _read_resources(domain)
     _read_cpu(domain)
-    domain.devices = _child(root, "devices")
+    domain.devices = top.get("devices")
     if domain.devices is not None:
         domain.memory_devices = [
             _read_memory_device(domain, el) for el in _children(domain.devices, "memory")
         ]
-    domain.os = _child(root, "os")
-    domain.features = _child(root, "features")
+    domain.os = top.get("os")
+    domain.features = top.get("features")
     return domain
 
 
@@ -178,10 +187,10 @@ def _size_from_text(domain: Domain, element: Element | None) -> Size | None:
 
 
 def _read_resources(domain: Domain) -> None:
-    root = domain.root
-    domain.memory_element = _child(root, "memory")
+    top = domain.top
+    domain.memory_element = top.get("memory")
     domain.memory = _size_from_text(domain, domain.memory_element)
-    domain.max_memory_element = _child(root, "maxMemory")
+    domain.max_memory_element = top.get("maxMemory")
     domain.max_memory = _size_from_text(domain, domain.max_memory_element)
     if domain.max_memory_element is not None:
         domain.slots_text = domain.max_memory_element.get("slots")
@@ -196,9 +205,9 @@ def _read_resources(domain: Domain) -> None:
                         f"Failed to parse memory slot count '{domain.slots_text}'",
                     )
                 )
-    domain.current_memory_element = _child(root, "currentMemory")
+    domain.current_memory_element = top.get("currentMemory")
     domain.current_memory = _size_from_text(domain, domain.current_memory_element)
-    domain.vcpu_element = _child(root, "vcpu")
+    domain.vcpu_element = top.get("vcpu")
     if domain.vcpu_element is not None:
         try:
             domain.vcpus = units.parse_number(domain.vcpu_element.text)
@@ -207,7 +216,7 @@ def _read_resources(domain: Domain) -> None:
 
 
 def _read_cpu(domain: Domain) -> None:
-    domain.cpu = _child(domain.root, "cpu")
+    domain.cpu = domain.top.get("cpu")
     if domain.cpu is None:
         return
     domain.numa = _child(domain.cpu, "numa")

@@ -18,7 +18,7 @@ from famfs_xml.catalog import RuleInfo, load_catalog
 from famfs_xml.checks.base import Check, RuleContext
 from famfs_xml.document import Document, LoadProblem, load
 from famfs_xml.edits import apply_edits
-from famfs_xml.findings import Applicability, Edit, Finding, Fix, Severity
+from famfs_xml.findings import Applicability, Edit, FileResult, Finding, Fix, Severity
 
 if TYPE_CHECKING:
     from famfs_xml.inventory import DeviceFacts
@@ -84,11 +84,22 @@ def lint_document(doc: Document, options: LintOptions, *, explicit: bool = True)
                 )
             )
         return Checked(doc, findings)
-    context = RuleContext(doc, domain.build(root), catalog, options.facts, options.parameters)
+    context = context_for(doc, options)
+    assert context is not None  # a parsed <domain>
     findings = []
     for check in _selected_checks(options.codes):
         findings.extend(check(context))
     return Checked(doc, findings, context)
+
+
+def context_for(doc: Document, options: LintOptions) -> RuleContext | None:
+    """What the checks see of ``doc``; None when it is not a parsed ``<domain>``."""
+    if not doc.is_domain:
+        return None
+    assert doc.root is not None
+    return RuleContext(
+        doc, domain.build(doc.root), load_catalog(), options.facts, options.parameters
+    )
 
 
 @cache
@@ -128,6 +139,13 @@ def cross_file_findings(checked: Sequence[Checked], options: LintOptions) -> lis
     return list(checks.check_shared_backing(contexts))
 
 
+def add_cross_file_findings(checked: Sequence[Checked], options: LintOptions) -> None:
+    """FX501 across ``checked``, each finding added to the document it is about."""
+    by_path: dict[str, Checked] = {c.doc.path: c for c in checked}
+    for finding in cross_file_findings(checked, options):
+        by_path[finding.path].findings.append(finding)
+
+
 def lint_documents(docs: Iterable[tuple[Document, bool]], options: LintOptions) -> list[Checked]:
     """Lint several documents as one run, FX501 included; findings sorted per document.
 
@@ -151,24 +169,23 @@ def lint_stream(
     held: list[tuple[int, Checked]] = []
     for index, (doc, explicit) in enumerate(docs):
         item = lint_document(doc, options, explicit=explicit)
-        if "FX501" in options.codes and _may_share_backing(item):
+        if "FX501" in options.codes and may_share_backing(item):
             held.append((index, item))
         else:
-            yield index, _settle(item, options)
-    by_path: dict[str, Checked] = {c.doc.path: c for _, c in held}
-    for finding in cross_file_findings([c for _, c in held], options):
-        by_path[finding.path].findings.append(finding)
+            yield index, settle(item, options)
+    add_cross_file_findings([c for _, c in held], options)
     for index, item in held:
-        yield index, _settle(item, options)
+        yield index, settle(item, options)
 
 
-def _may_share_backing(item: Checked) -> bool:
+def may_share_backing(item: Checked) -> bool:
+    """Whether FX501 may concern ``item``: it has an nvdimm with a backing path."""
     return item.context is not None and any(
         device.is_nvdimm and device.path for device in item.context.domain.memory_devices
     )
 
 
-def _settle(item: Checked, options: LintOptions) -> Checked:
+def settle(item: Checked, options: LintOptions) -> Checked:
     """A document's findings once every check, FX501 included, has run: suppressions
     applied, sorted."""
     if not item.skipped and (options.per_file_ignores or _may_hold_directives(item.doc)):
@@ -177,6 +194,18 @@ def _settle(item: Checked, options: LintOptions) -> Checked:
         item.findings = suppressions.settle(item.doc, item.findings, options)
     item.findings.sort(key=Finding.sort_key)
     return item
+
+
+def file_result_of(item: Checked) -> FileResult:
+    """A linted document's result, as the reports see it."""
+    doc = item.doc
+    return FileResult(
+        doc.path,
+        item.findings,
+        skipped=item.skipped,
+        # edit offsets index the file's own bytes only in UTF-8 without a byte-order mark
+        offsets_are_file_bytes=doc.encoding == "utf-8" and not doc.bom,
+    )
 
 
 def _may_hold_directives(doc: Document) -> bool:

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from famfs_xml import parallel
 from famfs_xml.document import Document
 from famfs_xml.engine import (
     Checked,
     FixRefused,
     LintOptions,
+    file_result_of,
     fix_document,
     lint_stream,
 )
 from famfs_xml.fileio import write_atomic
 from famfs_xml.findings import FileResult, Finding
-from famfs_xml.sources import Source, expand, read
+from famfs_xml.sources import STDIN, Source, expand, read
 
 
 @dataclass
@@ -34,16 +37,20 @@ class RunResult:
         return [r for r in self.files if not r.skipped]
 
 
-def _load_all(
-    paths: Sequence[str], result: RunResult, *, only_domains: bool = False
-) -> Iterator[tuple[Source, Document]]:
-    """Read the sources one at a time, as they are consumed (nothing is kept here);
-    ``only_domains`` treats named files like directory-scan finds (a file whose root is not
-    ``<domain>`` is skipped silently)."""
-    sources, _ = expand(paths, result.errors)
+def _sources(
+    paths: Sequence[str], errors: list[str], *, only_domains: bool = False
+) -> Iterator[Source]:
+    """The files to read, found as they are consumed (a directory's error lands in
+    ``errors`` when the walk meets it); ``only_domains`` treats named files like
+    directory-scan finds (a file whose root is not ``<domain>`` is skipped silently)."""
+    sources, _ = expand(paths, errors)
     for source in sources:
-        if only_domains:
-            source = source._replace(explicit=False)
+        yield source._replace(explicit=False) if only_domains else source
+
+
+def _read_each(sources: Iterable[Source], result: RunResult) -> Iterator[tuple[Source, Document]]:
+    """Read the sources one at a time, as they are consumed (nothing is kept here)."""
+    for source in sources:
         try:
             doc = read(source)
         except OSError as exc:
@@ -52,19 +59,47 @@ def _load_all(
         yield source, doc
 
 
+def _load_all(
+    paths: Sequence[str], result: RunResult, *, only_domains: bool = False
+) -> Iterator[tuple[Source, Document]]:
+    return _read_each(_sources(paths, result.errors, only_domains=only_domains), result)
+
+
+def _numbered(
+    paths: Sequence[str], errors_at: dict[int, list[str]], *, only_domains: bool
+) -> Iterator[tuple[int, Source]]:
+    """The sources with their positions, found as they are consumed; a path error met on the
+    way is kept in ``errors_at`` under the position of the source it came before, so that
+    a run that reads the files out of order can still report in the order of a lazy walk."""
+    found: list[str] = []
+    count = 0
+    for source in _sources(paths, found, only_domains=only_domains):
+        if found:
+            errors_at[count] = found[:]
+            found.clear()
+        yield count, source
+        count += 1
+    if found:
+        errors_at[count] = found
+
+
+def _errors_in_order(
+    errors_at: dict[int, list[str]], read_errors: dict[int, str], result: RunResult
+) -> None:
+    for position in sorted(errors_at.keys() | read_errors.keys()):
+        result.errors.extend(errors_at.get(position, ()))
+        if position in read_errors:
+            result.errors.append(read_errors[position])
+
+
 def _in_order(
     stream: Iterator[tuple[int, Checked]], changes: dict[str, list[str]] | None = None
 ) -> list[FileResult]:
     """Each document's result in the order the documents came, keeping no document."""
     results: list[FileResult | None] = []
     for index, item in stream:
+        file_result = file_result_of(item)
         applied = changes.get(item.doc.path) if changes is not None else None
-        file_result = FileResult(
-            item.doc.path,
-            item.findings,
-            skipped=item.skipped,
-            offsets_are_file_bytes=_plain_utf8(item.doc),
-        )
         if applied:
             file_result.fixed_codes, file_result.changed = applied, True
         results.extend([None] * (index + 1 - len(results)))
@@ -73,14 +108,54 @@ def _in_order(
 
 
 def lint_paths(
-    paths: Sequence[str], options: LintOptions, *, only_domains: bool = False
+    paths: Sequence[str], options: LintOptions, *, only_domains: bool = False, jobs: int = 1
 ) -> RunResult:
+    """Lint every file. ``jobs``: worker processes (1: none; 0: one per core when there
+    are enough files to pay for them, see :func:`famfs_xml.parallel.workers_for`)."""
     result = RunResult()
-    loaded = _load_all(paths, result, only_domains=only_domains)
+    if jobs == 1 or STDIN in paths:
+        loaded = _load_all(paths, result, only_domains=only_domains)
+    else:
+        errors_at: dict[int, list[str]] = {}
+        numbered = _numbered(paths, errors_at, only_domains=only_domains)
+        first = list(itertools.islice(numbered, max(jobs, parallel.AUTO_MIN_FILES)))
+        workers = parallel.workers_for(jobs, len(first))
+        if workers > 1:
+            read_errors = _lint_in_workers(
+                itertools.chain(first, numbered), options, workers, result
+            )
+            _errors_in_order(errors_at, read_errors, result)
+            return result
+        loaded = _read_numbered(first, errors_at, result)
     result.files = _in_order(
         lint_stream(((doc, source.explicit) for source, doc in loaded), options)
     )
     return result
+
+
+def _read_numbered(
+    numbered: list[tuple[int, Source]], errors_at: dict[int, list[str]], result: RunResult
+) -> Iterator[tuple[Source, Document]]:
+    """:func:`_read_each` over sources found beforehand, path errors in their places."""
+    for position, source in numbered:
+        result.errors.extend(errors_at.pop(position, ()))
+        yield from _read_each((source,), result)
+    for position in sorted(errors_at):
+        result.errors.extend(errors_at[position])
+
+
+def _lint_in_workers(
+    numbered: Iterable[tuple[int, Source]], options: LintOptions, workers: int, result: RunResult
+) -> dict[int, str]:
+    files: dict[int, FileResult] = {}
+    read_errors: dict[int, str] = {}
+    for outcome in parallel.lint_in_workers(numbered, options, workers):
+        if outcome.result is not None:
+            files[outcome.position] = outcome.result
+        if outcome.error is not None:
+            read_errors[outcome.position] = outcome.error
+    result.files = [files[position] for position in sorted(files)]
+    return read_errors
 
 
 def fix_paths(
@@ -133,10 +208,6 @@ def _fix_each(
                 continue
         changes[source.display] = outcome.applied
         yield outcome.doc, source.explicit
-
-
-def _plain_utf8(doc: Document) -> bool:
-    return doc.encoding == "utf-8" and not doc.bom
 
 
 def unified_diff(name: str, before: bytes, after: bytes) -> str:

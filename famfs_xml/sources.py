@@ -22,7 +22,7 @@ class Source(NamedTuple):
     """One file to lint: ``display`` is the path as the user wrote it (or ``-``)."""
 
     display: str
-    path: Path | None  # None for stdin
+    path: str | None  # None for stdin; a str, not a Path: a large tree has many
     explicit: bool  # named on the command line, not found by a directory scan
 
 
@@ -48,7 +48,7 @@ def expand(
             if path.is_dir():
                 plan.append(path)
             elif path.exists():
-                plan.append(Source(name, path, True))
+                plan.append(Source(name, name, True))
             else:
                 errors.append(f"{name}: No such file or directory")
         except OSError as exc:
@@ -80,7 +80,7 @@ def _walk(directory: Path | str, errors: list[str]) -> Iterator[Source]:
         if entry.is_dir(follow_symlinks=False):
             yield from _walk(entry.path, errors)
         elif entry.name.endswith(".xml") and entry.is_file(follow_symlinks=False):
-            yield Source(entry.path, Path(entry.path), False)
+            yield Source(entry.path, entry.path, False)
 
 
 def read(source: Source) -> Document:

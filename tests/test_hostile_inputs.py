@@ -148,6 +148,8 @@ def run_unprivileged(args: list[str], cwd: Path) -> tuple[int, str, str]:
             os.chdir(old_cwd)
         return code, out.getvalue(), err.getvalue()
     famfs_xml.catalog.load_catalog()
+    with contextlib.redirect_stdout(io.StringIO()):  # the command line's own lazy imports
+        famfs_xml.cli.run([args[0], "--help"])
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     pid = os.fork()

@@ -194,7 +194,8 @@ def check_numa_distances(ctx: RuleContext) -> Iterator[Finding]:
 
 
 def check_hugepage_nodesets(ctx: RuleContext) -> Iterator[Finding]:
-    hugepages = ctx.domain.root.find("memoryBacking/hugepages")
+    backing = ctx.domain.child("memoryBacking")
+    hugepages = None if backing is None else next(backing.iterchildren("hugepages"), None)
     if hugepages is None:
         return
     nodes = ctx.domain.guest_nodes
@@ -227,7 +228,7 @@ def check_hugepage_nodesets(ctx: RuleContext) -> Iterator[Finding]:
 
 
 def check_numatune_memnodes(ctx: RuleContext) -> Iterator[Finding]:
-    numatune = ctx.domain.root.find("numatune")
+    numatune = ctx.domain.child("numatune")
     if numatune is None:
         return
     memory = numatune.find("memory")
