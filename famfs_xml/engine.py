@@ -188,12 +188,29 @@ def may_share_backing(item: Checked) -> bool:
 def settle(item: Checked, options: LintOptions) -> Checked:
     """A document's findings once every check, FX501 included, has run: suppressions
     applied, sorted."""
-    if not item.skipped and (options.per_file_ignores or _may_hold_directives(item.doc)):
+    if item.skipped:
+        return item
+    if may_hold_directives(item.doc):
         from famfs_xml import suppressions
 
         item.findings = suppressions.settle(item.doc, item.findings, options)
-    item.findings.sort(key=Finding.sort_key)
+        item.findings.sort(key=Finding.sort_key)
+    else:
+        item.findings = settle_without_directives(item.doc.path, item.findings, options)
     return item
+
+
+def settle_without_directives(
+    path: str, findings: list[Finding], options: LintOptions
+) -> list[Finding]:
+    """:func:`settle` for a document that holds no directive: only the configuration's
+    per-file ignores apply, and nothing of the document is needed but its path."""
+    if options.per_file_ignores:
+        from famfs_xml import suppressions
+
+        ignored = suppressions.ignored_by_config(path, options)
+        findings = [finding for finding in findings if finding.code not in ignored]
+    return sorted(findings, key=Finding.sort_key)
 
 
 def file_result_of(item: Checked) -> FileResult:
@@ -208,7 +225,7 @@ def file_result_of(item: Checked) -> FileResult:
     )
 
 
-def _may_hold_directives(doc: Document) -> bool:
+def may_hold_directives(doc: Document) -> bool:
     """Whether ``doc`` can hold a suppression: every directive names famfs-xml (the comment
     marker, the metadata namespace), unless written with character references."""
     return b"famfs-xml" in doc.work or b"&#" in doc.work

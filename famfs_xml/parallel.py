@@ -2,10 +2,10 @@
 
 Files are independent except for FX501, which compares the nvdimms of every file that
 shares a backing device. Worker processes run every per-file check on chunks of files and
-send back each file's result. A file FX501 may concern (it has an nvdimm with a backing
-path) comes back with its findings unsettled; the parent reads it again (parse and domain
-view only, no checks), runs FX501 over all such files together and then applies the
-suppressions, as a sequential run does. Results keep the order of the files.
+send back each file's result. For a file FX501 may concern (an nvdimm with a backing path)
+they also send the nvdimms' settings and places (:class:`DeviceUse`); once all files are
+in, the parent compares those, adds the FX501 findings and applies the suppressions (a
+file with directives is read again for them). Results keep the order of the files.
 
 Workers are forked, so they start with everything the parent has imported and with the
 run's options; only paths go out and findings come back.
@@ -19,6 +19,10 @@ from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from famfs_xml import engine
+from famfs_xml.catalog import load_catalog
+from famfs_xml.checks import shared_backing
+from famfs_xml.checks.base import finding_at
+from famfs_xml.checks.shared_backing import DeviceUse
 from famfs_xml.findings import FileResult, Finding
 from famfs_xml.sources import Source, read
 
@@ -28,15 +32,22 @@ AUTO_MIN_FILES = 200
 _CHUNK_FILES = 32
 
 
-class Outcome(NamedTuple):
-    """What a worker made of one file: its result, a read error, or (``held``) the
-    findings of a file that still waits for FX501 and the suppressions."""
+class Held(NamedTuple):
+    """What the parent needs to finish a file that FX501 may concern."""
 
-    position: int  # in the list of sources
+    source: Source
+    uses: list[tuple[DeviceUse, int, int]]  # each compared nvdimm, with its line and column
+    needs_document: bool  # it may hold suppression directives: they need the document
+
+
+class Outcome(NamedTuple):
+    """What a worker made of one file: its result or a read error; a ``held`` file's
+    result still lacks FX501 and the suppressions."""
+
+    position: int  # in the run's order of files
     result: FileResult | None = None
     error: str | None = None
-    held: list[Finding] | None = None
-    source: Source | None = None  # of a held file, to read it again
+    held: Held | None = None
 
 
 _options: engine.LintOptions | None = None  # the run's options, inherited by the workers
@@ -69,7 +80,7 @@ def lint_in_workers(
 
     global _options
     _options = options
-    held: list[tuple[int, engine.Checked]] = []
+    held: list[Outcome] = []
     # The collector in a worker would otherwise walk, and so copy, every inherited object.
     gc.freeze()
     try:
@@ -78,31 +89,47 @@ def lint_in_workers(
                 for outcome in outcomes:
                     if outcome.held is None:
                         yield outcome
-                        continue
-                    # Read it again while the workers go on: FX501 needs the document.
-                    assert outcome.source is not None
-                    reread = _reread(outcome.source, outcome.held, options)
-                    if isinstance(reread, str):
-                        yield Outcome(outcome.position, error=reread)
                     else:
-                        held.append((outcome.position, reread))
+                        held.append(outcome)
     finally:
         gc.unfreeze()
-    engine.add_cross_file_findings([item for _, item in held], options)
-    for position, item in held:
-        yield Outcome(position, result=engine.file_result_of(engine.settle(item, options)))
+    yield from _finish_held(held, options)
 
 
-def _reread(
-    source: Source, findings: list[Finding], options: engine.LintOptions
-) -> engine.Checked | str:
-    """A held file's document and domain view (no checks: the worker ran them), or the
-    error that stops it being read now."""
+def _finish_held(held: list[Outcome], options: engine.LintOptions) -> Iterator[Outcome]:
+    """FX501 over every held file's nvdimms, then each file's suppressions."""
+    located = [
+        (outcome.position, use, line, column)
+        for outcome in held
+        if outcome.held is not None
+        for use, line, column in outcome.held.uses
+    ]
+    extra: dict[int, list[Finding]] = {}
+    rule = load_catalog()[shared_backing.CODE]
+    for index, message in shared_backing.disagreements([use for _, use, _, _ in located]):
+        position, use, line, column = located[index]
+        extra.setdefault(position, []).append(finding_at(rule, use.doc_path, line, column, message))
+    for outcome in held:
+        assert outcome.result is not None and outcome.held is not None
+        findings = outcome.result.findings + extra.get(outcome.position, [])
+        yield _settled(outcome, outcome.held, findings, options)
+
+
+def _settled(
+    outcome: Outcome, held: Held, findings: list[Finding], options: engine.LintOptions
+) -> Outcome:
+    assert outcome.result is not None
+    if not held.needs_document:
+        outcome.result.findings = engine.settle_without_directives(
+            outcome.result.path, findings, options
+        )
+        return outcome
     try:
-        doc = read(source)
+        doc = read(held.source)  # again: its directives need the document
     except OSError as exc:
-        return f"{source.display}: {exc.strerror or exc}"
-    return engine.Checked(doc, findings, engine.context_for(doc, options))
+        return Outcome(outcome.position, error=f"{held.source.display}: {exc.strerror or exc}")
+    item = engine.settle(engine.Checked(doc, findings), options)
+    return Outcome(outcome.position, result=engine.file_result_of(item))
 
 
 def _chunks(sources: Iterable[tuple[int, Source]]) -> Iterator[list[tuple[int, Source]]]:
@@ -128,6 +155,12 @@ def _lint_one(position: int, source: Source) -> Outcome:
     except OSError as exc:
         return Outcome(position, error=f"{source.display}: {exc.strerror or exc}")
     item = engine.lint_document(doc, options, explicit=source.explicit)
-    if "FX501" in options.codes and engine.may_share_backing(item):
-        return Outcome(position, held=item.findings, source=source)
-    return Outcome(position, result=engine.file_result_of(engine.settle(item, options)))
+    if "FX501" not in options.codes or not engine.may_share_backing(item):
+        return Outcome(position, result=engine.file_result_of(engine.settle(item, options)))
+    assert item.context is not None
+    uses = [
+        (use, *doc.position(device.element))
+        for use, device in shared_backing.device_uses(item.context, position)
+    ]
+    held = Held(source, uses, engine.may_hold_directives(doc))
+    return Outcome(position, result=engine.file_result_of(item), held=held)

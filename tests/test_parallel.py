@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -33,9 +34,14 @@ def tree(tmp_path: Path) -> Path:
     (tmp_path / "a-first.xml").write_text(GUIDE_VM, encoding="utf-8")
     (tmp_path / "plain-050-shared.xml").write_text(OTHER_LABEL, encoding="utf-8")
     suppressed = OTHER_LABEL.replace("f39-dev3", "f39-dev4").replace(
-        "    <memory model='nvdimm'", "    <!-- famfs-xml: disable=FX501 -->\n    <memory model='nvdimm'"
+        "    <memory model='nvdimm'",
+        "    <!-- famfs-xml: disable=FX501 -->\n    <memory model='nvdimm'",
     )
     (tmp_path / "z-suppressed.xml").write_text(suppressed, encoding="utf-8")
+    unused = OTHER_LABEL.replace("f39-dev3", "f39-dev5").replace(
+        "  <vcpu ", "  <!-- famfs-xml: disable=FX104 -->\n  <vcpu "
+    )
+    (tmp_path / "plain-070-unused.xml").write_text(unused, encoding="utf-8")
     (tmp_path / "plain-020-broken.xml").write_text("<domain><name>x</name>", encoding="utf-8")
     (tmp_path / "nets").mkdir()
     (tmp_path / "nets" / "default.xml").write_text("<network/>", encoding="utf-8")
@@ -56,13 +62,21 @@ def test_workers_give_the_sequential_result(tree: Path, jobs: int) -> None:
     assert _summary(in_workers) == _summary(sequential)
     assert in_workers.errors == sequential.errors
     codes = {f.code for f in sequential.findings}
-    assert {"FX001", "FX501"} <= codes  # the tree does exercise both paths
+    assert {"FX001", "FX006", "FX501"} <= codes  # the tree exercises every path
+
+
+def test_per_file_ignores_apply_in_workers(tree: Path) -> None:
+    options = replace(OPTIONS, per_file_ignores=(("plain-0[5-7]*", frozenset({"FX501"})),))
+    sequential = lint_paths([str(tree)], options, jobs=1)
+    assert _summary(lint_paths([str(tree)], options, jobs=2)) == _summary(sequential)
+    fx501 = {Path(f.path).name for f in sequential.findings if f.code == "FX501"}
+    assert fx501 == {"a-first.xml"}
 
 
 def test_fx501_spans_chunks_and_honours_suppressions(tree: Path) -> None:
     result = lint_paths([str(tree)], OPTIONS, jobs=2)
     fx501 = {Path(f.path).name for f in result.findings if f.code == "FX501"}
-    assert fx501 == {"a-first.xml", "plain-050-shared.xml"}
+    assert fx501 == {"a-first.xml", "plain-050-shared.xml", "plain-070-unused.xml"}
 
 
 def test_path_errors_keep_their_place(tree: Path) -> None:

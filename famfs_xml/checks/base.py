@@ -45,18 +45,8 @@ class RuleContext:
         severity: Severity | None = None,
         fix: Fix | None = None,
     ) -> Finding:
-        rule = self.catalog[code]
         line, column = self.doc.position(element) if element is not None else (1, 1)
-        return Finding(
-            code=code,
-            name=rule.name,
-            severity=severity or rule.severity,
-            path=self.doc.path,
-            line=line,
-            column=column,
-            message=message,
-            fix=fix,
-        )
+        return finding_at(self.catalog[code], self.doc.path, line, column, message, severity, fix)
 
     def fix(
         self,
@@ -82,3 +72,25 @@ class RuleContext:
 
 
 Check = Callable[[RuleContext], Iterator[Finding]]
+
+
+def finding_at(
+    rule: RuleInfo,
+    path: str,
+    line: int,
+    column: int,
+    message: str,
+    severity: Severity | None = None,
+    fix: Fix | None = None,
+) -> Finding:
+    """A finding of ``rule`` at a known place."""
+    return Finding(
+        code=rule.code,
+        name=rule.name,
+        severity=severity or rule.severity,
+        path=path,
+        line=line,
+        column=column,
+        message=message,
+        fix=fix,
+    )

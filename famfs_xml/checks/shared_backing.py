@@ -1,4 +1,8 @@
-"""FX501: domains linted together that share one backing device must agree about it."""
+"""FX501: domains linted together that share one backing device must agree about it.
+
+The comparison works on :class:`DeviceUse` values (plain data, no document), so that a run
+whose files were checked in worker processes can compare what the workers sent back.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,7 @@ from famfs_xml.checks.base import RuleContext
 from famfs_xml.domain import MemoryDevice
 from famfs_xml.findings import Finding
 
-
-class _Use(NamedTuple):
-    ctx: RuleContext
-    device: MemoryDevice
+CODE = "FX501"
 
 
 def _size(value: object) -> str:
@@ -30,56 +31,93 @@ _ASPECTS: tuple[tuple[str, Callable[[MemoryDevice], object], Callable[[object], 
 )
 
 
-def check_shared_backing(contexts: Sequence[RuleContext]) -> Iterator[Finding]:
-    """Findings for every nvdimm whose settings differ from another domain's on the same path."""
-    uses: dict[str, list[_Use]] = defaultdict(list)
-    for ctx in contexts:
-        for device in ctx.domain.memory_devices:
-            if device.is_nvdimm and device.path:
-                uses[device.path].append(_Use(ctx, device))
-    for path, group in uses.items():
-        if len({id(use.ctx) for use in group}) < 2:
+class DeviceUse(NamedTuple):
+    """One nvdimm with a backing path, as FX501 compares it."""
+
+    document: int  # tells the documents of a run apart
+    doc_path: str
+    backing: str
+    values: tuple[object, ...]  # one per aspect, in the order of _ASPECTS
+
+
+def device_uses(ctx: RuleContext, document: int) -> list[tuple[DeviceUse, MemoryDevice]]:
+    """The nvdimms of ``ctx`` that FX501 compares, each with its device."""
+    return [
+        (
+            DeviceUse(
+                document,
+                ctx.doc.path,
+                device.path,
+                tuple(value_of(device) for _, value_of, _ in _ASPECTS),
+            ),
+            device,
+        )
+        for device in ctx.domain.memory_devices
+        if device.is_nvdimm and device.path
+    ]
+
+
+def disagreements(uses: Sequence[DeviceUse]) -> Iterator[tuple[int, str]]:
+    """``(index in uses, message)`` for every use whose settings differ from another
+    document's on the same backing path."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, use in enumerate(uses):
+        groups[use.backing].append(index)
+    for backing, indexes in groups.items():
+        group = [uses[index] for index in indexes]
+        if len({use.document for use in group}) < 2:
             continue
-        firsts = [_first_differing(group, value_of) for _, value_of, _ in _ASPECTS]
-        for use in group:
+        firsts = [_first_differing(group, aspect) for aspect in range(len(_ASPECTS))]
+        for index, use in zip(indexes, group, strict=True):
             differences = list(_differences(use, firsts))
             if differences:
-                yield use.ctx.finding(
-                    "FX501",
-                    use.device.element,
-                    f"{path} is shared with other domains that disagree: " + "; ".join(differences),
+                yield (
+                    index,
+                    f"{backing} is shared with other domains that disagree: "
+                    + "; ".join(differences),
                 )
+
+
+def check_shared_backing(contexts: Sequence[RuleContext]) -> Iterator[Finding]:
+    """Findings for every nvdimm whose settings differ from another domain's on the same path."""
+    located = [
+        (ctx, use, device)
+        for document, ctx in enumerate(contexts)
+        for use, device in device_uses(ctx, document)
+    ]
+    for index, message in disagreements([use for _, use, _ in located]):
+        ctx, _, device = located[index]
+        yield ctx.finding(CODE, device.element, message)
 
 
 # For one aspect and each value in a group: the first use (in order) whose value differs, and
 # the first after it from another domain, so that each use finds the first *other* domain
 # that disagrees with it without comparing every pair.
-_Firsts = dict[object, tuple[_Use | None, _Use | None]]
+_Firsts = dict[object, tuple[DeviceUse | None, DeviceUse | None]]
 
 
-def _first_differing(group: list[_Use], value_of: Callable[[MemoryDevice], object]) -> _Firsts:
-    values = [value_of(use.device) for use in group]
+def _first_differing(group: list[DeviceUse], aspect: int) -> _Firsts:
+    values = [use.values[aspect] for use in group]
     result: _Firsts = {}
     for value in dict.fromkeys(values):
-        first: _Use | None = None
-        second: _Use | None = None
+        first: DeviceUse | None = None
+        second: DeviceUse | None = None
         for use, other in zip(group, values, strict=True):
             if other == value:
                 continue
             if first is None:
                 first = use
-            elif use.ctx is not first.ctx:
+            elif use.document != first.document:
                 second = use
                 break
         result[value] = (first, second)
     return result
 
 
-def _differences(use: _Use, firsts: list[_Firsts]) -> Iterator[str]:
-    for (name, value_of, show), table in zip(_ASPECTS, firsts, strict=True):
-        mine = value_of(use.device)
+def _differences(use: DeviceUse, firsts: list[_Firsts]) -> Iterator[str]:
+    for aspect, ((name, _, show), table) in enumerate(zip(_ASPECTS, firsts, strict=True)):
+        mine = use.values[aspect]
         first, second = table[mine]
-        other = first if first is not None and first.ctx is not use.ctx else second
+        other = first if first is not None and first.document != use.document else second
         if other is not None:
-            theirs = show(value_of(other.device))
-            yield f"{name} {show(mine)} here, {theirs} in {other.ctx.doc.path}"
+            yield f"{name} {show(mine)} here, {show(other.values[aspect])} in {other.doc_path}"
