@@ -7,7 +7,6 @@ than raising: a bad number is a finding, never a crash.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from lxml import etree
@@ -81,9 +80,13 @@ class MemoryDevice(NamedTuple):
         return self.model in ("dimm", "nvdimm")
 
 
-@dataclass
 class Domain:
-    root: Element
+    """What the rules read of one ``<domain>``, filled in by :func:`build`.
+
+    A plain class, not a dataclass: the view is built field by field and never compared,
+    and a 20-field dataclass costs a noticeable part of a one-file lint's start-up.
+    """
+
     vcpu_element: Element | None = None
     vcpus: int | None = None
     memory: Size | None = None
@@ -96,14 +99,17 @@ class Domain:
     current_memory_element: Element | None = None
     cpu: Element | None = None
     numa: Element | None = None
-    cells: list[Cell] = field(default_factory=list)
-    memory_devices: list[MemoryDevice] = field(default_factory=list)
     devices: Element | None = None
     os: Element | None = None
     features: Element | None = None
-    bad_values: list[BadValue] = field(default_factory=list)
-    # The first child of <domain> of each tag, gathered in one pass: every rule asks for a few.
-    top: dict[str, Element] = field(default_factory=dict)
+
+    def __init__(self, root: Element) -> None:
+        self.root = root
+        self.cells: list[Cell] = []
+        self.memory_devices: list[MemoryDevice] = []
+        self.bad_values: list[BadValue] = []
+        # The first child of <domain> of each tag, gathered in one pass: rules ask for many.
+        self.top: dict[str, Element] = {}
 
     def child(self, tag: str) -> Element | None:
         """The first ``<domain>`` child named ``tag`` (``root.find(tag)``, precomputed)."""
@@ -159,7 +165,7 @@ def _children(element: Element, tag: str) -> list[Element]:
 
 def build(root: Element) -> Domain:
     """The view of a ``<domain>`` element."""
-    domain = Domain(root=root)
+    domain = Domain(root)
     top = domain.top
     for element in root.iterchildren(etree.Element):  # elements only, filtered in C
         top.setdefault(element.tag, element)

@@ -9,9 +9,10 @@ prints and never touches the file system.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from famfs_xml import checks, domain
 from famfs_xml.catalog import RuleInfo, load_catalog
@@ -30,11 +31,10 @@ class FixRefused(Exception):
     """Applying the fixes would have produced a file we must not write."""
 
 
-@dataclass(frozen=True)
-class LintOptions:
+class LintOptions(NamedTuple):
     codes: frozenset[str]
     facts: DeviceFacts | None = None
-    parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    parameters: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
     unsafe_fixes: bool = False
     # Config ``per-file-ignores``: (glob, codes), matched against the path and its base name.
     per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = ()
@@ -231,8 +231,7 @@ def may_hold_directives(doc: Document) -> bool:
     return b"famfs-xml" in doc.work or b"&#" in doc.work
 
 
-@dataclass
-class FixOutcome:
+class FixOutcome(NamedTuple):
     data: bytes  # the new file content (the original when nothing changed)
     doc: Document
     applied: list[str]  # codes of the fixes applied, in order

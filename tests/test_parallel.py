@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -66,7 +65,7 @@ def test_workers_give_the_sequential_result(tree: Path, jobs: int) -> None:
 
 
 def test_per_file_ignores_apply_in_workers(tree: Path) -> None:
-    options = replace(OPTIONS, per_file_ignores=(("plain-0[5-7]*", frozenset({"FX501"})),))
+    options = OPTIONS._replace(per_file_ignores=(("plain-0[5-7]*", frozenset({"FX501"})),))
     sequential = lint_paths([str(tree)], options, jobs=1)
     assert _summary(lint_paths([str(tree)], options, jobs=2)) == _summary(sequential)
     fx501 = {Path(f.path).name for f in sequential.findings if f.code == "FX501"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 from typing import Any
@@ -236,8 +235,7 @@ def test_fx006_can_itself_be_disabled() -> None:
 
 
 def test_per_file_ignores_apply_in_the_engine() -> None:
-    options = dataclasses.replace(
-        api.options(),
+    options = api.options()._replace(
         per_file_ignores=(("vm*.xml", frozenset({"FX301"})), ("other.xml", frozenset({"FX302"}))),
     )
     doc = load(BROKEN.encode(), "qemu/vm.xml")
