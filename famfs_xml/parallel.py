@@ -82,6 +82,7 @@ def lint_in_workers(
     _options = options
     held: list[Outcome] = []
     # The collector in a worker would otherwise walk, and so copy, every inherited object.
+    frozen_before = gc.get_freeze_count() > 0
     gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
@@ -92,7 +93,8 @@ def lint_in_workers(
                     else:
                         held.append(outcome)
     finally:
-        gc.unfreeze()
+        if not frozen_before:
+            gc.unfreeze()
     yield from _finish_held(held, options)
 
 
