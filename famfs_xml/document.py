@@ -161,7 +161,7 @@ class Document:
         return not self.work[line_start:offset].strip()
 
     @cached_property
-    def _spans(self) -> dict[etree._Element, Span | tuple[int, int, int, int]]:
+    def _spans(self) -> dict[etree._Element, Span | tuple[int, int]]:
         """Each element's position as expat saw it; made into a :class:`Span` when asked."""
         root = self.root
         if root is None:
@@ -180,25 +180,25 @@ def _tag_name_end(tag: bytes) -> int:
     return index
 
 
-def _expat_spans(work: bytes) -> list[tuple[int, int, int, int]]:
-    """Every element's (line, column, start offset, end tag offset), in document order, from
-    expat without namespaces.
+def _expat_spans(work: bytes) -> list[tuple[int, int]]:
+    """Every element's (start offset, end tag offset), in document order, from expat without
+    namespaces.
 
     Without namespace processing expat accepts an unbound ``qemu:`` prefix, and it reports
-    the byte index of each tag, which lxml does not.
+    the byte index of each tag, which lxml does not. Lines and columns are worked out later,
+    for the few elements a finding points at.
     """
     parser = xml.parsers.expat.ParserCreate(encoding="UTF-8")
+    parser.ordered_attributes = True  # a list per start tag is cheaper to build than a dict
     starts: list[list[int]] = []
     stack: list[int] = []
 
     def on_start(_name: str, _attrs: object) -> None:
         stack.append(len(starts))
-        starts.append(
-            [parser.CurrentLineNumber, parser.CurrentColumnNumber + 1, parser.CurrentByteIndex, -1]
-        )
+        starts.append([parser.CurrentByteIndex, -1])
 
     def on_end(_name: str) -> None:
-        starts[stack.pop()][3] = parser.CurrentByteIndex
+        starts[stack.pop()][1] = parser.CurrentByteIndex
 
     parser.StartElementHandler = on_start
     parser.EndElementHandler = on_end
@@ -206,10 +206,11 @@ def _expat_spans(work: bytes) -> list[tuple[int, int, int, int]]:
         parser.Parse(work, True)
     except xml.parsers.expat.ExpatError:
         return []
-    return [(line, column, start, end) for line, column, start, end in starts]
+    return [(start, end) for start, end in starts]
 
 
-def _make_span(work: bytes, line: int, column: int, start: int, end_index: int) -> Span:
+def _make_span(work: bytes, start: int, end_index: int) -> Span:
+    line, column = _line_col(work, start)
     tag_end = _start_tag_end(work, start)
     if work[tag_end - 2 : tag_end] == b"/>":
         return Span(line, column, start, tag_end, tag_end, tag_end, True)
@@ -279,8 +280,11 @@ def _decode(raw: bytes) -> tuple[bytes, str, bytes]:
 
 
 def _line_col(work: bytes, offset: int) -> tuple[int, int]:
-    line = work.count(b"\n", 0, offset) + 1
-    return line, offset - (work.rfind(b"\n", 0, offset) + 1) + 1
+    """1-based line and column of a byte offset; the column counts characters, as expat and
+    editors do."""
+    line_start = work.rfind(b"\n", 0, offset) + 1
+    column = len(work[line_start:offset].decode("utf-8", "replace")) + 1
+    return work.count(b"\n", 0, offset) + 1, column
 
 
 def _find_doctype(work: bytes) -> int | None:

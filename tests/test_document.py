@@ -112,3 +112,23 @@ def test_declared_latin1_is_decoded() -> None:
     doc = load(text.encode("latin-1"), "x.xml")
     assert doc.problems == []
     assert doc.root is not None and doc.root.findtext("description") == "Größe"
+
+
+def test_columns_count_characters_as_expat_does() -> None:
+    """Non-ASCII text before an element on its line: the column counts characters."""
+    import xml.parsers.expat
+
+    text = "<domain>\n  <title>Prüfstand ✓</title>\t<vcpu>2</vcpu>\n</domain>\n"
+    seen: dict[str, tuple[int, int]] = {}
+    parser = xml.parsers.expat.ParserCreate(encoding="UTF-8")
+
+    def on_start(name: str, _attrs: object) -> None:
+        seen[name] = (parser.CurrentLineNumber, parser.CurrentColumnNumber + 1)
+
+    parser.StartElementHandler = on_start
+    parser.Parse(text.encode(), True)
+    doc = load(text.encode(), "vm.xml")
+    assert doc.root is not None
+    vcpu = doc.root.find("vcpu")
+    assert vcpu is not None
+    assert doc.position(vcpu) == seen["vcpu"] == (2, 30)  # 34 if it counted bytes
