@@ -161,7 +161,7 @@ class Document:
         return not self.work[line_start:offset].strip()
 
     @cached_property
-    def _spans(self) -> dict[etree._Element, Span | tuple[int, int]]:
+    def _spans(self) -> dict[etree._Element, Span | list[int]]:
         """Each element's position as expat saw it; made into a :class:`Span` when asked."""
         root = self.root
         if root is None:
@@ -180,7 +180,7 @@ def _tag_name_end(tag: bytes) -> int:
     return index
 
 
-def _expat_spans(work: bytes) -> list[tuple[int, int]]:
+def _expat_spans(work: bytes) -> list[list[int]]:
     """Every element's (start offset, end tag offset), in document order, from expat without
     namespaces.
 
@@ -206,7 +206,7 @@ def _expat_spans(work: bytes) -> list[tuple[int, int]]:
         parser.Parse(work, True)
     except xml.parsers.expat.ExpatError:
         return []
-    return [(start, end) for start, end in starts]
+    return starts
 
 
 def _make_span(work: bytes, start: int, end_index: int) -> Span:
