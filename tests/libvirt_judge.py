@@ -269,9 +269,14 @@ class LibvirtJudge:
             except ShellExited:
                 # A virsh that died once (seen on CI, not reproducible) gets one fresh
                 # successor; the driver's state lives on disk, so the retry sees the same
-                # domains. A second death in a row is a real failure.
+                # domains. Dying again on the same command is libvirt failing on this
+                # input: an error verdict that says so, not an accepted domain.
                 self._shell = None
+            try:
                 return self._live_shell().run(args)
+            except ShellExited as exc:
+                self._shell = None
+                return subprocess.CompletedProcess(["virsh", *args], 1, "", f"error: {exc}\n")
         return subprocess.run(
             ["virsh", "-q", "-c", self.uri, *args],
             capture_output=True,

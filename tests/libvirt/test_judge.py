@@ -35,9 +35,10 @@ def test_a_killed_session_says_how_it_ended(libvirt_judge: LibvirtJudge) -> None
 def test_a_session_that_dies_mid_command_is_replaced_once(libvirt_judge: LibvirtJudge) -> None:
     assert libvirt_judge.define(GUIDE).ok
     first = libvirt_judge._live_shell()
-    # `quit` ends virsh mid-command, in the retry too: the second death is reported.
-    with pytest.raises(ShellExited, match=r"\(status 0\) during: quit"):
-        libvirt_judge.virsh("quit")
+    # `quit` ends virsh mid-command, in the retry too: the second death is an error verdict.
+    result = libvirt_judge.virsh("quit")
+    assert result.returncode == 1
+    assert "virsh exited (status 0) during: quit" in result.stderr
     assert libvirt_judge._live_shell() is not first
     # state is on disk: the successor still knows the domain
     assert "f39-dev2" in libvirt_judge.virsh("list", "--all", "--name").stdout
