@@ -1,3 +1,3 @@
-from famfs_xml.cli import main
+from famfs_xml.main import main
 
 main()

@@ -9,20 +9,16 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from famfs_xml.cli import (
-    EXIT_ERROR,
-    EXIT_FINDINGS,
-    EXIT_OK,
     ExtendSelect,
-    FailOn,
     FailOnOption,
     HostOption,
     Ignore,
     InventoryOption,
     RootOption,
     Select,
-    UsageFailure,
-    _options,
 )
+from famfs_xml.commands import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, FailOn, UsageFailure
+from famfs_xml.commands import lint_options as _options
 
 if TYPE_CHECKING:
     from famfs_xml.attach import Outcome

@@ -133,6 +133,7 @@ def run_unprivileged(args: list[str], cwd: Path) -> tuple[int, str, str]:
     forked child that drops to ``nobody`` (the interpreter may live where nobody cannot
     read, so everything the run needs is imported before the fork)."""
     import famfs_xml.cli
+    import famfs_xml.main
     import famfs_xml.report.json_report
     import famfs_xml.report.text
     import famfs_xml.run  # the child may not be able to import anything
@@ -143,7 +144,7 @@ def run_unprivileged(args: list[str], cwd: Path) -> tuple[int, str, str]:
         os.chdir(cwd)
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                code = famfs_xml.cli.run(args)
+                code = famfs_xml.main.run(args)
         finally:
             os.chdir(old_cwd)
         return code, out.getvalue(), err.getvalue()
@@ -164,7 +165,7 @@ def run_unprivileged(args: list[str], cwd: Path) -> tuple[int, str, str]:
             os.chdir(cwd)
             sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=True)
             sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True)
-            code = famfs_xml.cli.run(args)
+            code = famfs_xml.main.run(args)
         finally:
             os._exit(code)
     os.close(out_w)

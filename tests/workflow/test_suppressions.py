@@ -168,7 +168,7 @@ def test_xmlschema_is_imported_only_for_a_metadata_block(tmp_path: Any) -> None:
     block = tmp_path / "block.xml"
     block.write_text(with_metadata(BROKEN, '<famfs:ignore rule="FX3"/>'))
     script = (
-        "import sys\nfrom famfs_xml.cli import run\n"
+        "import sys\nfrom famfs_xml.main import run\n"
         "code = run(['lint', '--isolated', sys.argv[1]])\n"
         "print(code, 'xmlschema' in sys.modules)\n"
     )
