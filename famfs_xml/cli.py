@@ -1,4 +1,7 @@
-"""The ``famfs-xml`` command line: parse options, call the library, print, map to exit codes.
+"""The ``famfs-xml`` command line declared with typer: options, help, usage errors.
+
+The work of ``lint`` and ``fix`` is in :mod:`famfs_xml.commands`; the program starts in
+:mod:`famfs_xml.main`, which sends plain ``lint`` calls there without loading typer.
 
 Exit codes: 0 nothing at or above ``--fail-on`` remains; 1 findings remain (``fix --diff``:
 changes would be made); 2 usage error, unreadable path, bad config or internal error, with
@@ -10,21 +13,12 @@ one line on stderr and never a traceback.
 import enum
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from famfs_xml import __version__, commands
-from famfs_xml.commands import (
-    EXIT_OK,
-    FailOn,
-    OutputFormat,
-    UsageFailure,
-)
-
-if TYPE_CHECKING:
-    pass
-
+from famfs_xml.commands import EXIT_OK, FailOn, OutputFormat, UsageFailure
 
 _APP_SETTINGS: dict[str, Any] = {
     "name": "famfs-xml",
