@@ -13,6 +13,39 @@ from famfs_xml import catalog
 from tests.conftest import FIXTURES, REPO
 
 HEAVY = ("pydantic", "rich", "xmlschema", "jsonschema")
+GUIDE = str(FIXTURES / "guide" / "f39-dev2.xml")
+
+
+def _modules_after(args: list[str]) -> set[str]:
+    """The top-level modules a ``famfs-xml ARGS`` process has loaded when it ends."""
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['famfs-xml', *sys.argv[1:]]\n"
+        "try:\n"
+        "    runpy.run_module('famfs_xml', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "names = sorted({m.split('.')[0] for m in sys.modules})\n"
+        "sys.__stderr__.write('\\nmodules: ' + ' '.join(names))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    loaded = set(proc.stderr.rsplit("modules: ", 1)[-1].split())
+    assert "famfs_xml" in loaded, proc.stderr
+    return loaded
+
+
+def test_a_plain_lint_imports_neither_the_cli_framework_nor_anything_heavy() -> None:
+    """lint with flags and paths, as git hooks call it: no typer, no click, nothing heavy."""
+    loaded = _modules_after(["lint", "--exit-zero", "--jobs", "1", GUIDE])
+    assert not loaded & {*HEAVY, "typer", "click"}, sorted(loaded & {*HEAVY, "typer", "click"})
 
 
 def _typer_in_pinned_range() -> bool:
@@ -27,29 +60,10 @@ def _typer_in_pinned_range() -> bool:
     reason="typer >= 0.29 installed (outside pyproject's range; it imports "
     "pydantic): pip install '.[test]' to test the start-up path",
 )
-def test_lint_imports_nothing_heavy() -> None:
-    """A lint run loads neither pydantic nor rich nor the schema validators."""
-    probe = (
-        "import sys, runpy\n"
-        "sys.argv = ['famfs-xml', 'lint', '--exit-zero', sys.argv[1]]\n"
-        "try:\n"
-        "    runpy.run_module('famfs_xml', run_name='__main__')\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "names = sorted({m.split('.')[0] for m in sys.modules})\n"
-        "sys.__stderr__.write('\\nmodules: ' + ' '.join(names))\n"
-    )
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run(
-        [sys.executable, "-c", probe, str(FIXTURES / "guide" / "f39-dev2.xml")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    loaded = set(proc.stderr.rsplit("modules: ", 1)[-1].split())
-    assert "famfs_xml" in loaded, proc.stderr
+def test_lint_through_typer_imports_nothing_heavy() -> None:
+    """An option with a value goes through typer: still no pydantic, rich or validators."""
+    loaded = _modules_after(["lint", "--format", "text", GUIDE])
+    assert "typer" in loaded
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
 
 
