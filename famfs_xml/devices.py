@@ -14,18 +14,6 @@ JSON_VERSION = 1
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
-def _pmem_device(namespace: Namespace) -> BackingDevice:
-    return BackingDevice(
-        path=f"/dev/{namespace.blockdev}",
-        kind="pmem",
-        size=namespace.size,
-        align=namespace.align,
-        mode=namespace.mode,
-        target_node=namespace.numa_node,
-        namespace=namespace.name,
-    )
-
-
 def _with_namespaces(dax: list[BackingDevice], namespaces: list[Namespace]) -> list[BackingDevice]:
     by_chardev = {f"/dev/{ns.chardev}": ns.name for ns in namespaces if ns.chardev}
     return [
@@ -43,7 +31,7 @@ def list_devices(root: Path = Path("/"), ndctl: str | None = None) -> list[Backi
         ndctl = default_ndctl(root)
     namespaces = list_namespaces(root, ndctl)
     devices = _with_namespaces(dax_devices(root), namespaces)
-    devices += [_pmem_device(ns) for ns in namespaces if ns.blockdev]
+    devices += [ns.as_backing(f"/dev/{ns.blockdev}") for ns in namespaces if ns.blockdev]
     return devices
 
 

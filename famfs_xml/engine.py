@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from famfs_xml import checks, domain
 from famfs_xml.catalog import RuleInfo, load_catalog
-from famfs_xml.checks.base import Check, RuleContext
+from famfs_xml.checks.base import Check, RuleContext, finding_at
 from famfs_xml.document import Document, LoadProblem, load
 from famfs_xml.edits import apply_edits
 from famfs_xml.findings import Applicability, Edit, FileResult, Finding, Fix, Severity
@@ -120,16 +120,7 @@ def _load_findings(
 def _finding(
     catalog: Mapping[str, RuleInfo], code: str, doc: Document, problem: LoadProblem
 ) -> Finding:
-    rule = catalog[code]
-    return Finding(
-        code=code,
-        name=rule.name,
-        severity=rule.severity,
-        path=doc.path,
-        line=problem.line,
-        column=problem.column,
-        message=problem.message,
-    )
+    return finding_at(catalog[code], doc.path, problem.line, problem.column, problem.message)
 
 
 def cross_file_findings(checked: Sequence[Checked], options: LintOptions) -> list[Finding]:

@@ -42,15 +42,7 @@ class HostFacts:
         namespace = find_namespace(self._namespaces, path)
         if namespace is None:
             return BackingDevice(path, "pmem", exists=False)
-        return BackingDevice(
-            path=path,
-            kind="pmem",
-            size=namespace.size,
-            align=namespace.align,
-            mode=namespace.mode,
-            target_node=namespace.numa_node,
-            namespace=namespace.name,
-        )
+        return namespace.as_backing(path)
 
     def _file(self, path: str) -> BackingDevice:
         try:

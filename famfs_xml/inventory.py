@@ -9,7 +9,7 @@ machine (see :mod:`famfs_xml.host_facts`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -122,22 +122,8 @@ def _devices_from_json(data: Any) -> Iterator[BackingDevice]:
             region = data.get("id", data.get("dev"))
             for device in _devices_from_json(nested):
                 if device.region is None and region is not None:
-                    device = _with_region(device, str(region))
+                    device = replace(device, region=str(region))
                 yield device
-
-
-def _with_region(device: BackingDevice, region: str) -> BackingDevice:
-    return BackingDevice(
-        path=device.path,
-        kind=device.kind,
-        size=device.size,
-        align=device.align,
-        mode=device.mode,
-        exists=device.exists,
-        target_node=device.target_node,
-        region=region,
-        namespace=device.namespace,
-    )
 
 
 def _exact_int(value: Any) -> int | None:

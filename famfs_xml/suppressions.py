@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from lxml import etree
 
 from famfs_xml.catalog import RuleInfo, load_catalog
+from famfs_xml.checks.base import finding_at
 from famfs_xml.document import Document
 from famfs_xml.edits import EditError, Editor
 from famfs_xml.findings import Applicability, Edit, Finding, Fix
@@ -468,19 +469,7 @@ def _unused_findings(doc: Document, found: Suppressions, options: LintOptions) -
     problems = list(found.problems)
     for directive in found.directives:
         problems.extend(_directive_problems(directive))
-    return [
-        Finding(
-            code=UNUSED,
-            name=rule.name,
-            severity=rule.severity,
-            path=doc.path,
-            line=p.line,
-            column=p.column,
-            message=p.message,
-            fix=p.fix,
-        )
-        for p in problems
-    ]
+    return [finding_at(rule, doc.path, p.line, p.column, p.message, fix=p.fix) for p in problems]
 
 
 def _directive_problems(directive: Directive) -> list[Problem]:

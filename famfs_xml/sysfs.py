@@ -168,6 +168,18 @@ class Namespace:
             return f"/dev/{self.chardev}"
         return None
 
+    def as_backing(self, path: str) -> BackingDevice:
+        """What an nvdimm backed by ``path`` (this namespace's pmem device) may rely on."""
+        return BackingDevice(
+            path=path,
+            kind="pmem",
+            size=self.size,
+            align=self.align,
+            mode=self.mode,
+            target_node=self.numa_node,
+            namespace=self.name,
+        )
+
 
 def nd_bus_dir(root: Path) -> Path:
     return under(root, "/sys/bus/nd/devices")
