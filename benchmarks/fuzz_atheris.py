@@ -21,8 +21,8 @@ import atheris  # noqa: E402
 
 with atheris.instrument_imports():
     from famfs_xml.api import fix_text, lint_text
-    from famfs_xml.document import load
-    from famfs_xml.engine import FixRefused
+    from famfs_xml.lint.document import load
+    from famfs_xml.lint.engine import FixRefused
 
 OPTIONS = {"select": ["ALL"], "ignore": ["FX901"]}
 

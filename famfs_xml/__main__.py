@@ -1,3 +1,3 @@
-from famfs_xml.main import main
+from famfs_xml.cli.main import main
 
 main()

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from famfs_xml.catalog import load_catalog
-from famfs_xml.checks import OPT_IN_CODES
-from famfs_xml.document import load
-from famfs_xml.engine import LintOptions, fix_document, lint_documents
-from famfs_xml.findings import Finding
-from famfs_xml.inventory import DeviceFacts
-from famfs_xml.selection import select_codes
+from famfs_xml.core.findings import Finding
+from famfs_xml.core.inventory import DeviceFacts
+from famfs_xml.lint.catalog import load_catalog
+from famfs_xml.lint.checks import OPT_IN_CODES
+from famfs_xml.lint.document import load
+from famfs_xml.lint.engine import fix_document, lint_documents
+from famfs_xml.lint.options import LintOptions
+from famfs_xml.lint.selection import select_codes
 
 
 def options(

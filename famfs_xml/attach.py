@@ -9,7 +9,7 @@ Attaching a shared backing path (``/dev/dax1.0``) to a domain means, as the guid
   ``<currentMemory>`` raised with it;
 * a NUMA cell for the general memory when the domain has none.
 
-Everything is a text edit in the file's own style (see :mod:`famfs_xml.edits`); nothing here
+Everything is a text edit in the file's own style (see :mod:`famfs_xml.lint.edits`); nothing here
 prints, exits or writes files except :func:`write_changes`, which writes atomically.
 """
 
@@ -23,17 +23,18 @@ from pathlib import Path
 
 from lxml import etree
 
-from famfs_xml import units
-from famfs_xml.checks.arithmetic import lowest_free_slot
-from famfs_xml.document import Document
-from famfs_xml.domain import Domain, Element, MemoryDevice, build, format_cpuset
-from famfs_xml.edits import EditError, Editor, Node, apply_edits, choose_unit
-from famfs_xml.engine import FixRefused, LintOptions, encode, lint_documents, reload_checked
-from famfs_xml.fileio import write_atomic
-from famfs_xml.findings import Edit, Finding
-from famfs_xml.inventory import DeviceFacts
-from famfs_xml.run import unified_diff
-from famfs_xml.sources import STDIN, Source, read
+from famfs_xml.core import units
+from famfs_xml.core.fileio import write_atomic
+from famfs_xml.core.findings import Edit, Finding
+from famfs_xml.core.inventory import DeviceFacts
+from famfs_xml.lint.checks.arithmetic import lowest_free_slot
+from famfs_xml.lint.document import Document
+from famfs_xml.lint.domain import Domain, Element, MemoryDevice, build, format_cpuset
+from famfs_xml.lint.edits import EditError, Editor, Node, apply_edits, choose_unit
+from famfs_xml.lint.engine import FixRefused, encode, lint_documents, reload_checked
+from famfs_xml.lint.options import LintOptions
+from famfs_xml.lint.run import unified_diff
+from famfs_xml.lint.sources import STDIN, Source, read
 
 DEFAULT_ALIGN = 2 * units.MiB
 DEFAULT_LABEL = 16 * units.MiB

@@ -41,7 +41,7 @@ Cli = Callable[..., CliResult]
 def _in_process_cli(
     capfdbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> Cli:
-    from famfs_xml.main import run
+    from famfs_xml.cli.main import run
 
     def invoke(*args: str, stdin: bytes = b"", cwd: Path | None = None) -> CliResult:
         if cwd is not None:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from famfs_xml.api import fix_text, lint_text
-from famfs_xml.checks import implemented_codes
-from famfs_xml.inventory import Inventory
-from famfs_xml.libvirt_schema import find_schema
+from famfs_xml.core.inventory import Inventory
+from famfs_xml.lint.checks import implemented_codes
+from famfs_xml.lint.libvirt_schema import find_schema
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -187,7 +187,7 @@ def test_read_errors_are_exit_2(cli: Cli, vms: Path, monkeypatch: pytest.MonkeyP
     def refuse(path: object, limit: int = 0) -> bytes:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr("famfs_xml.sources.read_limited", refuse)
+    monkeypatch.setattr("famfs_xml.lint.sources.read_limited", refuse)
     result = cli("lint", "good.xml", cwd=vms)
     assert result.exit_code == 2
     assert result.stderr == "famfs-xml: error: good.xml: Permission denied\n"

@@ -10,8 +10,8 @@ import pytest
 from lxml import etree
 
 from famfs_xml import api
-from famfs_xml.catalog import load_catalog
-from famfs_xml.inventory import Inventory
+from famfs_xml.core.inventory import Inventory
+from famfs_xml.lint.catalog import load_catalog
 from tests.conftest import FIXTURES
 
 if sys.version_info >= (3, 11):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from famfs_xml import api
-from famfs_xml.document import load
+from famfs_xml.lint.document import load
 from tests.samples import GUIDE_VM
 
 

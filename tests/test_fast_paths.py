@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from famfs_xml import catalog
+from famfs_xml.lint import catalog
 from tests.conftest import FIXTURES, REPO
 
 HEAVY = ("pydantic", "rich", "xmlschema", "jsonschema")
@@ -110,7 +110,7 @@ def test_rule_index_is_generated_from_the_toml_files() -> None:
     """The packaged index says what rules/*.toml say: regenerate it after editing a rule."""
     from_toml = catalog._from_toml_files(REPO / "rules")
     assert catalog.INDEX_PATH.read_text(encoding="utf-8") == catalog.render_index(from_toml), (
-        "famfs_xml/_rule_index.py is stale: run python -m famfs_xml.catalog"
+        "famfs_xml/lint/_rule_index.py is stale: run python -m famfs_xml.lint.catalog"
     )
     assert catalog.load_catalog() == from_toml
 

@@ -6,10 +6,10 @@ import pytest
 from lxml import etree
 
 from famfs_xml import api
-from famfs_xml.document import load
-from famfs_xml.edits import Editor, Node, apply_edits
-from famfs_xml.engine import FixRefused, fix_document
-from famfs_xml.findings import Edit
+from famfs_xml.core.findings import Edit
+from famfs_xml.lint.document import load
+from famfs_xml.lint.edits import Editor, Node, apply_edits
+from famfs_xml.lint.engine import FixRefused, fix_document
 from tests.samples import GUIDE_VM, changed_lines
 
 
@@ -153,7 +153,7 @@ def test_a_fix_that_breaks_the_xml_is_refused() -> None:
     with pytest.raises(etree.XMLSyntaxError):
         etree.fromstring(work)
 
-    from famfs_xml import engine
+    from famfs_xml.lint import engine
 
     with pytest.raises(FixRefused):
         engine.reload_checked(doc, work)

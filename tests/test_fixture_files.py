@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from famfs_xml.catalog import load_catalog
-from famfs_xml.inventory import Inventory
+from famfs_xml.core.inventory import Inventory
+from famfs_xml.lint.catalog import load_catalog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "libvirt"))
 

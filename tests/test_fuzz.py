@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from famfs_xml.api import fix_text, lint_text
-from famfs_xml.document import load
-from famfs_xml.engine import FixRefused
+from famfs_xml.lint.document import load
+from famfs_xml.lint.engine import FixRefused
 from tests.conftest import FIXTURES
 from tests.samples import GUIDE_VM
 

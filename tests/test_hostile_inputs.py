@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from famfs_xml.fileio import MAX_FILE_BYTES
+from famfs_xml.core.fileio import MAX_FILE_BYTES
 from tests.conftest import Cli, run_entry_point
 from tests.samples import GUIDE_VM
 
@@ -132,11 +132,11 @@ def run_unprivileged(args: list[str], cwd: Path) -> tuple[int, str, str]:
     """``famfs-xml ARGS`` as an unprivileged user: this process if we are not root, else a
     forked child that drops to ``nobody`` (the interpreter may live where nobody cannot
     read, so everything the run needs is imported before the fork)."""
-    import famfs_xml.cli
-    import famfs_xml.main
+    import famfs_xml.cli.app
+    import famfs_xml.cli.main
+    import famfs_xml.lint.run  # the child may not be able to import anything
     import famfs_xml.report.json_report
     import famfs_xml.report.text
-    import famfs_xml.run  # the child may not be able to import anything
 
     if os.geteuid() != 0:
         out, err = io.StringIO(), io.StringIO()
@@ -144,13 +144,13 @@ def run_unprivileged(args: list[str], cwd: Path) -> tuple[int, str, str]:
         os.chdir(cwd)
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                code = famfs_xml.main.run(args)
+                code = famfs_xml.cli.main.run(args)
         finally:
             os.chdir(old_cwd)
         return code, out.getvalue(), err.getvalue()
-    famfs_xml.catalog.load_catalog()
+    famfs_xml.lint.catalog.load_catalog()
     with contextlib.redirect_stdout(io.StringIO()):  # the command line's own lazy imports
-        famfs_xml.cli.run([args[0], "--help"])
+        famfs_xml.cli.app.run([args[0], "--help"])
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     pid = os.fork()
@@ -165,7 +165,7 @@ def run_unprivileged(args: list[str], cwd: Path) -> tuple[int, str, str]:
             os.chdir(cwd)
             sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=True)
             sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True)
-            code = famfs_xml.main.run(args)
+            code = famfs_xml.cli.main.run(args)
         finally:
             os._exit(code)
     os.close(out_w)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from famfs_xml import api
-from famfs_xml.inventory import Inventory, InventoryError
+from famfs_xml.core.inventory import Inventory, InventoryError
 from tests.conftest import Cli
 from tests.samples import GUIDE_VM
 

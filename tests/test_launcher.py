@@ -9,7 +9,8 @@ from contextlib import redirect_stderr, redirect_stdout
 import pytest
 import typer
 
-from famfs_xml import cli, main
+from famfs_xml.cli import app as cli
+from famfs_xml.cli import main
 from tests.conftest import FIXTURES
 
 GUIDE = str(FIXTURES / "guide" / "f39-dev2.xml")
@@ -101,7 +102,7 @@ def test_plain_path_and_typer_agree(args: list[str], monkeypatch: pytest.MonkeyP
 
 
 def test_internal_errors_are_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    from famfs_xml import commands
+    from famfs_xml.cli import commands
 
     def broken(*_args: object, **_kwargs: object) -> int:
         raise RuntimeError("boom")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from famfs_xml import libvirt_schema
-from famfs_xml.libvirt_schema import SchemaError, SchemaUnavailable, find_schema, validate
+from famfs_xml.lint import libvirt_schema
+from famfs_xml.lint.libvirt_schema import SchemaError, SchemaUnavailable, find_schema, validate
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SCHEMA = find_schema()

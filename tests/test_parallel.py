@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from famfs_xml import parallel
-from famfs_xml.catalog import load_catalog
-from famfs_xml.checks import OPT_IN_CODES
-from famfs_xml.engine import LintOptions
-from famfs_xml.run import RunResult, lint_paths
-from famfs_xml.selection import select_codes
+from famfs_xml.lint import parallel
+from famfs_xml.lint.catalog import load_catalog
+from famfs_xml.lint.checks import OPT_IN_CODES
+from famfs_xml.lint.options import LintOptions
+from famfs_xml.lint.run import RunResult, lint_paths
+from famfs_xml.lint.selection import select_codes
 from tests.conftest import FIXTURES, Cli
 from tests.samples import GUIDE_VM
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from famfs_xml.catalog import load_catalog
-from famfs_xml.checks import implemented_codes
+from famfs_xml.lint.catalog import load_catalog
+from famfs_xml.lint.checks import implemented_codes
 from tests.conftest import REPO
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from famfs_xml import units
+from famfs_xml.core import units
 
 
 @pytest.mark.parametrize(

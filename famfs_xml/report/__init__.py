@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator, Mapping
 
-from famfs_xml.run import RunResult
+from famfs_xml.lint.run import RunResult
 
 Reporter = Callable[[RunResult, str], str]
 

@@ -7,8 +7,8 @@ Escaping follows the Actions toolkit (``@actions/core`` ``command.ts``): in the 
 
 from __future__ import annotations
 
-from famfs_xml.findings import Finding, Severity
-from famfs_xml.run import RunResult
+from famfs_xml.core.findings import Finding, Severity
+from famfs_xml.lint.run import RunResult
 
 _COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from famfs_xml.findings import Finding
-from famfs_xml.run import RunResult
+from famfs_xml.core.findings import Finding
+from famfs_xml.lint.run import RunResult
 
 
 def finding_dict(finding: Finding) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
-from famfs_xml.findings import Finding
-from famfs_xml.run import RunResult
+from famfs_xml.core.findings import Finding
+from famfs_xml.lint.run import RunResult
 
 SUITES = "famfs-xml"
 

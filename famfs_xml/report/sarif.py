@@ -14,9 +14,9 @@ from typing import Any
 from urllib.parse import quote
 
 from famfs_xml import __version__
-from famfs_xml.catalog import RuleInfo, load_catalog
-from famfs_xml.findings import Applicability, Finding, Severity
-from famfs_xml.run import RunResult
+from famfs_xml.core.findings import Applicability, Finding, Severity
+from famfs_xml.lint.catalog import RuleInfo, load_catalog
+from famfs_xml.lint.run import RunResult
 
 SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from famfs_xml.catalog import load_catalog
-from famfs_xml.run import RunResult
+from famfs_xml.lint.catalog import load_catalog
+from famfs_xml.lint.run import RunResult
 
 
 def _name(code: str) -> str:

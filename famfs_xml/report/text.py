@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from famfs_xml.run import RunResult
+from famfs_xml.lint.run import RunResult
 
 
 def render(result: RunResult, command: str) -> str:

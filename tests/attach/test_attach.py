@@ -8,7 +8,7 @@ import re
 import pytest
 from lxml import etree
 
-from famfs_xml import api, units
+from famfs_xml import api
 from famfs_xml.attach import (
     AttachError,
     DeviceSpec,
@@ -18,10 +18,11 @@ from famfs_xml.attach import (
     parse_size,
     resolve,
 )
-from famfs_xml.document import load
-from famfs_xml.domain import build
-from famfs_xml.findings import Finding, Severity
-from famfs_xml.inventory import Inventory
+from famfs_xml.core import units
+from famfs_xml.core.findings import Finding, Severity
+from famfs_xml.core.inventory import Inventory
+from famfs_xml.lint.document import load
+from famfs_xml.lint.domain import build
 from tests.attach.domains import DATA, crlf, domain_variants
 from tests.samples import GUIDE_VM
 

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from famfs_xml import api, units
+from famfs_xml import api
 from famfs_xml.attach import AttachError, DeviceSpec, attach_document, detach_document
-from famfs_xml.document import load
-from famfs_xml.findings import Severity
+from famfs_xml.core import units
+from famfs_xml.core.findings import Severity
+from famfs_xml.lint.document import load
 
 CORPORA = [
     Path(p)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from famfs_xml import api, units
+from famfs_xml import api
+from famfs_xml.core import units
 from tests.attach.domains import DATA
 from tests.conftest import Cli, run_entry_point
 from tests.devices.devices_fake_machine import FakeMachine

@@ -11,7 +11,7 @@ from devices_fake_machine import FakeMachine
 from devices_fake_tools import Cli, FakeTools
 from typer.testing import CliRunner, Result
 
-from famfs_xml.cli_devices import register
+from famfs_xml.cli.devices import register
 
 
 @pytest.fixture

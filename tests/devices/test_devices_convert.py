@@ -8,7 +8,7 @@ import pytest
 from devices_fake_machine import FAMFS_MAGIC, FakeMachine, GiB
 from devices_fake_tools import Cli, FakeTools
 
-from famfs_xml.convert import ConvertUsageError, execute, plan
+from famfs_xml.host.convert import ConvertUsageError, execute, plan
 
 DAX_START = 0x240000000
 

@@ -10,8 +10,8 @@ import pytest
 from devices_fake_machine import FakeMachine, GiB
 from devices_fake_tools import Cli
 
-from famfs_xml.findings import Finding
-from famfs_xml.host import RULES, check_host
+from famfs_xml.core.findings import Finding
+from famfs_xml.host.checks import RULES, check_host
 
 if sys.version_info >= (3, 11):
     import tomllib

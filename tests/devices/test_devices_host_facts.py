@@ -5,8 +5,8 @@ from __future__ import annotations
 from devices_fake_machine import FakeMachine, GiB
 from devices_fake_tools import FakeTools
 
-from famfs_xml.host_facts import HostFacts
-from famfs_xml.inventory import BackingDevice, ChainedFacts, DeviceFacts, Inventory
+from famfs_xml.core.inventory import BackingDevice, ChainedFacts, DeviceFacts, Inventory
+from famfs_xml.host.facts import HostFacts
 
 
 def test_dax_device_size_and_mode(machine: FakeMachine) -> None:

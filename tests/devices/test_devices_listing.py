@@ -8,10 +8,10 @@ from pathlib import Path
 from devices_fake_machine import FakeMachine, GiB
 from devices_fake_tools import Cli, FakeTools
 
-from famfs_xml.devices import devices_to_json, format_size, format_table, list_devices
-from famfs_xml.inventory import Inventory
-from famfs_xml.namespaces import list_namespaces, namespaces_from_ndctl_json
-from famfs_xml.tools import run_tool
+from famfs_xml.core.inventory import Inventory
+from famfs_xml.host.devices import devices_to_json, format_size, format_table, list_devices
+from famfs_xml.host.namespaces import list_namespaces, namespaces_from_ndctl_json
+from famfs_xml.host.tools import run_tool
 
 
 def test_modes_come_from_the_driver_link(machine: FakeMachine) -> None:

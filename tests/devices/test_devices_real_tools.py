@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from devices_fake_machine import FakeMachine
 
-from famfs_xml.convert import execute, plan
-from famfs_xml.inventory import Inventory
-from famfs_xml.namespaces import list_namespaces
-from famfs_xml.tools import reconfigured_count, run_tool
+from famfs_xml.core.inventory import Inventory
+from famfs_xml.host.convert import execute, plan
+from famfs_xml.host.namespaces import list_namespaces
+from famfs_xml.host.tools import reconfigured_count, run_tool
 
 NO_SUCH_DAX = "dax977.3"
 NO_SUCH_NAMESPACE = "namespace977.3"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from devices_fake_machine import FakeMachine
 
-from famfs_xml import units
+from famfs_xml.core import units
 from tests.conftest import Cli
 from tests.samples import GUIDE_VM
 

@@ -13,8 +13,8 @@ from typing import Any
 from lxml import etree
 
 from famfs_xml import api
-from famfs_xml.findings import Finding
-from famfs_xml.inventory import Inventory
+from famfs_xml.core.findings import Finding
+from famfs_xml.core.inventory import Inventory
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -12,10 +12,10 @@ import pytest
 from libvirt_judge import LibvirtJudge, domain_name
 from lxml import etree
 
-from famfs_xml import units
 from famfs_xml.attach import DeviceSpec, attach_document, detach_document
-from famfs_xml.document import load
-from famfs_xml.domain import build
+from famfs_xml.core import units
+from famfs_xml.lint.document import load
+from famfs_xml.lint.domain import build
 from tests.attach.domains import domain_variants
 
 VARIANTS = domain_variants()

@@ -14,9 +14,9 @@ from fixture_data import CLEAN, Defect, lint_defect, load_defects, memory_facts,
 from libvirt_judge import LibvirtJudge, Verdict, domain_name
 
 from famfs_xml import api
-from famfs_xml.catalog import load_catalog
-from famfs_xml.findings import Applicability, Finding, Severity
-from famfs_xml.inventory import Inventory
+from famfs_xml.core.findings import Applicability, Finding, Severity
+from famfs_xml.core.inventory import Inventory
+from famfs_xml.lint.catalog import load_catalog
 
 DEFECTS = load_defects()
 CATALOG = load_catalog()

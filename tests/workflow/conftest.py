@@ -28,7 +28,7 @@ def broken_xml() -> str:
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch) -> Cli:
     """Run ``famfs-xml ARGS`` in-process; GITHUB_ACTIONS is cleared unless a test sets it."""
-    from famfs_xml.main import run
+    from famfs_xml.cli.main import run
 
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from workflow_samples import Cli
 
-from famfs_xml import config, units
-from famfs_xml.catalog import load_catalog
-from famfs_xml.findings import Severity
+from famfs_xml.core import units
+from famfs_xml.core.findings import Severity
+from famfs_xml.lint import config
+from famfs_xml.lint.catalog import load_catalog
 
 CATALOG = load_catalog()
 

@@ -13,7 +13,7 @@ from syrupy.assertion import SnapshotAssertion
 from workflow_samples import BROKEN, CLEAN, Cli
 
 from famfs_xml import __version__
-from famfs_xml.catalog import load_catalog
+from famfs_xml.lint.catalog import load_catalog
 from famfs_xml.report import REPORTERS
 from famfs_xml.report.github import escape_data, escape_property
 from famfs_xml.report.sarif import artifact_uri

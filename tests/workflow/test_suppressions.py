@@ -10,9 +10,9 @@ import pytest
 from workflow_samples import BROKEN, CLEAN, ROOT
 
 from famfs_xml import api
-from famfs_xml.document import load
-from famfs_xml.engine import fix_document, lint_documents
-from famfs_xml.findings import Finding
+from famfs_xml.core.findings import Finding
+from famfs_xml.lint.document import load
+from famfs_xml.lint.engine import fix_document, lint_documents
 
 NVDIMM = "    <memory model='nvdimm'"
 METADATA_AT = "  <vcpu placement='static'>2</vcpu>\n"
@@ -168,7 +168,7 @@ def test_xmlschema_is_imported_only_for_a_metadata_block(tmp_path: Any) -> None:
     block = tmp_path / "block.xml"
     block.write_text(with_metadata(BROKEN, '<famfs:ignore rule="FX3"/>'))
     script = (
-        "import sys\nfrom famfs_xml.main import run\n"
+        "import sys\nfrom famfs_xml.cli.main import run\n"
         "code = run(['lint', '--isolated', sys.argv[1]])\n"
         "print(code, 'xmlschema' in sys.modules)\n"
     )
@@ -328,7 +328,7 @@ def test_fix_rewrites_a_spaced_rule_list() -> None:
 
 def test_lint_document_stays_unsuppressed_and_lint_documents_suppresses() -> None:
     """Suppression happens in one place: lint_documents (and the fix loop through it)."""
-    from famfs_xml.engine import lint_document
+    from famfs_xml.lint.engine import lint_document
 
     doc = load(before_nvdimm(BROKEN, "<!-- famfs-xml: disable=FX3 -->").encode(), "vm.xml")
     options = api.options()

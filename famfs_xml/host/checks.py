@@ -1,0 +1,319 @@
+"""``host check``: the host side of the famfs VM guide, as findings FH001-FH008.
+
+Each finding carries a ``hint``: the next command to run on this machine's distribution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from famfs_xml.core.findings import Finding, Severity
+from famfs_xml.core.inventory import BackingDevice
+from famfs_xml.host.cmdline import (
+    MemmapRange,
+    kernel_version,
+    memmap_ranges,
+    split_cmdline,
+    unescape,
+    values_of,
+)
+from famfs_xml.host.grub import (
+    GRUB_DEFAULTS,
+    GrubDefaults,
+    kernel_args_hint,
+    pending_hint,
+    removal_hint,
+)
+from famfs_xml.host.grub import read_grub_defaults as _read_grub
+from famfs_xml.host.ram import RamMap, read_ram_map
+from famfs_xml.host.sysfs import auto_online_policy, dax_devices, read_attr, under
+
+RULES: dict[str, tuple[str, Severity]] = {
+    "FH001": ("not-efi-boot", Severity.WARNING),
+    "FH002": ("memmap-outside-ram", Severity.ERROR),
+    "FH003": ("efi-fake-mem-removed", Severity.ERROR),
+    "FH004": ("memory-auto-online", Severity.WARNING),
+    "FH005": ("dax-system-ram", Severity.ERROR),
+    "FH006": ("dax-unbound", Severity.ERROR),
+    "FH007": ("cmdline-pending", Severity.WARNING),
+    "FH008": ("memmap-unaligned", Severity.WARNING),
+}
+CMDLINE = "/proc/cmdline"
+PENDING_KEYS = ("memmap", "efi_fake_mem", "memhp_default_state")
+EFI_FAKE_MEM_REMOVED_IN = (6, 11)
+MEMMAP_ALIGN = 2 * 1024 * 1024
+GiB = 1024**3
+
+
+@dataclass(frozen=True)
+class Param:
+    """A kernel parameter (``$`` unescaped) and where it was found."""
+
+    text: str
+    source: str  # /proc/cmdline (running) or /etc/default/grub (configured)
+
+    @property
+    def where(self) -> str:
+        return "on the running command line" if self.source == CMDLINE else f"in {self.source}"
+
+
+@dataclass(frozen=True)
+class HostState:
+    root: Path
+    running: tuple[str, ...]
+    grub: GrubDefaults | None
+    efi: bool
+    kernel: tuple[int, int] | None
+    auto_online: str | None
+    dax: tuple[BackingDevice, ...]
+
+    def params(self) -> list[Param]:
+        """The running parameters, then configured ones the running kernel lacks."""
+        running = [Param(unescape(p), CMDLINE) for p in self.running]
+        seen = {p.text for p in running}
+        grub_params = self.grub.params if self.grub else ()
+        configured = [Param(unescape(p), GRUB_DEFAULTS) for p in grub_params]
+        return running + [p for p in configured if p.text not in seen]
+
+    def running_set(self) -> set[str]:
+        return {unescape(p) for p in self.running}
+
+    def configured_set(self) -> set[str]:
+        return {unescape(p) for p in self.grub.params} if self.grub else set()
+
+    def values(self, key: str) -> list[tuple[str, Param]]:
+        return [(value, p) for p in self.params() for value in values_of([p.text], key)]
+
+
+def read_host_state(root: Path = Path("/"), dax: list[BackingDevice] | None = None) -> HostState:
+    """Everything the checks need, read under ``root``; ``dax`` defaults to sysfs's list."""
+    release = read_attr(under(root, "/proc/sys/kernel/osrelease"))
+    return HostState(
+        root=root,
+        running=tuple(split_cmdline(read_attr(under(root, CMDLINE)) or "")),
+        grub=_read_grub(root),
+        efi=under(root, "/sys/firmware/efi").is_dir(),
+        kernel=kernel_version(release) if release else None,
+        auto_online=auto_online_policy(root),
+        dax=tuple(dax_devices(root) if dax is None else dax),
+    )
+
+
+def _finding(code: str, path: str, message: str, hint: str | None) -> Finding:
+    name, severity = RULES[code]
+    return Finding(code, name, severity, path, 0, 0, message, hint=hint)
+
+
+def _change_hint(state: HostState, old: str, new: str, edit: str) -> str:
+    """Replace the parameter ``old`` by ``new`` (``edit`` says how in /etc/default/grub)."""
+    if state.grub is not None and old not in state.configured_set():
+        return removal_hint(state.root, old)
+    return kernel_args_hint(state.root, new, edit, remove=old)
+
+
+# --- the checks ---------------------------------------------------------------------------
+
+
+def _replace_efi_fake_mem_hint(state: HostState, value: str) -> str:
+    new = "memmap=<size>!<start>"
+    edit = f"replace efi_fake_mem={value} with {new} in {GRUB_DEFAULTS}"
+    return _change_hint(state, f"efi_fake_mem={value}", new, edit)
+
+
+def check_efi(state: HostState) -> list[Finding]:
+    """FH001: efi_fake_mem= needs an EFI boot."""
+    if state.efi:
+        return []
+    return [
+        _finding(
+            "FH001",
+            param.source,
+            f"efi_fake_mem={value} is {param.where}, but this host did not boot with EFI "
+            "(/sys/firmware/efi is absent), so it creates no dax device",
+            _replace_efi_fake_mem_hint(state, value),
+        )
+        for value, param in state.values("efi_fake_mem")
+    ]
+
+
+def check_efi_fake_mem_removed(state: HostState) -> list[Finding]:
+    """FH003: efi_fake_mem= is gone since Linux 6.11."""
+    if state.kernel is None or state.kernel < EFI_FAKE_MEM_REMOVED_IN:
+        return []
+    release = ".".join(map(str, state.kernel))
+    return [
+        _finding(
+            "FH003",
+            param.source,
+            f"efi_fake_mem={value} is {param.where}, but kernel {release} no longer has "
+            "efi_fake_mem (removed in 6.11): no dax device will appear",
+            _replace_efi_fake_mem_hint(state, value),
+        )
+        for value, param in state.values("efi_fake_mem")
+    ]
+
+
+def _memmap(state: HostState) -> list[tuple[MemmapRange, Param]]:
+    return [(r, param) for value, param in state.values("memmap") for r in memmap_ranges(value)]
+
+
+def _fitting_start(ram: RamMap, size: int) -> int | None:
+    """A GiB-aligned start inside the highest RAM range that can hold ``size`` bytes."""
+    for low, high in sorted(ram.ranges, key=lambda r: r[1], reverse=True):
+        start = (high + 1 - size) // GiB * GiB
+        if start >= low:
+            return start
+    return None
+
+
+def _short(size: int) -> str:
+    for unit, shift in (("G", 30), ("M", 20), ("K", 10)):
+        if size and size % (1 << shift) == 0:
+            return f"{size >> shift}{unit}"
+    return str(size)
+
+
+def check_memmap_in_ram(state: HostState) -> list[Finding]:
+    """FH002: a memmap=nn!ss / nn$ss range outside System RAM."""
+    found = []
+    for memmap, param in _memmap(state):
+        ram = read_ram_map(state.root, reserved_too=memmap.kind == "reserved")
+        if ram is None or ram.contains(memmap.start, memmap.end):
+            continue
+        start = _fitting_start(ram, memmap.size)
+        sign = "!" if memmap.kind == "protected" else "$"
+        better = f"memmap={_short(memmap.size)}{sign}{_short(start)}" if start is not None else None
+        old = f"memmap={memmap.text}"
+        hint = (
+            _change_hint(state, old, better, f"use {better} instead in {GRUB_DEFAULTS}")
+            if better
+            else "this machine has no System RAM range that large: use a smaller size"
+        )
+        found.append(
+            _finding(
+                "FH002",
+                param.source,
+                f"memmap={memmap.text} ({param.where}) covers {memmap.start:#x}-{memmap.end:#x}, "
+                f"which is not inside System RAM ({ram.source}; RAM ends at {ram.top:#x}); Linux "
+                "does not check this, and the device is slow and does not work",
+                hint,
+            )
+        )
+    return found
+
+
+def check_memmap_alignment(state: HostState) -> list[Finding]:
+    """FH008: memmap= start or size not 2 MiB aligned."""
+    return [
+        _finding(
+            "FH008",
+            param.source,
+            f"memmap={memmap.text} ({param.where}): start {memmap.start:#x} or size "
+            f"{memmap.size} is not a multiple of 2 MiB, which a devdax device needs",
+            _change_hint(
+                state,
+                f"memmap={memmap.text}",
+                "memmap=<size>!<start>",
+                f"round memmap={memmap.text} to 2 MiB boundaries in {GRUB_DEFAULTS}",
+            ),
+        )
+        for memmap, param in _memmap(state)
+        if memmap.start % MEMMAP_ALIGN or memmap.size % MEMMAP_ALIGN
+    ]
+
+
+def check_auto_online(state: HostState) -> list[Finding]:
+    """FH004: dax memory would be onlined (and zeroed) by the kernel."""
+    if not state.dax and not state.values("efi_fake_mem"):
+        return []
+    running = values_of(list(state.running), "memhp_default_state")
+    if state.auto_online is not None:
+        if state.auto_online == "offline":
+            return []
+        why = f"auto_online_blocks is {state.auto_online!r}"
+    elif running[-1:] == ["offline"]:
+        return []
+    else:
+        why = "memhp_default_state=offline is not on the kernel command line"
+    wanted = "memhp_default_state=offline"
+    configured = wanted in state.configured_set() and wanted not in state.running_set()
+    hint = (
+        pending_hint(state.root, wanted) if configured else kernel_args_hint(state.root, wanted)
+    ) + ("; for the running system: echo offline > /sys/devices/system/memory/auto_online_blocks")
+    return [
+        _finding(
+            "FH004",
+            "/sys/devices/system/memory/auto_online_blocks",
+            f"{why}: the kernel onlines dax memory as system RAM, zeroing any shared contents",
+            hint,
+        )
+    ]
+
+
+def _convert_hint(device: BackingDevice) -> str:
+    name = device.path.rsplit("/", 1)[-1]
+    return f"famfs-xml device convert {name} --mode devdax (review the plan, then add --yes)"
+
+
+def check_dax_modes(state: HostState) -> list[Finding]:
+    """FH005/FH006: dax devices in system-ram mode or with no driver."""
+    found = []
+    for device in state.dax:
+        sysfs = f"/sys/bus/dax/devices/{device.path.rsplit('/', 1)[-1]}"
+        if device.mode == "system-ram":
+            found.append(
+                _finding(
+                    "FH005",
+                    sysfs,
+                    f"{device.path} is in system-ram mode (the kmem driver): famfs needs devdax",
+                    _convert_hint(device),
+                )
+            )
+        elif device.mode == "unbound":
+            found.append(
+                _finding(
+                    "FH006",
+                    sysfs,
+                    f"{device.path} has no driver bound: it cannot be used",
+                    _convert_hint(device),
+                )
+            )
+    return found
+
+
+def check_pending(state: HostState) -> list[Finding]:
+    """FH007: /etc/default/grub asks for parameters the running kernel lacks."""
+    running = state.running_set()
+    return [
+        _finding(
+            "FH007",
+            GRUB_DEFAULTS,
+            f"{GRUB_DEFAULTS} sets {param.text}, but the running kernel's {CMDLINE} lacks it: "
+            "the grub config was not regenerated, or a reboot is pending",
+            pending_hint(state.root, param.text),
+        )
+        for param in state.params()
+        if param.source == GRUB_DEFAULTS
+        and param.text not in running
+        and param.text.split("=", 1)[0] in PENDING_KEYS
+    ]
+
+
+CHECKS: tuple[Callable[[HostState], list[Finding]], ...] = (
+    check_efi,
+    check_memmap_in_ram,
+    check_efi_fake_mem_removed,
+    check_auto_online,
+    check_dax_modes,
+    check_pending,
+    check_memmap_alignment,
+)
+
+
+def check_host(root: Path = Path("/"), state: HostState | None = None) -> list[Finding]:
+    """Run FH001-FH008 against the machine under ``root``; findings ordered by code."""
+    state = state or read_host_state(root)
+    findings = [finding for check in CHECKS for finding in check(state)]
+    return sorted(findings, key=lambda f: f.code)

@@ -1,0 +1,303 @@
+"""``device convert``: a careful wrapper over daxctl/ndctl mode changes.
+
+:func:`plan` looks at the device and says what would happen; :func:`execute` runs the
+command and then re-reads sysfs, because ``daxctl`` can exit 0 having changed nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from famfs_xml.host import preflight
+from famfs_xml.host.preflight import PreflightFinding
+from famfs_xml.host.sysfs import (
+    Namespace,
+    auto_online_policy,
+    dax_device,
+    dax_mode,
+    namespace_from_sysfs,
+    namespaces_from_sysfs,
+    online_blocks_in_range,
+    read_int,
+    under,
+)
+from famfs_xml.host.tools import ToolResult, reconfigured_count, run_tool
+
+DAX_MODES = ("devdax", "system-ram")
+NAMESPACE_MODES = ("devdax", "fsdax")
+MODES = ("devdax", "system-ram", "fsdax")
+DEFAULT_TIMEOUT = 120.0
+
+_DAX = re.compile(r"(?:/dev/)?(dax\d+\.\d+)")
+_NAMESPACE = re.compile(r"namespace\d+\.\d+")
+_PMEM = re.compile(r"/dev/pmem\d+")
+
+
+class ConvertUsageError(ValueError):
+    """The device name or the mode cannot be used for a conversion."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What ``device convert`` would do, and why it might refuse."""
+
+    kind: str  # "dax" or "namespace"
+    name: str  # daxX.Y or namespaceX.Y
+    requested_mode: str
+    current_mode: str | None  # None: the device does not exist
+    paths: tuple[str, ...]  # device nodes the conversion takes away
+    argv: tuple[str, ...]
+    destroys_data: bool
+    findings: tuple[PreflightFinding, ...]
+    force: bool = False
+
+    @property
+    def exists(self) -> bool:
+        return self.current_mode is not None
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return self.current_mode == self.requested_mode
+
+    @property
+    def blocking(self) -> list[PreflightFinding]:
+        return [finding for finding in self.findings if finding.blocking]
+
+    @property
+    def refused(self) -> bool:
+        """A missing device is always refused; other findings only without ``force``."""
+        return not self.exists or (bool(self.blocking) and not self.force)
+
+    @property
+    def command_line(self) -> str:
+        return shlex.join(self.argv)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "device": self.name,
+            "kind": self.kind,
+            "paths": list(self.paths),
+            "current_mode": self.current_mode,
+            "requested_mode": self.requested_mode,
+            "command": list(self.argv),
+            "destroys_data": self.destroys_data,
+            "preflight": [
+                {"check": f.check, "message": f.message, "blocking": f.blocking}
+                for f in self.findings
+            ],
+            "refused": self.refused,
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What :func:`execute` did and what sysfs says afterwards."""
+
+    plan: Plan
+    ok: bool
+    message: str
+    executed: bool = False
+    mode_after: str | None = None
+    result: ToolResult | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.plan.to_json(),
+            "executed": self.executed,
+            "ok": self.ok,
+            "mode_after": self.mode_after,
+            "message": self.message,
+            "returncode": None if self.result is None else self.result.returncode,
+            "stderr": None if self.result is None else self.result.stderr,
+        }
+
+
+# --- planning ----------------------------------------------------------------------------
+
+
+def _dax_argv(name: str, mode: str, force: bool) -> tuple[str, ...]:
+    return ("daxctl", "reconfigure-device", f"--mode={mode}", *(("-f",) if force else ()), name)
+
+
+def _namespace_argv(name: str, mode: str) -> tuple[str, ...]:
+    return ("ndctl", "create-namespace", "--force", f"--reconfig={name}", f"--mode={mode}")
+
+
+def _resolve_namespace(root: Path, device: str) -> str:
+    """``namespaceX.Y`` for a namespace name or its ``/dev/pmemX`` (unchanged when unknown)."""
+    if _NAMESPACE.fullmatch(device):
+        return device
+    for namespace in namespaces_from_sysfs(root):
+        if namespace.device_path == device:
+            return namespace.name
+    return device
+
+
+def plan(dev: str, mode: str, *, root: Path = Path("/"), force: bool = False) -> Plan:
+    """Inspect ``dev`` (daxX.Y, /dev/daxX.Y, namespaceX.Y or /dev/pmemX) for a change to ``mode``.
+
+    Raises :class:`ConvertUsageError` for a name or mode that cannot be converted.
+    """
+    if mode not in MODES:
+        raise ConvertUsageError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
+    dax = _DAX.fullmatch(dev)
+    if dax:
+        if mode not in DAX_MODES:
+            raise ConvertUsageError(_dax_mode_error(root, dax.group(1), mode))
+        return _plan_dax(root, dax.group(1), mode, force)
+    if _NAMESPACE.fullmatch(dev) or _PMEM.fullmatch(dev):
+        if mode not in NAMESPACE_MODES:
+            raise ConvertUsageError(f"a pmem namespace converts to devdax or fsdax, not {mode}")
+        return _plan_namespace(root, _resolve_namespace(root, dev), mode, force)
+    raise ConvertUsageError(
+        f"cannot convert {dev!r}: name a daxX.Y, /dev/daxX.Y, namespaceX.Y or /dev/pmemX device"
+    )
+
+
+def _dax_mode_error(root: Path, name: str, mode: str) -> str:
+    device = dax_device(root, name)
+    if device is not None and device.namespace:
+        return f"{name} comes from {device.namespace}: convert {device.namespace} to {mode}"
+    return f"a dax device converts to devdax or system-ram, not {mode}"
+
+
+def _missing(kind: str, name: str, mode: str, argv: tuple[str, ...], force: bool) -> Plan:
+    finding = PreflightFinding("exists", f"{name} does not exist on this machine")
+    return Plan(kind, name, mode, None, (), argv, False, (finding,), force)
+
+
+def _plan_dax(root: Path, name: str, mode: str, force: bool) -> Plan:
+    argv = _dax_argv(name, mode, force)
+    current = dax_mode(root, name)
+    if current is None:
+        return _missing("dax", name, mode, argv, force)
+    path = f"/dev/{name}"
+    findings: list[PreflightFinding] = []
+    if current != mode:
+        findings += preflight.check_mounts(root, [path])
+        findings += preflight.check_users(root, [path])
+        if current in ("devdax", "famfs"):
+            align = read_int(under(root, f"/sys/bus/dax/devices/{name}/align"))
+            findings += preflight.check_superblock(root, path, use_mmap=True, map_size=align)
+        findings += _memory_findings(root, name, current, mode)
+    # Rebinding devdax/famfs/unbound keeps the contents; onlining or offlining RAM does not.
+    destroys = current != mode and "system-ram" in (current, mode)
+    return Plan("dax", name, mode, current, (path,), argv, destroys, tuple(findings), force)
+
+
+def _memory_findings(root: Path, name: str, current: str, mode: str) -> list[PreflightFinding]:
+    if current == "system-ram" and mode == "devdax":
+        device = dax_device(root, name)
+        start = read_int(under(root, f"/sys/bus/dax/devices/{name}/resource"))
+        if device is None or device.size is None or start is None:
+            return []
+        online = online_blocks_in_range(root, start, device.size)
+        if online:
+            return [
+                PreflightFinding(
+                    "online-memory",
+                    f"{online} memory block(s) of {name} are online as system RAM; daxctl must "
+                    "offline them first (-f), which fails with EBUSY while the kernel uses them",
+                )
+            ]
+    if mode == "system-ram":
+        policy = auto_online_policy(root)
+        if policy is not None and policy.startswith("online"):
+            return [
+                PreflightFinding(
+                    "auto-online",
+                    f"auto_online_blocks is {policy!r}: the kernel onlines (and zeroes) the memory "
+                    "as soon as it is added; daxctl refuses this without -f",
+                )
+            ]
+    return []
+
+
+def _namespace_paths(namespace: Namespace) -> list[str]:
+    paths = [f"/dev/{namespace.blockdev}"] if namespace.blockdev else []
+    return paths + ([f"/dev/{namespace.chardev}"] if namespace.chardev else [])
+
+
+def _plan_namespace(root: Path, name: str, mode: str, force: bool) -> Plan:
+    argv = _namespace_argv(name, mode)
+    namespace = namespace_from_sysfs(root, name)
+    if namespace is None:
+        return _missing("namespace", name, mode, argv, force)
+    paths = _namespace_paths(namespace)
+    findings: list[PreflightFinding] = []
+    if namespace.mode != mode:
+        findings += preflight.check_mounts(root, paths)
+        findings += preflight.check_holders(root, namespace.blockdev)
+        findings += preflight.check_users(root, paths)
+        for path in paths:
+            is_dax = path.startswith("/dev/dax")
+            findings += preflight.check_superblock(
+                root, path, use_mmap=is_dax, map_size=namespace.align if is_dax else None
+            )
+    changes = namespace.mode != mode
+    return Plan(
+        "namespace", name, mode, namespace.mode, tuple(paths), argv, changes, tuple(findings), force
+    )
+
+
+# --- execution ---------------------------------------------------------------------------
+
+
+def current_mode(root: Path, plan: Plan) -> str | None:
+    """The device's mode as sysfs shows it now."""
+    if plan.kind == "dax":
+        return dax_mode(root, plan.name)
+    namespace = namespace_from_sysfs(root, plan.name)
+    return None if namespace is None else namespace.mode
+
+
+def _refusal(plan: Plan) -> str:
+    if not plan.exists:
+        return f"{plan.name} does not exist; nothing was run"
+    reasons = "; ".join(f.message for f in plan.blocking)
+    return f"refused to convert {plan.name}: {reasons} (use --force to override)"
+
+
+def execute(plan: Plan, *, root: Path = Path("/"), timeout: float = DEFAULT_TIMEOUT) -> Outcome:
+    """Run the plan's command unless refused, then verify the mode in sysfs."""
+    if plan.refused:
+        return Outcome(plan, ok=False, message=_refusal(plan), mode_after=plan.current_mode)
+    if plan.nothing_to_do:
+        return Outcome(
+            plan,
+            ok=True,
+            mode_after=plan.current_mode,
+            message=f"{plan.name} is already in {plan.requested_mode} mode; nothing was run",
+        )
+    result = run_tool(plan.argv, timeout=timeout)
+    after = current_mode(root, plan)
+    return Outcome(
+        plan,
+        ok=after == plan.requested_mode,
+        executed=True,
+        mode_after=after,
+        result=result,
+        message=_verdict(plan, result, after),
+    )
+
+
+def _verdict(plan: Plan, result: ToolResult, after: str | None) -> str:
+    still = "still" if after == plan.current_mode else "now"
+    state = f"{plan.name} is {still} in {after or 'no'} mode" if after else f"{plan.name} is gone"
+    if after == plan.requested_mode:
+        if not result.ok:
+            return f"{state}, although {result.describe_failure()}"
+        return state
+    if not result.ok:
+        return f"{result.describe_failure()}; {state}"
+    count = reconfigured_count(result.stderr)
+    plural = "" if count == 1 else "s"
+    said = f" and reported 'reconfigured {count} device{plural}'" if count is not None else ""
+    return (
+        f"{plan.argv[0]} exited 0{said}, but {state}, not {plan.requested_mode}: "
+        "the conversion did not happen"
+    )

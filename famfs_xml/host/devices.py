@@ -1,0 +1,95 @@
+"""The host's dax devices and pmem namespaces, as ``famfs-xml devices`` shows them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from famfs_xml.core.inventory import BackingDevice
+from famfs_xml.host.namespaces import default_ndctl, list_namespaces
+from famfs_xml.host.sysfs import Namespace, dax_devices
+
+JSON_VERSION = 1
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def _with_namespaces(dax: list[BackingDevice], namespaces: list[Namespace]) -> list[BackingDevice]:
+    by_chardev = {f"/dev/{ns.chardev}": ns.name for ns in namespaces if ns.chardev}
+    return [
+        replace(device, namespace=device.namespace or by_chardev.get(device.path)) for device in dax
+    ]
+
+
+def list_devices(root: Path = Path("/"), ndctl: str | None = None) -> list[BackingDevice]:
+    """Dax devices (from sysfs, with their true mode) then pmem block devices.
+
+    ``ndctl`` is the executable used to list namespaces; by default it is looked up on PATH
+    only when ``root`` is ``/``, because it always describes the live machine.
+    """
+    if ndctl is None:
+        ndctl = default_ndctl(root)
+    namespaces = list_namespaces(root, ndctl)
+    devices = _with_namespaces(dax_devices(root), namespaces)
+    devices += [ns.as_backing(f"/dev/{ns.blockdev}") for ns in namespaces if ns.blockdev]
+    return devices
+
+
+def device_to_json(device: BackingDevice) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "path": device.path,
+        "kind": device.kind,
+        "size": device.size,
+        "align": device.align,
+        "mode": device.mode,
+    }
+    if device.target_node is not None:
+        entry["target_node"] = device.target_node
+    if device.region is not None:
+        entry["region"] = device.region
+    if device.namespace is not None:
+        entry["namespace"] = device.namespace
+    return entry
+
+
+def devices_to_json(devices: list[BackingDevice]) -> dict[str, Any]:
+    """The ``devices --json`` document, version 1."""
+    return {"version": JSON_VERSION, "devices": [device_to_json(d) for d in devices]}
+
+
+def format_size(size: int | None) -> str:
+    """``8 GiB (8589934592)``; two decimals when the size is not a whole number of units."""
+    if size is None:
+        return "-"
+    value, unit = float(size), 0
+    while value >= 1024 and unit < len(_UNITS) - 1:
+        value /= 1024
+        unit += 1
+    if unit == 0:
+        return f"{size} B"
+    number = f"{value:.0f}" if value.is_integer() else f"{value:.2f}"
+    return f"{number} {_UNITS[unit]} ({size})"
+
+
+def format_table(devices: list[BackingDevice]) -> str:
+    """A plain text table: path, size, align, mode, NUMA node, namespace."""
+    if not devices:
+        return "No dax devices or pmem namespaces found."
+    header = ("PATH", "SIZE", "ALIGN", "MODE", "NODE", "NAMESPACE")
+    rows = [header] + [
+        (
+            d.path,
+            format_size(d.size),
+            format_size(d.align),
+            d.mode or "-",
+            "-" if d.target_node is None else str(d.target_node),
+            d.namespace or "-",
+        )
+        for d in devices
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join(_table_line(row, widths) for row in rows)
+
+
+def _table_line(row: tuple[str, ...], widths: list[int]) -> str:
+    return "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()

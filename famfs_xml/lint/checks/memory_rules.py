@@ -1,0 +1,252 @@
+"""FX101-FX107: maxMemory, slots, memory and currentMemory against the memory devices."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import partial
+
+from lxml import etree
+
+from famfs_xml.core import units
+from famfs_xml.core.findings import Applicability, Edit, Finding, Severity
+from famfs_xml.lint.checks.arithmetic import (
+    cells_total,
+    numa_includes_devices,
+    required_total,
+    slots_needed,
+)
+from famfs_xml.lint.checks.base import RuleContext
+from famfs_xml.lint.edits import Node, choose_unit
+
+_H = units.human
+
+
+def check_maxmemory_missing(ctx: RuleContext) -> Iterator[Finding]:
+    domain = ctx.domain
+    if not domain.memory_devices or domain.max_memory_element is not None:
+        return
+    total = required_total(domain)
+    memory_element = domain.memory_element
+
+    def build() -> list[Edit]:
+        if total is None or memory_element is None:
+            return []
+        unit, value = choose_unit(total, domain.memory_unit, domain.memory_unit)
+        attributes = [("slots", str(slots_needed(domain)))]
+        if unit is not None:
+            attributes.append(("unit", unit))
+        return [ctx.editor.insert_before(memory_element, Node("maxMemory", attributes, value))]
+
+    yield ctx.finding(
+        "FX101",
+        domain.root,
+        'memory devices need <maxMemory slots=...>; libvirt refuses: "cannot use/hotplug a '
+        "memory device when domain 'maxMemory' is not defined\"",
+        fix=ctx.fix("add <maxMemory>" + (f" of {_H(total)}" if total else ""), build),
+    )
+
+
+def check_maxmemory_slots(ctx: RuleContext) -> Iterator[Finding]:
+    domain = ctx.domain
+    element = domain.max_memory_element
+    if element is None or (domain.slots_text is not None and domain.slots is None):
+        return
+    count = len(domain.slot_devices)
+    slots = domain.slots
+    severity = None
+    if slots is None:
+        problem = "<maxMemory> has no slots attribute; libvirt needs both size and slot count"
+        if not count:
+            # Without dimm/nvdimm devices libvirt >= 10 accepts this; 9.x still refuses it.
+            severity = Severity.WARNING
+            problem += " (libvirt before 10.0 refuses it)"
+    elif slots == 0:
+        problem = "<maxMemory slots='0'>: QEMU needs at least one hotplug slot"
+    elif slots < count:
+        problem = f"slots={slots} but {count} dimm/nvdimm devices need a slot each"
+    else:
+        return
+    wanted = slots_needed(domain)
+    yield ctx.finding(
+        "FX102",
+        element,
+        problem,
+        severity=severity,
+        fix=ctx.fix(
+            f"set slots to {wanted}",
+            partial(ctx.editor.set_attribute, element, "slots", str(wanted)),
+        ),
+    )
+
+
+def check_maxmemory_too_small(ctx: RuleContext) -> Iterator[Finding]:
+    domain = ctx.domain
+    if domain.max_memory is None or numa_includes_devices(domain):
+        return
+    total = required_total(domain)
+    if total is None or domain.max_memory.bytes >= total:
+        return
+    max_memory = domain.max_memory
+    what = "NUMA cells + memory devices" if domain.cells else "<memory>"
+    yield ctx.finding(
+        "FX103",
+        max_memory.element,
+        f"maxMemory is {_H(max_memory.bytes)} but {what} total {_H(total)}; libvirt refuses: "
+        '"maximum memory size must be equal or greater than the actual memory size"',
+        fix=ctx.fix(
+            f"set maxMemory to {_H(total)}",
+            lambda: ctx.editor.set_size(max_memory, total, domain.memory_unit),
+        ),
+    )
+
+
+def check_memory_total(ctx: RuleContext) -> Iterator[Finding]:
+    domain = ctx.domain
+    memory = domain.memory
+    devs = domain.devs_total
+    if memory is None or devs is None or numa_includes_devices(domain):
+        return
+    cells = cells_total(domain)
+    if cells is None:
+        if domain.cells or not domain.memory_devices or devs < memory.bytes:
+            return
+        yield ctx.finding(
+            "FX104",
+            memory.element,
+            f"memory devices total {_H(devs)}, not less than <memory> {_H(memory.bytes)}: "
+            'libvirt refuses ("Total size of memory devices exceeds the total memory size")',
+            severity=Severity.ERROR,
+        )
+        return
+    total = cells + devs
+    if memory.bytes == total:
+        return
+    yield ctx.finding(
+        "FX104",
+        memory.element,
+        f"<memory> is {_H(memory.bytes)} but NUMA cells {_H(cells)} + devices {_H(devs)} = "
+        f"{_H(total)}; libvirt silently rewrites it to {_H(total)}",
+        fix=ctx.fix(
+            f"set memory to {_H(total)}", lambda: ctx.editor.set_size(memory, total, memory.unit)
+        ),
+    )
+
+
+def check_current_memory(ctx: RuleContext) -> Iterator[Finding]:
+    domain = ctx.domain
+    memory_element = domain.memory_element
+    expected = required_total(domain) if not numa_includes_devices(domain) else None
+    current = domain.current_memory
+    if current is None:
+        if domain.current_memory_element is not None or not domain.memory_devices:
+            return
+        if memory_element is None:
+            return
+        yield ctx.finding(
+            "FX105",
+            domain.root,
+            "<currentMemory> is missing; the famfs guide sets it equal to <memory>",
+            fix=ctx.fix(
+                "add <currentMemory> equal to <memory>",
+                lambda: _insert_current_memory(ctx, expected),
+            ),
+        )
+        return
+    if expected is None or current.bytes <= expected:
+        return
+    yield ctx.finding(
+        "FX105",
+        current.element,
+        f"currentMemory {_H(current.bytes)} exceeds memory {_H(expected)}; libvirt silently "
+        "clamps it",
+        fix=ctx.fix(
+            f"set currentMemory to {_H(expected)}",
+            lambda: ctx.editor.set_size(current, expected, domain.memory_unit),
+        ),
+    )
+
+
+def _insert_current_memory(ctx: RuleContext, total: int | None) -> list[Edit]:
+    domain = ctx.domain
+    if total is None or domain.memory_element is None:
+        return []
+    unit, value = choose_unit(total, domain.memory_unit, domain.memory_unit)
+    attributes = [] if unit is None else [("unit", unit)]
+    node = Node("currentMemory", attributes, value)
+    return [ctx.editor.insert_after(domain.memory_element, node)]
+
+
+# Where a 1000-based unit could be written; character references could hide one from it.
+_DECIMAL_UNIT_TEXT = re.compile(rb"""unit\s*=\s*["'][kmgtpeKMGTPE][bB]["']""")
+
+
+def check_decimal_unit(ctx: RuleContext) -> Iterator[Finding]:
+    work = ctx.doc.work
+    if b"&#" not in work and _DECIMAL_UNIT_TEXT.search(work) is None:
+        return  # a byte scan is ten times cheaper than visiting every element
+    for element in ctx.domain.root.iter(etree.Element):  # elements only, filtered in C
+        unit = element.get("unit")
+        if unit is None or not units.is_decimal(unit):
+            continue
+        binary = units.binary_counterpart(unit)
+        yield ctx.finding(
+            "FX106",
+            element,
+            f"unit='{unit}' is 1000-based in libvirt ({units.multiplier(unit)} bytes); "
+            f"did you mean '{binary}'?",
+            fix=ctx.fix(
+                f"change unit to {binary} (changes the size)",
+                partial(ctx.editor.set_attribute, element, "unit", binary),
+                Applicability.UNSAFE,
+            ),
+        )
+
+
+def check_memory_alignment(ctx: RuleContext) -> Iterator[Finding]:
+    domain = ctx.domain
+    if not _is_x86(ctx):
+        return
+    for cell in domain.cells:
+        if cell.memory is not None and cell.memory.bytes % units.MiB:
+            yield ctx.finding(
+                "FX107",
+                cell.element,
+                f"NUMA cell {cell.id} of {cell.memory.bytes // units.KiB} KiB is not a multiple "
+                "of 1 MiB; QEMU start rounds it up",
+            )
+    if domain.max_memory is not None and domain.max_memory.bytes % units.MiB:
+        yield ctx.finding(
+            "FX107",
+            domain.max_memory.element,
+            f"maxMemory of {domain.max_memory.bytes // units.KiB} KiB is not a multiple of 1 MiB; "
+            "QEMU start rounds it up",
+        )
+    for device in domain.slot_devices:
+        if device.size is not None and device.size.bytes % (2 * units.MiB):
+            yield ctx.finding(
+                "FX107",
+                device.size.element,
+                f"{device.model} size of {device.size.bytes // units.KiB} KiB is not a multiple "
+                "of 2 MiB; libvirt rounds it up at start, beyond what the file says",
+            )
+
+
+def _is_x86(ctx: RuleContext) -> bool:
+    os_type = next(ctx.domain.os.iterchildren("type"), None) if ctx.domain.os is not None else None
+    arch = os_type.get("arch") if os_type is not None else None
+    return arch is None or arch in ("x86_64", "i686")
+
+
+def check_memory_size_missing(ctx: RuleContext) -> Iterator[Finding]:
+    domain = ctx.domain
+    if domain.cells or (domain.memory_element is not None and domain.memory is None):
+        return  # NUMA cells give the size; an unparsable <memory> is FX001's
+    if domain.memory is not None and domain.memory.bytes > 0:
+        return
+    yield ctx.finding(
+        "FX108",
+        domain.memory_element if domain.memory_element is not None else domain.root,
+        'the guest has no memory size: libvirt refuses: "Memory size must be specified via '
+        '<memory> or in the <numa> configuration"',
+    )

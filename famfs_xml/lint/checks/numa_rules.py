@@ -1,0 +1,258 @@
+"""FX201-FX204: the guest NUMA topology that memory devices need."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from functools import partial
+
+from famfs_xml.core import units
+from famfs_xml.core.findings import Edit, Finding, Severity
+from famfs_xml.lint.checks.arithmetic import cells_total, numa_includes_devices
+from famfs_xml.lint.checks.base import RuleContext
+from famfs_xml.lint.domain import Element, format_cpuset, parse_cpuset
+from famfs_xml.lint.edits import Node, choose_unit
+
+_H = units.human
+# ppc64 guests may hotplug memory without guest NUMA; s390 gets no automatic cell either.
+_NO_NUMA_NEEDED = frozenset({"ppc64", "ppc64le", "s390x"})
+
+
+def check_numa_missing(ctx: RuleContext) -> Iterator[Finding]:
+    domain = ctx.domain
+    hotplug = bool(domain.memory_devices) or domain.max_memory_element is not None
+    if not hotplug or domain.cells or domain.numa is not None or domain.arch in _NO_NUMA_NEEDED:
+        return
+    what = "memory devices need" if domain.memory_devices else "<maxMemory> (memory hotplug) needs"
+    yield ctx.finding(
+        "FX201",
+        domain.root,
+        f'{what} a guest NUMA cell; libvirt refuses: "At least one numa node has '
+        'to be configured when enabling memory hotplug"',
+        fix=ctx.fix("add a NUMA cell for the general-purpose memory", lambda: _add_cell(ctx)),
+    )
+
+
+def _add_cell(ctx: RuleContext) -> list[Edit]:
+    domain = ctx.domain
+    devs = domain.devs_total
+    if domain.memory is None or devs is None or domain.vcpus is None or domain.vcpus < 1:
+        return []
+    general = domain.memory.bytes - devs
+    if general <= 0:
+        return []
+    unit, value = choose_unit(general, domain.memory_unit, domain.memory_unit)
+    attributes = [("id", "0"), ("cpus", format_cpuset(domain.vcpus)), ("memory", value)]
+    if unit is not None:
+        attributes.append(("unit", unit))
+    cell = Node("cell", attributes)
+    if domain.numa is not None:
+        return [ctx.editor.insert_child(domain.numa, cell)]
+    numa = Node("numa", children=[cell])
+    if domain.cpu is not None:
+        return [ctx.editor.insert_child(domain.cpu, numa)]
+    anchor = _cpu_anchor(ctx)
+    if anchor is None:
+        return []
+    return [ctx.editor.insert_after(anchor, Node("cpu", children=[numa]))]
+
+
+def _cpu_anchor(ctx: RuleContext) -> Element | None:
+    """libvirt writes <cpu> after <features>, else after <os>."""
+    root = ctx.domain.root
+    for tag in ("features", "os", "vcpu"):
+        element = root.find(tag)
+        if element is not None:
+            return element
+    return None
+
+
+def check_numa_includes_devices(ctx: RuleContext) -> Iterator[Finding]:
+    domain = ctx.domain
+    if not numa_includes_devices(domain):
+        return
+    devs = domain.devs_total or 0
+    cells = cells_total(domain) or 0
+    memory = domain.memory
+    assert memory is not None and domain.max_memory is not None
+    general = memory.bytes - devs
+    fix = None
+    if len(domain.cells) == 1 and domain.cells[0].memory is not None and general > 0:
+        cell_size = domain.cells[0].memory
+        fix = ctx.fix(
+            f"set the NUMA cell to {_H(general)} (memory minus devices)",
+            lambda: ctx.editor.set_size(cell_size, general, domain.memory_unit),
+        )
+    yield ctx.finding(
+        "FX202",
+        domain.numa,
+        f"NUMA cells total {_H(cells)} = <memory>, so they include the {_H(devs)} of memory "
+        f"devices; cells + devices = {_H(cells + devs)} exceeds maxMemory "
+        f"{_H(domain.max_memory.bytes)} and libvirt refuses the domain. The cells must "
+        "exclude the device memory",
+        fix=fix,
+    )
+
+
+def check_numa_cpus(ctx: RuleContext) -> Iterator[Finding]:
+    domain = ctx.domain
+    if not domain.cells or domain.vcpus is None:
+        return
+    problems: list[str] = []
+    seen: Counter[int] = Counter()
+    for cell in domain.cells:
+        if cell.cpus_text is not None and cell.cpus is None:
+            problems.append(f"cell {cell.id} has cpus='{cell.cpus_text}', which does not parse")
+            continue
+        cpus = cell.cpus or frozenset()
+        seen.update(cpus)
+        beyond = sorted(c for c in cpus if c >= domain.vcpus)
+        if beyond:
+            problems.append(
+                f"cell {cell.id} names vCPU {beyond[0]} but <vcpu> is "
+                f"{domain.vcpus} (ids 0-{domain.vcpus - 1})"
+            )
+    overlap = sorted(c for c, n in seen.items() if n > 1)
+    if overlap:
+        problems.append(f"vCPU {overlap[0]} is in more than one cell")
+    severity = Severity.ERROR
+    if not problems:
+        missing = sorted(set(range(domain.vcpus)) - set(seen))
+        if not missing:
+            return
+        severity = Severity.WARNING
+        problems.append(
+            f"vCPUs {_ranges(missing)} are in no NUMA cell; libvirt silently adds them to cell 0"
+        )
+    fix = None
+    if len(domain.cells) == 1:
+        cell_element = domain.cells[0].element
+        wanted = format_cpuset(domain.vcpus)
+        fix = ctx.fix(
+            f"set cpus='{wanted}'", partial(ctx.editor.set_attribute, cell_element, "cpus", wanted)
+        )
+    target = domain.cells[0].element if len(domain.cells) == 1 else domain.numa
+    yield ctx.finding("FX203", target, "; ".join(problems), severity=severity, fix=fix)
+
+
+def _ranges(numbers: list[int]) -> str:
+    parts: list[str] = []
+    start = previous = numbers[0]
+    for number in [*numbers[1:], -2]:
+        if number != previous + 1:
+            parts.append(str(start) if start == previous else f"{start}-{previous}")
+            start = number
+        previous = number
+    return ",".join(parts)
+
+
+def check_numa_cell_ids(ctx: RuleContext) -> Iterator[Finding]:
+    domain = ctx.domain
+    ids = [cell.id for cell in domain.cells if cell.id is not None]
+    if not ids:
+        return
+    duplicates = sorted(i for i, n in Counter(ids).items() if n > 1)
+    if duplicates:
+        yield ctx.finding(
+            "FX204",
+            domain.numa,
+            f"duplicate NUMA cell id {duplicates[0]}; libvirt refuses the domain",
+        )
+    elif sorted(ids) != list(range(len(domain.cells))):
+        yield ctx.finding(
+            "FX204",
+            domain.numa,
+            f"NUMA cell ids {sorted(ids)} are not exactly 0..{len(domain.cells) - 1}; libvirt "
+            "refuses non-contiguous ids",
+        )
+
+
+def check_numa_without_cells(ctx: RuleContext) -> Iterator[Finding]:
+    numa = ctx.domain.numa
+    if numa is None or ctx.domain.cells:
+        return
+    yield ctx.finding(
+        "FX205",
+        numa,
+        '<numa> has no <cell>; libvirt refuses: "NUMA topology defined without NUMA cells"',
+    )
+
+
+def check_numa_distances(ctx: RuleContext) -> Iterator[Finding]:
+    ids = {cell.id for cell in ctx.domain.cells if cell.id is not None}
+    for cell in ctx.domain.cells:
+        for sibling in cell.element.iterfind("distances/sibling"):
+            raw = sibling.get("id")
+            if raw is not None and raw.strip().isdigit() and int(raw) in ids:
+                continue
+            yield ctx.finding(
+                "FX206",
+                sibling,
+                f"distance sibling id '{raw}' of cell {cell.id} is not a NUMA cell of this "
+                "guest; libvirt refuses the domain",
+            )
+
+
+def check_hugepage_nodesets(ctx: RuleContext) -> Iterator[Finding]:
+    backing = ctx.domain.child("memoryBacking")
+    hugepages = None if backing is None else next(backing.iterchildren("hugepages"), None)
+    if hugepages is None:
+        return
+    nodes = ctx.domain.guest_nodes
+    defaults = [page for page in hugepages.findall("page") if page.get("nodeset") is None]
+    covered: set[int] = set()
+    for page in hugepages.findall("page"):
+        raw = page.get("nodeset")
+        if raw is None:
+            continue
+        nodeset = parse_cpuset(raw)
+        if nodeset is None:
+            yield ctx.finding("FX207", page, f"hugepage nodeset '{raw}' does not parse")
+            continue
+        missing = sorted(n for n in nodeset if n >= nodes)
+        if missing:
+            yield ctx.finding(
+                "FX207",
+                page,
+                f"hugepage nodeset names guest node {missing[0]}, but the guest has {nodes}; "
+                f'libvirt refuses: "hugepages: node {missing[0]} not found"',
+            )
+        covered |= nodeset
+    if len(defaults) > 1 or (defaults and covered >= set(range(nodes))):
+        yield ctx.finding(
+            "FX207",
+            defaults[-1],
+            "more than one hugepage size applies to all guest memory; libvirt refuses: "
+            '"two master hugepages detected"',
+        )
+
+
+def check_numatune_memnodes(ctx: RuleContext) -> Iterator[Finding]:
+    numatune = ctx.domain.child("numatune")
+    if numatune is None:
+        return
+    memory = numatune.find("memory")
+    memnodes = numatune.findall("memnode")
+    cells = len(ctx.domain.cells)
+    for memnode in memnodes:
+        cellid = memnode.get("cellid", "")
+        if not cells:
+            problem = "<memnode> without guest NUMA cells; libvirt refuses the domain"
+        elif not cellid.isdigit() or int(cellid) >= cells:
+            problem = f"<memnode cellid='{cellid}'> names a guest NUMA cell that does not exist"
+        elif memory is not None and memory.get("placement") == "auto":
+            problem = (
+                "per-node <memnode> binding with <memory placement='auto'>; libvirt "
+                'refuses: "Per-node binding is not compatible with automatic NUMA '
+                'placement"'
+            )
+        elif memory is not None and (memory.get("mode") == "restrictive") != (
+            memnode.get("mode") == "restrictive"
+        ):
+            problem = (
+                "'restrictive' mode must be used on <memory> and on every <memnode> or "
+                "on none of them"
+            )
+        else:
+            continue
+        yield ctx.finding("FX208", memnode, problem)

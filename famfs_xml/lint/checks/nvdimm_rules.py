@@ -1,0 +1,369 @@
+"""FX301-FX310: each memory device, and the nvdimm stanza the famfs guide prescribes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from functools import partial
+from typing import TYPE_CHECKING
+
+from famfs_xml.core import units
+from famfs_xml.core.findings import Applicability, Edit, Finding, Severity
+from famfs_xml.lint.checks.arithmetic import lowest_free_slot
+from famfs_xml.lint.checks.base import RuleContext
+from famfs_xml.lint.domain import Element, MemoryDevice
+from famfs_xml.lint.edits import Node, choose_unit
+
+if TYPE_CHECKING:
+    from famfs_xml.core.inventory import BackingDevice
+
+_H = units.human
+DEFAULT_ALIGN = 2 * units.MiB
+DEFAULT_LABEL = 16 * units.MiB
+MIN_LABEL = 128 * units.KiB
+
+
+def _nvdimms(ctx: RuleContext) -> Iterator[MemoryDevice]:
+    return (d for d in ctx.domain.memory_devices if d.is_nvdimm)
+
+
+def _backing(ctx: RuleContext, device: MemoryDevice) -> BackingDevice | None:
+    if ctx.facts is None or not device.path:
+        return None
+    return ctx.facts.lookup(device.path)
+
+
+def _is_regular_file(ctx: RuleContext, device: MemoryDevice) -> bool:
+    backing = _backing(ctx, device)
+    if backing is not None:
+        return backing.kind == "file"
+    return bool(device.path) and not (device.path or "").startswith("/dev/")
+
+
+def check_access(ctx: RuleContext) -> Iterator[Finding]:
+    for device in _nvdimms(ctx):
+        if device.access == "shared":
+            continue
+        state = (
+            "has no access attribute" if device.access is None else f"has access='{device.access}'"
+        )
+        element = device.element
+        yield ctx.finding(
+            "FX301",
+            element,
+            f"nvdimm {state}: QEMU maps the backing privately (share=off), so the guest writes "
+            "a private copy that no other VM sees",
+            fix=ctx.fix(
+                "set access='shared'",
+                partial(ctx.editor.set_attribute, element, "access", "shared"),
+            ),
+        )
+
+
+def check_alignsize(ctx: RuleContext) -> Iterator[Finding]:
+    for device in _nvdimms(ctx):
+        if device.source is None:
+            continue
+        expected = _expected_align(ctx, device)
+        severity = Severity.WARNING if _is_regular_file(ctx, device) else None
+        current = device.alignsize
+        if current is None and device.alignsize_element is not None:
+            continue  # an unparsable value is FX001's
+        if current is None:
+            problem = f"nvdimm has no <alignsize>; a /dev/dax backing needs {_H(expected)}"
+        elif current.bytes & (current.bytes - 1) or current.bytes == 0:
+            problem = f"alignsize {_H(current.bytes)} is not a power of two; QEMU refuses it"
+        elif current.bytes != expected:
+            problem = f"alignsize is {_H(current.bytes)}; the backing needs {_H(expected)}"
+        else:
+            continue
+        yield ctx.finding(
+            "FX302",
+            device.alignsize_element if current else device.source,
+            problem,
+            severity=severity,
+            fix=ctx.fix(
+                f"set alignsize to {_H(expected)}", partial(_set_align, ctx, device, expected)
+            ),
+        )
+
+
+def _expected_align(ctx: RuleContext, device: MemoryDevice) -> int:
+    configured = ctx.parameter("FX302", "alignsize", None)
+    if isinstance(configured, int):
+        return configured
+    backing = _backing(ctx, device)
+    if backing is not None and backing.align:
+        return backing.align
+    return DEFAULT_ALIGN
+
+
+def _set_align(ctx: RuleContext, device: MemoryDevice, expected: int) -> list[Edit]:
+    if device.alignsize is not None:
+        return ctx.editor.set_size(device.alignsize, expected, "MiB")
+    assert device.source is not None
+    unit, value = choose_unit(expected, "MiB", None)
+    node = Node("alignsize", [] if unit is None else [("unit", unit)], value)
+    if device.path_element is not None:
+        return [ctx.editor.insert_after(device.path_element, node)]
+    return [ctx.editor.insert_child(device.source, node, first=True)]
+
+
+def check_pmem(ctx: RuleContext) -> Iterator[Finding]:
+    for device in _nvdimms(ctx):
+        if device.source is None or device.pmem:
+            continue
+        source = device.source
+        yield ctx.finding(
+            "FX303",
+            source,
+            "nvdimm <source> has no <pmem/>: libvirt then sets prealloc=on and QEMU "
+            "preallocates the whole backing at start",
+            severity=Severity.WARNING if _is_regular_file(ctx, device) else None,
+            fix=ctx.fix("add <pmem/>", partial(ctx.editor.insert_child, source, Node("pmem"))),
+        )
+
+
+def check_label(ctx: RuleContext) -> Iterator[Finding]:
+    wanted = ctx.parameter("FX304", "size", DEFAULT_LABEL)
+    for device in _nvdimms(ctx):
+        if device.target is None:
+            continue
+        label = device.label
+        size = device.size
+        if device.label_element is None:
+            target = device.target
+            yield ctx.finding(
+                "FX304",
+                target,
+                f"nvdimm has no <label>; the famfs guide uses a {_H(wanted)} label (adding one "
+                "later hides the tail of the device from the guest)",
+                severity=Severity.WARNING,
+                fix=ctx.fix(
+                    f"add a {_H(wanted)} label",
+                    partial(_add_label, ctx, target, wanted),
+                    Applicability.UNSAFE,
+                ),
+            )
+            continue
+        if label is None:
+            continue
+        if label.bytes < MIN_LABEL:
+            problem = (
+                f"label size {_H(label.bytes)} is below 128 KiB; libvirt refuses: "
+                '"nvdimm label must be at least 128KiB"'
+            )
+        elif size is not None and label.bytes >= size.bytes:
+            problem = (
+                f"label size {_H(label.bytes)} is not smaller than the nvdimm "
+                f"({_H(size.bytes)}); libvirt refuses the domain"
+            )
+        else:
+            continue
+        fix = None
+        if size is None or wanted < size.bytes:
+            fix = ctx.fix(
+                f"set the label to {_H(wanted)}",
+                partial(ctx.editor.set_size, label, wanted, "MiB"),
+                Applicability.UNSAFE,
+            )
+        yield ctx.finding("FX304", label.element, problem, fix=fix)
+
+
+def _add_label(ctx: RuleContext, target: Element, wanted: int) -> list[Edit]:
+    unit, value = choose_unit(wanted, "MiB", None)
+    size = Node("size", [] if unit is None else [("unit", unit)], value)
+    return [ctx.editor.insert_child(target, Node("label", children=[size]))]
+
+
+def check_size_matches_backing(ctx: RuleContext) -> Iterator[Finding]:
+    for device in _nvdimms(ctx):
+        backing = _backing(ctx, device)
+        size = device.size
+        if backing is None or backing.size is None or size is None or not backing.exists:
+            continue
+        if size.bytes == backing.size:
+            continue
+        wanted = backing.size
+        yield ctx.finding(
+            "FX305",
+            size.element,
+            f"target size {_H(size.bytes)} differs from {device.path} ({_H(wanted)}); QEMU "
+            "refuses to start (\"backing store size ... does not match 'size' option\")",
+            fix=ctx.fix(
+                f"set the target size to {_H(wanted)}",
+                partial(ctx.editor.set_size, size, wanted, ctx.domain.memory_unit),
+            ),
+        )
+
+
+def check_size_alignment(ctx: RuleContext) -> Iterator[Finding]:
+    for device in _nvdimms(ctx):
+        size, align = device.size, device.alignsize
+        if size is None or align is None or align.bytes == 0 or size.bytes % align.bytes == 0:
+            continue
+        yield ctx.finding(
+            "FX306",
+            size.element,
+            f"target size {_H(size.bytes)} is not a multiple of alignsize {_H(align.bytes)}",
+        )
+
+
+def check_node(ctx: RuleContext) -> Iterator[Finding]:
+    domain = ctx.domain
+    if not domain.cells:
+        return
+    for device in domain.memory_devices:
+        if device.model not in ("dimm", "nvdimm", "virtio-mem") or device.target is None:
+            continue
+        if device.node_element is None:
+            target = device.target
+            yield ctx.finding(
+                "FX307",
+                target,
+                f'{device.model} has no <node>; libvirt refuses: "target NUMA node needs to '
+                'be specified for memory device"',
+                fix=ctx.fix("add <node>0</node>", partial(_add_node, ctx, device)),
+            )
+        elif device.node is not None and device.node >= len(domain.cells):
+            node_element = device.node_element
+            yield ctx.finding(
+                "FX307",
+                node_element,
+                f"<node>{device.node}</node> names a NUMA cell that does not exist (the guest "
+                f"has {len(domain.cells)})",
+                fix=ctx.fix(
+                    "set <node>0</node>",
+                    partial(ctx.editor.set_text, node_element, "0"),
+                    Applicability.UNSAFE,
+                ),
+            )
+
+
+def _add_node(ctx: RuleContext, device: MemoryDevice) -> list[Edit]:
+    node = Node("node", text="0")
+    if device.size_element is not None:
+        return [ctx.editor.insert_after(device.size_element, node)]
+    assert device.target is not None
+    return [ctx.editor.insert_child(device.target, node)]
+
+
+def check_slot(ctx: RuleContext) -> Iterator[Finding]:
+    domain = ctx.domain
+    devices = [d for d in domain.slot_devices if d.address_type == "dimm"]
+    counts = Counter(d.slot for d in devices if d.slot is not None)
+    used = set(counts)
+    for device in devices:
+        address = device.address
+        assert address is not None
+        if device.slot is None:
+            problem = "<address type='dimm'> has no slot; libvirt's parser requires one"
+        elif counts[device.slot] > 1:
+            problem = f"slot {device.slot} is used by more than one memory device"
+            counts[device.slot] -= 1  # the first holder keeps it
+        elif domain.slots and device.slot >= domain.slots:
+            problem = (
+                f"slot {device.slot} is not below slots={domain.slots} (slots are numbered from 0)"
+            )
+        else:
+            continue
+        free: int | None = lowest_free_slot(used)
+        if domain.slots and free is not None and free >= domain.slots:
+            free = None
+        fix = None
+        if free is not None:
+            used.add(free)
+            fix = ctx.fix(
+                f"use slot {free}", partial(ctx.editor.set_attribute, address, "slot", str(free))
+            )
+        yield ctx.finding("FX308", address, problem, fix=fix)
+
+
+def check_source_path(ctx: RuleContext) -> Iterator[Finding]:
+    for device in _nvdimms(ctx):
+        if not device.path:
+            yield ctx.finding(
+                "FX309",
+                device.source if device.source is not None else device.element,
+                'nvdimm has no <source><path>; libvirt refuses: "path is required for model '
+                "'nvdimm'\"",
+            )
+            continue
+        backing = _backing(ctx, device)
+        if backing is None:
+            continue
+        if not backing.exists:
+            yield ctx.finding(
+                "FX309",
+                device.path_element,
+                f"{device.path} does not exist on this host; QEMU cannot start",
+            )
+        elif backing.kind == "dax" and backing.mode not in (None, "devdax"):
+            yield ctx.finding(
+                "FX309",
+                device.path_element,
+                f"{device.path} is in {backing.mode} mode, not devdax; convert it with "
+                f"`famfs-xml device convert {device.path} --mode devdax`",
+            )
+
+
+def check_discard(ctx: RuleContext) -> Iterator[Finding]:
+    for device in _nvdimms(ctx):
+        if device.discard != "yes":
+            continue
+        element = device.element
+        yield ctx.finding(
+            "FX310",
+            element,
+            "nvdimm has discard='yes'; libvirt refuses: \"discard is not supported for nvdimms\"",
+            fix=ctx.fix(
+                "remove discard='yes'", partial(ctx.editor.remove_attribute, element, "discard")
+            ),
+        )
+
+
+def check_address_overlap(ctx: RuleContext) -> Iterator[Finding]:
+    ranges = [
+        (start, start + length, device)
+        for device in ctx.domain.memory_devices
+        if (start := _base(device)) is not None and (length := _mapped_length(device))
+    ]
+    ranges.sort(key=lambda item: item[0])
+    reach = None  # (start, end) of the range that reaches furthest so far
+    for start, end, device in ranges:
+        if reach is not None and start < reach[1]:
+            yield ctx.finding(
+                "FX311",
+                device.address if device.address is not None else device.element,
+                f"memory device address {start:#x} lies inside another device's range "
+                f"[{reach[0]:#x}:{reach[1]:#x}]; libvirt refuses overlapping addresses",
+            )
+        if reach is None or end > reach[1]:
+            reach = (start, end)
+
+
+def _base(device: MemoryDevice) -> int | None:
+    """The guest physical address: ``<address base=>`` (dimm) or ``<target><address base=>``."""
+    holders = [device.address]
+    if device.target is not None:
+        holders.append(device.target.find("address"))
+    for holder in holders:
+        raw = holder.get("base") if holder is not None else None
+        if raw:
+            try:
+                return int(raw, 16)
+            except ValueError:
+                return None
+    return None
+
+
+def _mapped_length(device: MemoryDevice) -> int:
+    """The bytes libvirt checks for overlap: an nvdimm's label (rounded up to its alignment)
+    sits outside the mapped range."""
+    if device.size is None:
+        return 0
+    length = device.size.bytes
+    if device.is_nvdimm and device.label is not None:
+        align = device.alignsize.bytes if device.alignsize else 4 * units.KiB
+        length -= -(-device.label.bytes // align) * align
+    return max(length, 0)

@@ -1,0 +1,226 @@
+"""A whole lint or fix run over command-line paths (everything but parsing options and printing)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+
+from famfs_xml.core.fileio import write_atomic
+from famfs_xml.core.findings import FileResult, Finding
+from famfs_xml.lint import parallel
+from famfs_xml.lint.document import Document
+from famfs_xml.lint.engine import (
+    Checked,
+    FixRefused,
+    file_result_of,
+    fix_document,
+    lint_stream,
+)
+from famfs_xml.lint.options import LintOptions
+from famfs_xml.lint.sources import STDIN, Source, expand, read
+
+
+class RunResult:
+    """What a run over many files found, fixed or could not read."""
+
+    def __init__(
+        self,
+        files: list[FileResult] | None = None,
+        errors: list[str] | None = None,
+        diffs: list[str] | None = None,
+        stdout_data: bytes | None = None,
+    ) -> None:
+        self.files: list[FileResult] = [] if files is None else files
+        self.errors: list[str] = [] if errors is None else errors  # one line each: exit 2
+        self.diffs: list[str] = [] if diffs is None else diffs  # fix --diff
+        self.stdout_data = stdout_data  # fix - : the fixed document
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for result in self.files for f in result.findings]
+
+    @property
+    def linted(self) -> list[FileResult]:
+        return [r for r in self.files if not r.skipped]
+
+
+def _sources(
+    paths: Sequence[str], errors: list[str], *, only_domains: bool = False
+) -> Iterator[Source]:
+    """The files to read, found as they are consumed (a directory's error lands in
+    ``errors`` when the walk meets it); ``only_domains`` treats named files like
+    directory-scan finds (a file whose root is not ``<domain>`` is skipped silently)."""
+    sources, _ = expand(paths, errors)
+    for source in sources:
+        yield source._replace(explicit=False) if only_domains else source
+
+
+def _read_each(sources: Iterable[Source], result: RunResult) -> Iterator[tuple[Source, Document]]:
+    """Read the sources one at a time, as they are consumed (nothing is kept here)."""
+    for source in sources:
+        try:
+            doc = read(source)
+        except OSError as exc:
+            result.errors.append(f"{source.display}: {exc.strerror or exc}")
+            continue
+        yield source, doc
+
+
+def _load_all(
+    paths: Sequence[str], result: RunResult, *, only_domains: bool = False
+) -> Iterator[tuple[Source, Document]]:
+    return _read_each(_sources(paths, result.errors, only_domains=only_domains), result)
+
+
+def _numbered(
+    paths: Sequence[str], errors_at: dict[int, list[str]], *, only_domains: bool
+) -> Iterator[tuple[int, Source]]:
+    """The sources with their positions, found as they are consumed; a path error met on the
+    way is kept in ``errors_at`` under the position of the source it came before, so that
+    a run that reads the files out of order can still report in the order of a lazy walk."""
+    found: list[str] = []
+    count = 0
+    for source in _sources(paths, found, only_domains=only_domains):
+        if found:
+            errors_at[count] = found[:]
+            found.clear()
+        yield count, source
+        count += 1
+    if found:
+        errors_at[count] = found
+
+
+def _errors_in_order(
+    errors_at: dict[int, list[str]], read_errors: dict[int, str], result: RunResult
+) -> None:
+    for position in sorted(errors_at.keys() | read_errors.keys()):
+        result.errors.extend(errors_at.get(position, ()))
+        if position in read_errors:
+            result.errors.append(read_errors[position])
+
+
+def _in_order(
+    stream: Iterator[tuple[int, Checked]], changes: dict[str, list[str]] | None = None
+) -> list[FileResult]:
+    """Each document's result in the order the documents came, keeping no document."""
+    results: list[FileResult | None] = []
+    for index, item in stream:
+        file_result = file_result_of(item)
+        applied = changes.get(item.doc.path) if changes is not None else None
+        if applied:
+            file_result.fixed_codes, file_result.changed = applied, True
+        results.extend([None] * (index + 1 - len(results)))
+        results[index] = file_result
+    return [file_result for file_result in results if file_result is not None]
+
+
+def lint_paths(
+    paths: Sequence[str], options: LintOptions, *, only_domains: bool = False, jobs: int = 1
+) -> RunResult:
+    """Lint every file. ``jobs``: worker processes (1: none; 0: one per core when there
+    are enough files to pay for them, see :func:`famfs_xml.lint.parallel.workers_for`)."""
+    result = RunResult()
+    if jobs == 1 or STDIN in paths:
+        loaded = _load_all(paths, result, only_domains=only_domains)
+    else:
+        errors_at: dict[int, list[str]] = {}
+        numbered = _numbered(paths, errors_at, only_domains=only_domains)
+        first = list(itertools.islice(numbered, max(jobs, parallel.AUTO_MIN_FILES)))
+        workers = parallel.workers_for(jobs, len(first))
+        if workers > 1:
+            read_errors = _lint_in_workers(
+                itertools.chain(first, numbered), options, workers, result
+            )
+            _errors_in_order(errors_at, read_errors, result)
+            return result
+        loaded = _read_numbered(first, errors_at, result)
+    result.files = _in_order(
+        lint_stream(((doc, source.explicit) for source, doc in loaded), options)
+    )
+    return result
+
+
+def _read_numbered(
+    numbered: list[tuple[int, Source]], errors_at: dict[int, list[str]], result: RunResult
+) -> Iterator[tuple[Source, Document]]:
+    """:func:`_read_each` over sources found beforehand, path errors in their places."""
+    for position, source in numbered:
+        result.errors.extend(errors_at.pop(position, ()))
+        yield from _read_each((source,), result)
+    for position in sorted(errors_at):
+        result.errors.extend(errors_at[position])
+
+
+def _lint_in_workers(
+    numbered: Iterable[tuple[int, Source]], options: LintOptions, workers: int, result: RunResult
+) -> dict[int, str]:
+    files: dict[int, FileResult] = {}
+    read_errors: dict[int, str] = {}
+    for outcome in parallel.lint_in_workers(numbered, options, workers):
+        if outcome.result is not None:
+            files[outcome.position] = outcome.result
+        if outcome.error is not None:
+            read_errors[outcome.position] = outcome.error
+    result.files = [files[position] for position in sorted(files)]
+    return read_errors
+
+
+def fix_paths(
+    paths: Sequence[str], options: LintOptions, *, diff: bool = False, only_domains: bool = False
+) -> RunResult:
+    """Fix every file; write it back atomically unless ``diff`` (then only show the change).
+
+    One file at a time: read, fix, write, then lint what was written (with FX501 across all).
+    """
+    result = RunResult()
+    changes: dict[str, list[str]] = {}
+    loaded = _load_all(paths, result, only_domains=only_domains)
+    final_docs = _fix_each(loaded, options, diff, result, changes)
+    result.files = _in_order(lint_stream(final_docs, options), changes)
+    return result
+
+
+def _fix_each(
+    loaded: Iterator[tuple[Source, Document]],
+    options: LintOptions,
+    diff: bool,
+    result: RunResult,
+    changes: dict[str, list[str]],
+) -> Iterator[tuple[Document, bool]]:
+    for source, doc in loaded:
+        try:
+            outcome = fix_document(doc, options)
+        except FixRefused as exc:
+            result.errors.append(f"{source.display}: {exc}")
+            yield doc, source.explicit
+            continue
+        if not outcome.changed:
+            if source.path is None:
+                result.stdout_data = doc.raw
+            yield outcome.doc, source.explicit
+            continue
+        if diff:
+            result.diffs.append(unified_diff(source.display, doc.raw, outcome.data))
+        elif source.path is None:
+            result.stdout_data = outcome.data
+        else:
+            try:
+                write_atomic(source.path, outcome.data)
+            except OSError as exc:
+                result.errors.append(
+                    f"{source.display}: cannot write the fixed file ({exc.strerror or exc}); "
+                    "the original is unchanged"
+                )
+                yield outcome.doc, source.explicit
+                continue
+        changes[source.display] = outcome.applied
+        yield outcome.doc, source.explicit
+
+
+def unified_diff(name: str, before: bytes, after: bytes) -> str:
+    import difflib
+
+    old = before.decode("utf-8", errors="replace").splitlines(keepends=True)
+    new = after.decode("utf-8", errors="replace").splitlines(keepends=True)
+    lines = difflib.unified_diff(old, new, fromfile=f"a/{name}", tofile=f"b/{name}")
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
