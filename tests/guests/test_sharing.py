@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import uuid
 from pathlib import Path
 
 import pytest
 from guestlab import Guest, GuestLab, Step, attach_domains, famfs_xml, make_backing
-from scenarios import CONVERT, DAX_OFFSET, PMEM_OFFSET, dax_python, pmem_read, pmem_write
+from scenarios import CONVERT, DAX_OFFSET, PMEM_OFFSET, MiB, dax_python, pmem_read, pmem_write
 
 pytestmark = pytest.mark.guest
 
@@ -34,8 +35,9 @@ def test_two_guests_share_the_device_as_pmem_and_as_devdax(
         Step("namespaces", "ndctl list -N"),
         # B has read the block (and keeps the device open) before A writes it
         Step("write-pmem", pmem_write(pmem_marker), after="share-b.prime"),
-        Step("convert", CONVERT + "\ndaxctl list", after="share-b.read-pmem"),
-        Step("write-dax", dax_python(dax_marker), after="share-b.convert"),
+        Step("convert", CONVERT, after="share-b.read-pmem"),
+        Step("converted", "ndctl list -N"),
+        Step("write-dax", dax_python(dax_marker), after="share-b.converted"),
     ]
     reader = [
         # A reader that keeps /dev/pmem0 open keeps its page cache: a buffered read after
@@ -52,7 +54,8 @@ def test_two_guests_share_the_device_as_pmem_and_as_devdax(
             'kill "$(cat /run/fx/holder)"',
             after="share-a.write-pmem",
         ),
-        Step("convert", CONVERT + "\ndaxctl list", after="share-a.convert"),
+        Step("convert", CONVERT, after="share-a.converted"),
+        Step("converted", "ndctl list -N"),
         Step("read-dax", dax_python(None), after="share-a.write-dax"),
     ]
     results = guest_lab.run(
@@ -72,19 +75,24 @@ def test_two_guests_share_the_device_as_pmem_and_as_devdax(
     data = backing.read_bytes()
     assert data[PMEM_OFFSET : PMEM_OFFSET + len(pmem_marker)] == pmem_marker.encode()
 
-    # Both conversions ran and left a devdax device of the same size.
+    # Both conversions ran and left a devdax namespace of the same size.
     namespace = json.loads(a["namespaces"].stdout)[0]
     assert namespace["mode"] == "raw"
-    sizes = []
+    converted = []
     for guest in (a, b):
         convert = guest["convert"]
         assert convert.exit_code == 0, convert
         assert "Traceback" not in convert.stderr
         assert "namespace0.0 is now in devdax mode" in convert.stdout
-        daxctl = json.loads(convert.stdout[convert.stdout.index("[") :])
-        assert [(d["chardev"], d["mode"]) for d in daxctl] == [("dax0.0", "devdax")]
-        sizes.append(daxctl[0]["size"])
-    assert sizes[0] == sizes[1]
+        (after,) = json.loads(guest["converted"].stdout)
+        assert (after["mode"], after["chardev"], after["align"]) == ("devdax", "dax0.0", 2 * MiB)
+        converted.append(after)
+    assert converted[0]["size"] == converted[1]["size"]
+    # Each conversion wrote its info block at the start of the shared namespace; the file
+    # keeps B's, the later one (A runs on the copy its kernel read).
+    data = backing.read_bytes()
+    assert data.count(uuid.UUID(converted[1]["uuid"]).bytes) == 1
+    assert data.count(uuid.UUID(converted[0]["uuid"]).bytes) == 0
 
     # As devdax: A's mmap write is in B's mapping and in the host file, where the dax device
     # starts: after the info block area that ndctl reserved at the namespace's start.
@@ -93,6 +101,8 @@ def test_two_guests_share_the_device_as_pmem_and_as_devdax(
     assert b["read-dax"].exit_code == 0, b["read-dax"]
     assert b["read-dax"].stdout.strip() == dax_marker
     data = backing.read_bytes()
-    dax_start = namespace["size"] - sizes[0]
+    dax_start = namespace["size"] - converted[0]["size"]
     assert data.count(dax_marker.encode()) == 1
     assert data.index(dax_marker.encode()) == dax_start + DAX_OFFSET
+    # ndctl's conversions left the pmem marker alone (it lies before the dax device's start)
+    assert data[PMEM_OFFSET : PMEM_OFFSET + len(pmem_marker)] == pmem_marker.encode()
