@@ -764,7 +764,7 @@ class GuestLab:
                     results[name].seconds = time.monotonic() - started[name]
                 return
             if running:
-                time.sleep(0.1)
+                time.sleep(0.2)
 
     def boot(self, xml: str, steps: Sequence[Step], *, timeout: float = 360.0) -> GuestResult:
         """One guest: :meth:`run` with a single domain."""
