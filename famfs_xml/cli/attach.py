@@ -36,7 +36,7 @@ def _size(text: str | None, option: str) -> int | None:
         raise UsageFailure(str(exc)) from None
 
 
-def _finish(outcome: Outcome, diff: bool, fail_on: Severity) -> int:
+def _finish(outcome: Outcome, diff: bool, fail_on: Severity, command: str, source: str) -> int:
     from famfs_xml.attach import write_changes
     from famfs_xml.core.findings import FileResult
     from famfs_xml.lint.engine import fails
@@ -50,7 +50,9 @@ def _finish(outcome: Outcome, diff: bool, fail_on: Severity) -> int:
     if diff:
         sys.stdout.write(outcome.diffs())
         return EXIT_FINDINGS if outcome.changed else EXIT_OK
-    write_changes(outcome)
+    write_changes(outcome, command, f" --source {source}")
+    for note in outcome.notes:
+        typer.echo(f"famfs-xml: note: {note}", err=True)
     data = outcome.stdout_data
     to_stderr = data is not None
     if data is not None:
@@ -83,7 +85,8 @@ def attach(domains: list[str], args: AttachArgs) -> int:
         slot=args.slot,
     )
     settings = rule_settings(args)
-    return _finish(attach_paths(domains, request, settings.options), args.diff, settings.fail_on)
+    outcome = attach_paths(domains, request, settings.options)
+    return _finish(outcome, args.diff, settings.fail_on, "attach", args.source)
 
 
 def detach(domains: list[str], args: DetachArgs) -> int:
@@ -91,9 +94,8 @@ def detach(domains: list[str], args: DetachArgs) -> int:
     from famfs_xml.attach import detach_paths
 
     settings = rule_settings(args)
-    return _finish(
-        detach_paths(domains, args.source, settings.options), args.diff, settings.fail_on
-    )
+    outcome = detach_paths(domains, args.source, settings.options)
+    return _finish(outcome, args.diff, settings.fail_on, "detach", args.source)
 
 
 def register(app: typer.Typer) -> None:

@@ -274,6 +274,8 @@ def fix(paths: list[str], args: FixArgs) -> int:
     )
     start_up_done()
     result = fix_paths(paths, settings.options, diff=args.diff, only_domains=args.only_domains)
+    for note in result.notes:
+        _say(f"famfs-xml: note: {note}")
     if args.diff:
         sys.stdout.write("".join(result.diffs))
         for error in result.errors:
