@@ -53,6 +53,10 @@ def plain_lint(args: list[str]) -> PlainLint | None:
 def run(argv: list[str] | None = None) -> int:
     """Run ``famfs-xml`` and return its exit code."""
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["libvirt-hook"] and not {"-h", "--help"} & set(args):
+        from famfs_xml.cli import hook  # libvirt runs it on every domain event: no typer
+
+        return hook.run(args[1:])
     plain = plain_lint(args)
     if plain is None:
         from famfs_xml.cli.app import run as run_cli
