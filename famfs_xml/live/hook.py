@@ -64,8 +64,8 @@ def refusal(name: str, xml: bytes, options: LintOptions, run_dir: Path) -> str |
 
 
 def _reason(name: str, blocking: Sequence[Finding]) -> str:
-    first = blocking[0]
-    more = f" (and {len(blocking) - 1} more)" if len(blocking) > 1 else ""
+    first, *rest = blocking
+    more = f" (also {', '.join(dict.fromkeys(f.code for f in rest))})" if rest else ""
     return (
         f"famfs-xml refuses to start {name}: {first.code} {first.message}{more}; "
         f"see `famfs-xml lint --connect qemu:///system {name}`, "
