@@ -24,7 +24,6 @@ from pathlib import Path
 from lxml import etree
 
 from famfs_xml.core import units
-from famfs_xml.core.fileio import write_atomic
 from famfs_xml.core.findings import Edit, Finding
 from famfs_xml.core.inventory import DeviceFacts
 from famfs_xml.lint.checks.arithmetic import lowest_free_slot
@@ -33,8 +32,8 @@ from famfs_xml.lint.domain import Domain, Element, MemoryDevice, build, format_c
 from famfs_xml.lint.edits import EditError, Editor, Node, apply_edits, choose_unit
 from famfs_xml.lint.engine import FixRefused, encode, lint_documents, reload_checked
 from famfs_xml.lint.options import LintOptions
-from famfs_xml.lint.run import unified_diff
-from famfs_xml.lint.sources import STDIN, Source, read
+from famfs_xml.lint.run import unified_diff, write_checked
+from famfs_xml.lint.sources import STDIN, Source, libvirt_owned_note, read
 
 DEFAULT_ALIGN = 2 * units.MiB
 DEFAULT_LABEL = 16 * units.MiB
@@ -538,7 +537,7 @@ def _apply(doc: Document, edits: list[Edit]) -> Document:
 @dataclass
 class FileChange:
     display: str  # the path as given (``-`` for stdin)
-    path: str | None
+    path: str | None  # None: standard input, or a document that is not a file
     change: Change
 
 
@@ -549,6 +548,7 @@ class Outcome:
     files: list[FileChange] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # one line each, for stderr
 
     @property
     def changed(self) -> list[FileChange]:
@@ -603,19 +603,30 @@ def _run(
     change_one: Callable[[Document], Change],
     prepare: Callable[[list[Document]], None] | None = None,
 ) -> Outcome:
+    loaded, errors = load_domains(paths)
+    if errors:
+        return Outcome(errors=errors)
+    named = [(source.display, source.path, doc) for source, doc in loaded]
+    return _plan(named, options, change_one, prepare)
+
+
+def _plan(
+    named: Sequence[tuple[str, str | None, Document]],
+    options: LintOptions,
+    change_one: Callable[[Document], Change],
+    prepare: Callable[[list[Document]], None] | None = None,
+) -> Outcome:
+    """Change every document (all or none), then lint the results together."""
     outcome = Outcome()
-    loaded, outcome.errors = load_domains(paths)
-    if outcome.errors:
-        return outcome
     if prepare is not None:
         try:
-            prepare([doc for _, doc in loaded])
+            prepare([doc for _, _, doc in named])
         except AttachError as exc:
             outcome.errors.append(str(exc))
             return outcome
-    for source, doc in loaded:
+    for display, path, doc in named:
         try:
-            outcome.files.append(FileChange(source.display, source.path, change_one(doc)))
+            outcome.files.append(FileChange(display, path, change_one(doc)))
         except AttachError as exc:
             outcome.errors.append(str(exc))
     if outcome.errors:
@@ -632,6 +643,20 @@ def attach_paths(paths: Sequence[str], request: Request, options: LintOptions) -
     Nothing is written: see :func:`write_changes`. When any file cannot take the device the
     outcome has errors and no changes.
     """
+    return _run(paths, options, *_attacher(request, options))
+
+
+def attach_documents(
+    named: Sequence[tuple[str, Document]], request: Request, options: LintOptions
+) -> Outcome:
+    """:func:`attach_paths` for documents that are not files (``display``, document)."""
+    return _plan(_not_files(named), options, *_attacher(request, options))
+
+
+def _attacher(
+    request: Request, options: LintOptions
+) -> tuple[Callable[[Document], Change], Callable[[list[Document]], None]]:
+    """How to change one document, and the step before: the device, resolved once for all."""
     specs: list[DeviceSpec] = []
 
     def prepare(docs: list[Document]) -> None:
@@ -640,7 +665,7 @@ def attach_paths(paths: Sequence[str], request: Request, options: LintOptions) -
     def change(doc: Document) -> Change:
         return attach_document(doc, specs[0])
 
-    return _run(paths, options, change, prepare)
+    return change, prepare
 
 
 def detach_paths(paths: Sequence[str], source: str, options: LintOptions) -> Outcome:
@@ -648,14 +673,33 @@ def detach_paths(paths: Sequence[str], source: str, options: LintOptions) -> Out
     return _run(paths, options, lambda doc: detach_document(doc, source))
 
 
-def write_changes(outcome: Outcome) -> None:
-    """Write every changed file atomically; a failure becomes an error (others still written)."""
+def detach_documents(
+    named: Sequence[tuple[str, Document]], source: str, options: LintOptions
+) -> Outcome:
+    """:func:`detach_paths` for documents that are not files (``display``, document)."""
+    return _plan(_not_files(named), options, lambda doc: detach_document(doc, source))
+
+
+def _not_files(
+    named: Sequence[tuple[str, Document]],
+) -> list[tuple[str, str | None, Document]]:
+    return [(display, None, doc) for display, doc in named]
+
+
+def write_changes(outcome: Outcome, command: str = "attach", extra: str = "") -> None:
+    """Write every changed file atomically; a failure becomes an error (others still written).
+
+    A file that another program changed since it was read is not written. A file that is
+    libvirt's saved definition gets a note: libvirt will not see the change.
+    """
     for item in outcome.changed:
         if item.path is None:
             continue
-        try:
-            write_atomic(item.path, item.change.after)
-        except OSError as exc:
-            outcome.errors.append(
-                f"{item.display}: cannot write ({exc.strerror or exc}); the original is unchanged"
-            )
+        note = libvirt_owned_note(item.display, item.change.before, command, extra)
+        if note is not None:
+            outcome.notes.append(note)
+        error = write_checked(
+            item.path, item.change.after, item.change.before, item.display, "changed"
+        )
+        if error is not None:
+            outcome.errors.append(error)

@@ -54,8 +54,11 @@ def _main(
 
 
 Paths = Annotated[
-    list[str],
-    typer.Argument(help="Domain XML files or directories; - for stdin."),
+    list[str] | None,
+    typer.Argument(
+        help="Domain XML files or directories; - for stdin. With --connect: domain names.",
+        show_default=False,
+    ),
 ]
 
 
@@ -89,7 +92,8 @@ def command_from(
     and exits with ``run(*leading values, args_type(options))``."""
 
     def callback(**values: Any) -> None:
-        first = [values.pop(parameter.name) for parameter in leading]
+        # an optional list of arguments arrives as None when none is given
+        first = [_given(values.pop(parameter.name)) for parameter in leading]
         raise typer.Exit(run(*first, args_type(**values)))
 
     signature = inspect.Signature([*leading, *typer_parameters(args_type)])
@@ -98,15 +102,40 @@ def command_from(
     return callback
 
 
-PATHS = inspect.Parameter("paths", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Paths)
+def _given(value: object) -> object:
+    return [] if value is None else value
 
-app.command("lint", help="Check domain XML files against the famfs rules.")(
-    command_from(LintArgs, [PATHS], commands.lint)
+
+PATHS = inspect.Parameter(
+    "paths", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=Paths
 )
+
+
+def _lint(paths: list[str], args: LintArgs) -> int:
+    if args.connect is not None:
+        from famfs_xml.cli import live
+
+        return live.lint(paths, args)
+    return commands.lint(paths, args)
+
+
+def _fix(paths: list[str], args: FixArgs) -> int:
+    if args.connect is not None:
+        from famfs_xml.cli import live
+
+        return live.fix(paths, args)
+    return commands.fix(paths, args)
+
+
+app.command(
+    "lint",
+    help="Check domain XML files (or with --connect, libvirt's domains) against the famfs rules.",
+)(command_from(LintArgs, [PATHS], _lint))
 app.command(
     "fix",
-    help="Apply fixes in place (atomically); - reads stdin and writes the fixed XML to stdout.",
-)(command_from(FixArgs, [PATHS], commands.fix))
+    help="Apply fixes in place (atomically); - reads stdin and writes the fixed XML to stdout. "
+    "With --connect: fix libvirt's definitions through libvirt, verified after each define.",
+)(command_from(FixArgs, [PATHS], _fix))
 
 
 class ListFormat(str, enum.Enum):
@@ -146,7 +175,7 @@ def explain(
 
 def _register_extensions() -> None:
     """Commands that live in their own modules."""
-    for module_name in ("famfs_xml.cli.devices", "famfs_xml.cli.attach"):
+    for module_name in ("famfs_xml.cli.devices", "famfs_xml.cli.attach", "famfs_xml.cli.hook"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from famfs_xml.cli.app import command_from
-from famfs_xml.cli.commands import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageFailure, rule_settings
+from famfs_xml.cli.commands import (
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    UsageFailure,
+    check_targets,
+    rule_settings,
+)
 from famfs_xml.cli.options import AttachArgs, DetachArgs
 
 if TYPE_CHECKING:
@@ -17,10 +24,12 @@ if TYPE_CHECKING:
     from famfs_xml.core.findings import Severity
 
 Domains = Annotated[
-    list[str],
+    list[str] | None,
     typer.Argument(
         metavar="DOMAIN.xml",
-        help="Domain XML files to change (all or none); - reads stdin and writes to stdout.",
+        help="Domain XML files to change (all or none); - reads stdin and writes to stdout. "
+        "With --connect: domain names.",
+        show_default=False,
     ),
 ]
 
@@ -36,7 +45,7 @@ def _size(text: str | None, option: str) -> int | None:
         raise UsageFailure(str(exc)) from None
 
 
-def _finish(outcome: Outcome, diff: bool, fail_on: Severity) -> int:
+def _finish(outcome: Outcome, diff: bool, fail_on: Severity, command: str, source: str) -> int:
     from famfs_xml.attach import write_changes
     from famfs_xml.core.findings import FileResult
     from famfs_xml.lint.engine import fails
@@ -50,7 +59,9 @@ def _finish(outcome: Outcome, diff: bool, fail_on: Severity) -> int:
     if diff:
         sys.stdout.write(outcome.diffs())
         return EXIT_FINDINGS if outcome.changed else EXIT_OK
-    write_changes(outcome)
+    write_changes(outcome, command, f" --source {source}")
+    for note in outcome.notes:
+        typer.echo(f"famfs-xml: note: {note}", err=True)
     data = outcome.stdout_data
     to_stderr = data is not None
     if data is not None:
@@ -82,23 +93,33 @@ def attach(domains: list[str], args: AttachArgs) -> int:
         node=args.node,
         slot=args.slot,
     )
+    if args.connect is not None:
+        from famfs_xml.cli import live
+
+        return live.attach(domains, args, request, args.diff)
+    check_targets(domains, args, "domain files to change")
     settings = rule_settings(args)
-    return _finish(attach_paths(domains, request, settings.options), args.diff, settings.fail_on)
+    outcome = attach_paths(domains, request, settings.options)
+    return _finish(outcome, args.diff, settings.fail_on, "attach", args.source)
 
 
 def detach(domains: list[str], args: DetachArgs) -> int:
     """Remove the nvdimm backed by --source and lower memory/currentMemory to match."""
     from famfs_xml.attach import detach_paths
 
+    if args.connect is not None:
+        from famfs_xml.cli import live
+
+        return live.detach(domains, args, args.source, args.diff)
+    check_targets(domains, args, "domain files to change")
     settings = rule_settings(args)
-    return _finish(
-        detach_paths(domains, args.source, settings.options), args.diff, settings.fail_on
-    )
+    outcome = detach_paths(domains, args.source, settings.options)
+    return _finish(outcome, args.diff, settings.fail_on, "detach", args.source)
 
 
 def register(app: typer.Typer) -> None:
     domains = inspect.Parameter(
-        "domains", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Domains
+        "domains", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=Domains
     )
     app.command("attach", help=attach.__doc__)(command_from(AttachArgs, [domains], attach))
     app.command("detach", help=detach.__doc__)(command_from(DetachArgs, [domains], detach))

@@ -60,6 +60,21 @@ def guarded(action: Callable[[], int], describe: Callable[[Exception], str | Non
         return EXIT_ERROR
 
 
+def check_targets(names: list[str], args: RuleArgs, files: str) -> None:
+    """What to work on is named one way: ``files``, or with ``--connect`` domain names or
+    ``--all``."""
+    if args.connect is None:
+        if args.all_domains:
+            raise UsageFailure("--all needs --connect URI")
+        if not names:
+            raise UsageFailure(f"name the {files}, or give --connect URI")
+        return
+    if args.all_domains and names:
+        raise UsageFailure("give domain names or --all, not both")
+    if not names and not args.all_domains:
+        raise UsageFailure(f"--connect {args.connect}: name the domains, or give --all")
+
+
 def facts_from_options(inventory: Path | None, host: bool, root: Path) -> DeviceFacts | None:
     """Backing-device facts: a saved inventory first, then the live machine."""
     if inventory is None and not host:
@@ -246,6 +261,7 @@ def lint(paths: list[str], args: LintArgs) -> int:
     """``famfs-xml lint``."""
     from famfs_xml.lint.run import lint_paths
 
+    check_targets(paths, args, "files or directories to lint (- for stdin)")
     settings = settings_for(
         Selection.of(args, args.config_file, args.isolated),
         (args.inventory, args.host, args.root),
@@ -265,6 +281,7 @@ def fix(paths: list[str], args: FixArgs) -> int:
     """``famfs-xml fix``."""
     from famfs_xml.lint.run import fix_paths
 
+    check_targets(paths, args, "files or directories to fix (- for stdin)")
     settings = settings_for(
         Selection.of(args, args.config_file, args.isolated),
         (args.inventory, args.host, args.root),
@@ -274,6 +291,8 @@ def fix(paths: list[str], args: FixArgs) -> int:
     )
     start_up_done()
     result = fix_paths(paths, settings.options, diff=args.diff, only_domains=args.only_domains)
+    for note in result.notes:
+        _say(f"famfs-xml: note: {note}")
     if args.diff:
         sys.stdout.write("".join(result.diffs))
         for error in result.errors:

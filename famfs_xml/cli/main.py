@@ -1,4 +1,5 @@
-"""The ``famfs-xml`` program: the common ``lint`` call without typer, everything else with it.
+"""The ``famfs-xml`` program: the common ``lint`` call and libvirt's hook calls without typer,
+everything else with it.
 
 A git hook runs ``famfs-xml lint [--only-domains] FILE...`` on every commit. Importing typer
 costs more than the whole lint of a few files, so an invocation made only of ``lint``, the
@@ -6,7 +7,8 @@ value-less flags declared in :mod:`famfs_xml.cli.options`, ``--jobs N`` and path
 straight to :func:`famfs_xml.cli.commands.lint`; any other invocation (an option with a
 value, ``--help``, another command, anything unknown) goes to the typer application in
 :mod:`famfs_xml.cli.app`, which owns the command line and its messages. Both read the
-one declaration of lint's options.
+one declaration of lint's options. ``famfs-xml libvirt-hook ...``, which libvirt runs on
+every event of every domain, goes to :mod:`famfs_xml.cli.hook` unless it asks for help.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ def plain_lint(args: list[str]) -> PlainLint | None:
 def run(argv: list[str] | None = None) -> int:
     """Run ``famfs-xml`` and return its exit code."""
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["libvirt-hook"] and not {"-h", "--help"} & set(args):
+        from famfs_xml.cli import hook  # libvirt runs it on every domain event: no typer
+
+        return hook.run(args[1:])
     plain = plain_lint(args)
     if plain is None:
         from famfs_xml.cli.app import run as run_cli

@@ -136,6 +136,18 @@ class RuleArgs(Args):
         Path,
         Opt(("--root",), "With --host: read /sys, /proc, /etc and /boot under this directory."),
     ] = Path("/")
+    connect: Annotated[
+        str | None,
+        Opt(
+            ("--connect", "-c"),
+            "Work on the domains of this libvirt (e.g. qemu:///system) instead of files: "
+            "name them, or give --all.",
+            metavar="URI",
+        ),
+    ] = None
+    all_domains: Annotated[bool, Opt(("--all",), "With --connect: every domain libvirt holds.")] = (
+        False
+    )
 
 
 class CheckArgs(RuleArgs):

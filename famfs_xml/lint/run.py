@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 
-from famfs_xml.core.fileio import write_atomic
+from famfs_xml.core.fileio import FileChanged, write_atomic
 from famfs_xml.core.findings import FileResult, Finding
 from famfs_xml.lint import parallel
 from famfs_xml.lint.document import Document
@@ -17,7 +17,7 @@ from famfs_xml.lint.engine import (
     lint_stream,
 )
 from famfs_xml.lint.options import LintOptions
-from famfs_xml.lint.sources import STDIN, Source, expand, read
+from famfs_xml.lint.sources import STDIN, Source, expand, libvirt_owned_note, read
 
 
 class RunResult:
@@ -29,11 +29,13 @@ class RunResult:
         errors: list[str] | None = None,
         diffs: list[str] | None = None,
         stdout_data: bytes | None = None,
+        notes: list[str] | None = None,
     ) -> None:
         self.files: list[FileResult] = [] if files is None else files
         self.errors: list[str] = [] if errors is None else errors  # one line each: exit 2
         self.diffs: list[str] = [] if diffs is None else diffs  # fix --diff
         self.stdout_data = stdout_data  # fix - : the fixed document
+        self.notes: list[str] = [] if notes is None else notes  # one line each, on stderr
 
     @property
     def findings(self) -> list[Finding]:
@@ -199,22 +201,43 @@ def _fix_each(
                 result.stdout_data = doc.raw
             yield outcome.doc, source.explicit
             continue
+        if source.path is not None:
+            note = libvirt_owned_note(source.display, doc.raw, "fix")
+            if note is not None:
+                result.notes.append(note)
         if diff:
             result.diffs.append(unified_diff(source.display, doc.raw, outcome.data))
         elif source.path is None:
             result.stdout_data = outcome.data
         else:
-            try:
-                write_atomic(source.path, outcome.data)
-            except OSError as exc:
-                result.errors.append(
-                    f"{source.display}: cannot write the fixed file ({exc.strerror or exc}); "
-                    "the original is unchanged"
-                )
-                yield outcome.doc, source.explicit
+            error = write_checked(source.path, outcome.data, doc.raw, source.display, "fixed")
+            if error is not None:
+                result.errors.append(error)
+                yield doc, source.explicit
                 continue
         changes[source.display] = outcome.applied
         yield outcome.doc, source.explicit
+
+
+def write_checked(path: str, data: bytes, read: bytes, display: str, what: str) -> str | None:
+    """Write ``data`` over the file that held ``read``; the error line, or None when written.
+
+    The file is written only if it still holds what was read: another program (libvirt, an
+    editor, a second famfs-xml) may have written it since.
+    """
+    try:
+        write_atomic(path, data, expected=read)
+    except FileChanged:
+        return (
+            f"{display}: changed by another program since it was read; "
+            f"the {what} file was not written (run famfs-xml again)"
+        )
+    except OSError as exc:
+        return (
+            f"{display}: cannot write the {what} file ({exc.strerror or exc}); "
+            "the original is unchanged"
+        )
+    return None
 
 
 def unified_diff(name: str, before: bytes, after: bytes) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -105,3 +106,29 @@ def _unreadable(source: Source, message: str) -> Document:
     doc = Document(path=source.display, raw=b"", work=b"")
     doc.problems.append(LoadProblem("FX001", message, 1, 1))
     return doc
+
+
+# The comment libvirt writes at the top of every definition it saves (/etc/libvirt/qemu/*.xml).
+_LIBVIRT_HEADER = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?\s*<!--\s*WARNING: THIS IS AN AUTO-GENERATED FILE\."
+    rb"[^>]*?virsh edit ([^\s<>]+)"
+)
+
+
+def libvirt_owned_note(display: str, raw: bytes, command: str, extra: str = "") -> str | None:
+    """The warning for a change to a file that is libvirt's saved definition of a domain
+    (it starts with libvirt's AUTO-GENERATED comment); None for any other file. The advice
+    names ``command`` and ends with ``extra`` (further options of the command).
+
+    libvirtd keeps its own copy of every persistent domain: it reads the file only when it
+    starts or reloads, and writes its copy back over the file whenever it saves the domain.
+    """
+    match = _LIBVIRT_HEADER.match(raw[:1024])
+    if match is None:
+        return None
+    name = match.group(1).decode("utf-8", "replace")
+    return (
+        f"{display} is libvirt's saved definition of {name}: a running libvirtd keeps its own "
+        "copy, does not see this change, and writes its copy back over the file the next time "
+        f"it saves the domain; use `famfs-xml {command} --connect qemu:///system {name}{extra}`"
+    )

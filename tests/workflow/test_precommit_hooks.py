@@ -202,11 +202,18 @@ def test_lint_hook_compares_domains_sharing_a_device(qemu_repo: QemuRepo) -> Non
     assert "vm9.xml" in run.output and "vm1.xml" in run.output
 
 
-def _documented_config(hooks: HookRepo) -> str:
-    """The first .pre-commit-config.yaml snippet of docs/workflow.md, pointed at the snapshot."""
+def _documented_config(hooks: HookRepo, *, fixing: bool = True) -> str:
+    """The .pre-commit-config.yaml snippet of docs/workflow.md that fixes (or only checks),
+    pointed at the snapshot."""
     doc = (ROOT / "docs" / "workflow.md").read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", doc, re.DOTALL)
-    snippet = next(block for block in blocks if "famfs-xml-fix" in block)
+    snippet = next(
+        block
+        for block in blocks
+        if "famfs-xml-lint" in block
+        and ("famfs-xml-fix" in block) == fixing
+        and "repo: local" not in block
+    )
     snippet = re.sub(r"repo: \S+", f"repo: {hooks.url}", snippet, count=1)
     return re.sub(r"rev: \S+", f"rev: {hooks.rev}", snippet, count=1)
 
@@ -220,3 +227,17 @@ def test_documented_config_fixes_then_passes(qemu_repo: QemuRepo) -> None:
     second = qemu_repo.run_all()
     assert second.code == 0, second.output
     assert (qemu_repo.path / "networks/default.xml").read_text() == NETWORK
+
+
+def test_documented_check_config_stops_the_commit_and_changes_nothing(
+    qemu_repo: QemuRepo,
+) -> None:
+    (qemu_repo.path / ".pre-commit-config.yaml").write_text(
+        _documented_config(qemu_repo.hooks, fixing=False)
+    )
+    text = BROKEN.replace("/dev/dax1.0", "/dev/dax2.0")
+    broken = qemu_repo.write("vm2.xml", text)
+    run = qemu_repo.run_all()
+    assert run.code == 1, run.output
+    assert "FX301" in run.output
+    assert broken.read_text() == text

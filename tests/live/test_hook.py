@@ -1,0 +1,228 @@
+"""``famfs-xml libvirt-hook``: what the start-time gate lets through and what it refuses, run
+as libvirt runs it but without a daemon (tests/live/test_daemon.py has the real one)."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+from famfs_xml.cli import hook
+from famfs_xml.live import hook as gate
+from tests.conftest import Cli
+from tests.live.fake_libvirt import libvirt_copy
+
+# The fixture's /dev/dax0.0 is not on this machine; the gate checks the backing (as
+# ``lint --host``), so the tests back their nvdimm with a sparse file of the same 8 GiB.
+BACKING = "/dev/dax0.0"
+PRIVATE_ON_DAX = libvirt_copy("FX301-nvdimm-private.xml", "vm1")
+
+
+@pytest.fixture(scope="module")
+def backing(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("backing") / "famfs.img"
+    with open(path, "wb") as sparse:
+        sparse.truncate(8 * 1024**3)
+    return str(path).encode()
+
+
+@pytest.fixture
+def private(backing: bytes) -> bytes:
+    return PRIVATE_ON_DAX.replace(BACKING.encode(), backing)
+
+
+@pytest.fixture
+def shared(private: bytes) -> bytes:
+    return private.replace(b"access='private'", b"access='shared'")
+
+
+def _without_memory_devices(xml: bytes) -> bytes:
+    return xml[: xml.index(b"    <memory model=")] + b"  </devices>\n</domain>\n"
+
+
+def _ignoring_fx301(xml: bytes) -> bytes:
+    return xml.replace(
+        b"  </metadata>",
+        b'    <famfs:lint xmlns:famfs="urn:famfs-xml:lint:1">\n'
+        b'      <famfs:ignore rule="FX301" reason="this VM gets a private copy on purpose"/>\n'
+        b"    </famfs:lint>\n  </metadata>",
+    )
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    """libvirt's directory of running domains, empty: nothing else runs."""
+    directory = tmp_path / "run"
+    directory.mkdir()
+    return directory
+
+
+def _start(cli: Cli, xml: bytes, run_dir: Path, *extra: str) -> tuple[int, str]:
+    result = cli(
+        "libvirt-hook", "--run-dir", str(run_dir), *extra, "vm1", "prepare", "begin", "-", stdin=xml
+    )
+    assert result.stdout == ""
+    return result.exit_code, result.stderr
+
+
+def test_private_access_refuses_the_start_with_one_line(
+    cli: Cli, run_dir: Path, private: bytes
+) -> None:
+    code, stderr = _start(cli, private, run_dir)
+    assert code == 1
+    assert stderr == (
+        "famfs-xml refuses to start vm1: FX301 nvdimm has access='private': QEMU maps the "
+        "backing privately (share=off), so the guest writes a private copy that no other VM "
+        "sees; see `famfs-xml lint --connect qemu:///system vm1`, repair with "
+        "`famfs-xml fix --connect qemu:///system vm1`\n"
+    )
+
+
+def test_a_clean_domain_starts(cli: Cli, run_dir: Path, shared: bytes) -> None:
+    assert _start(cli, shared, run_dir) == (0, "")
+
+
+def test_a_domain_without_memory_devices_always_starts(
+    cli: Cli, run_dir: Path, private: bytes
+) -> None:
+    # even one that would draw errors (here: no <maxMemory> for a memory device is moot,
+    # but a broken document would be libvirt's business)
+    assert _start(cli, _without_memory_devices(private), run_dir) == (0, "")
+    assert _start(cli, _without_memory_devices(private).replace(b"</domain>", b""), run_dir) == (
+        0,
+        "",
+    )
+
+
+def test_a_metadata_ignore_lets_the_domain_start_on_purpose(
+    cli: Cli, run_dir: Path, private: bytes
+) -> None:
+    assert _start(cli, _ignoring_fx301(private), run_dir) == (0, "")
+
+
+class _Unreadable(io.RawIOBase):
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, _buffer: object) -> int:
+        raise AssertionError("the hook read stdin for an operation it does not gate")
+
+
+@pytest.mark.parametrize(
+    ("operation", "sub_operation"),
+    [
+        ("start", "begin"),
+        ("started", "begin"),
+        ("stopped", "end"),
+        ("release", "end"),
+        ("migrate", "begin"),
+        ("restore", "begin"),
+        ("reconnect", "begin"),
+        ("attach", "begin"),
+    ],
+)
+def test_every_other_operation_passes_without_reading_stdin(
+    monkeypatch: pytest.MonkeyPatch, operation: str, sub_operation: str
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(_Unreadable())))
+    assert hook.run(["vm1", operation, sub_operation, "-"]) == 0
+
+
+def _status(name: str, domain: bytes) -> bytes:
+    """libvirt's status file of a running domain (/run/libvirt/qemu/NAME.xml)."""
+    body = domain.replace(b"<name>vm1</name>", f"<name>{name}</name>".encode())
+    body = body.replace(b"<domain type='kvm'>", b"<domain type='kvm' id='7'>")
+    return (
+        b"<!--\nWARNING: THIS IS AN AUTO-GENERATED FILE.\n-->\n"
+        b"<domstatus state='running' reason='booted' pid='4242'>\n"
+        b"  <monitor path='/var/lib/libvirt/qemu/domain-7/monitor.sock' type='unix'/>\n"
+        + body
+        + b"</domstatus>\n"
+    )
+
+
+def test_a_running_domain_that_maps_the_device_differently_refuses_the_start(
+    cli: Cli, run_dir: Path, shared: bytes, backing: bytes
+) -> None:
+    smaller = shared.replace(b"<size unit='KiB'>8388608</size>", b"<size unit='KiB'>4194304</size>")
+    (run_dir / "vm9.xml").write_bytes(_status("vm9", smaller))
+    (run_dir / "vm9.pid").write_text("4242")
+    code, stderr = _start(cli, shared, run_dir)
+    assert code == 1
+    assert stderr.startswith(
+        f"famfs-xml refuses to start vm1: FX501 {backing.decode()} is shared with other "
+        "domains that disagree: target size 8 GiB here, 4 GiB in libvirt:vm9 (running);"
+    )
+    (run_dir / "vm9.xml").write_bytes(_status("vm9", shared))
+    assert _start(cli, shared, run_dir) == (0, "")
+
+
+def test_the_starting_domains_own_status_file_is_not_compared(
+    cli: Cli, run_dir: Path, private: bytes, shared: bytes
+) -> None:
+    (run_dir / "vm1.xml").write_bytes(_status("vm1", private))  # left from an earlier run
+    assert _start(cli, shared, run_dir) == (0, "")
+
+
+def test_a_config_file_applies(cli: Cli, run_dir: Path, private: bytes, tmp_path: Path) -> None:
+    config = tmp_path / "gate.toml"
+    config.write_text('ignore = ["FX301"]\n')
+    assert _start(cli, private, run_dir, "--config", str(config)) == (0, "")
+
+
+def test_a_broken_config_file_refuses_the_start(
+    cli: Cli, run_dir: Path, shared: bytes, tmp_path: Path
+) -> None:
+    config = tmp_path / "gate.toml"
+    config.write_text("selekt = []\n")
+    code, stderr = _start(cli, shared, run_dir, "--config", str(config))
+    assert code == 1
+    assert stderr.startswith("famfs-xml refuses to start vm1: ")
+    assert "selekt" in stderr and stderr.count("\n") == 1
+
+
+def test_an_internal_error_lets_the_start_through_and_says_so(
+    cli: Cli, run_dir: Path, private: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> str | None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(gate, "refusal", broken)
+    monkeypatch.delenv("FAMFS_XML_DEBUG", raising=False)
+    assert _start(cli, private, run_dir) == (
+        0,
+        "famfs-xml libvirt-hook: internal error: RuntimeError: boom; "
+        "vm1 was let through unchecked\n",
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["vm1"],
+        ["vm1", "prepare", "begin"],
+        ["--bogus", "vm1", "prepare", "begin", "-"],
+        ["--config"],
+        ["vm1", "prepare", "begin", "-", "more"],
+    ],
+)
+def test_a_call_libvirt_does_not_make_is_a_usage_error(cli: Cli, args: list[str]) -> None:
+    result = cli("libvirt-hook", *args)
+    assert (result.exit_code, result.stderr) == (2, hook.USAGE + "\n")
+
+
+def test_the_hook_starts_without_typer() -> None:
+    import subprocess
+
+    probe = (
+        "import sys, io\n"
+        "sys.stdin = io.TextIOWrapper(io.BytesIO(b''))\n"
+        "from famfs_xml.cli.main import run\n"
+        "code = run(['libvirt-hook', 'vm1', 'started', 'begin', '-'])\n"
+        "print(code, 'typer' in sys.modules, 'lxml' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "False", "False"]
