@@ -11,11 +11,11 @@ from __future__ import annotations
 from lxml import etree
 
 from famfs_xml import api
-from famfs_xml.core.findings import Finding
+from famfs_xml.core.findings import Applicability, Finding, Severity
 from famfs_xml.core.inventory import BackingDevice, Inventory
 from famfs_xml.lint.document import load
 from famfs_xml.lint.engine import fix_document
-from tests.sized_domains import MiB, SizedDomain, kib
+from tests.sized_domains import GiB, MiB, SizedDomain, kib
 
 BACKING = "/var/lib/famfs/backing"
 
@@ -49,3 +49,108 @@ def test_totals_are_computed_after_the_device_size_is_corrected() -> None:
     assert size_of(data, "memory") == 192 * MiB
     assert applied == ["FX305"]  # no edit counted that a later pass undid
     assert findings(data, facts=backing_of(64 * MiB)) == {}
+
+
+def test_totals_follow_the_corrected_size_in_a_later_pass() -> None:
+    vm = SizedDomain(memory=384, max_memory=256, cells=(128,), nvdimm=256)
+    data, applied = fixed(vm.xml(), facts=backing_of(64 * MiB))
+    assert size_of(data, "devices/memory/target/size") == 64 * MiB
+    assert size_of(data, "memory") == 192 * MiB
+    assert size_of(data, "currentMemory") == 192 * MiB  # it was equal to <memory>: it follows
+    assert size_of(data, "maxMemory") == 256 * MiB  # headroom left alone
+    assert applied == ["FX305", "FX104"]
+    assert findings(data, facts=backing_of(64 * MiB)) == {}
+
+
+# -- defect 2: a size in doubt is reported, and the totals derived from it are not fixed ----
+
+
+def test_a_mib_for_kib_slip_is_reported_and_not_made_consistent() -> None:
+    """virt-install's target.size=1048576 (MiB) in a 4 GiB guest: a 1 TiB nvdimm."""
+    vm = SizedDomain(memory=4096, nvdimm=1024 * 1024, famfs_settings=False)
+    found = findings(vm.xml())
+    assert found["FX305"].severity is Severity.WARNING
+    assert "1 TiB" in found["FX305"].message and "4 GiB" in found["FX305"].message
+    assert found["FX101"].fix is not None  # its size would come from the 1 TiB
+    assert found["FX101"].fix.applicability is Applicability.UNSAFE
+    data, _ = fixed(vm.xml())
+    assert b"<maxMemory" not in data
+    assert size_of(data, "memory") == 4 * GiB
+    assert any(f.severity is Severity.ERROR for f in api.lint_text(data))
+
+
+def test_a_target_far_below_the_device_holds_the_totals_back() -> None:
+    """512 MiB of a 1 GiB device, with totals written for 1 GiB (scaled: 32 of 64 MiB)."""
+    vm = SizedDomain(memory=192, max_memory=192, cells=(128,), nvdimm=32)
+    found = findings(vm.xml(), facts=backing_of(64 * MiB))
+    assert set(found) == {"FX305"}
+    assert found["FX305"].severity is Severity.WARNING
+    data, applied = fixed(vm.xml(), facts=backing_of(64 * MiB))
+    assert applied == []
+    assert data == vm.xml().encode()
+
+
+def test_implausible_size_is_judged_by_the_device_when_it_is_known() -> None:
+    """A 1 TiB pool for a 4 GiB guest is fine when the device says it has 1 TiB."""
+    total = 4096 + 1024 * 1024
+    vm = SizedDomain(memory=total, max_memory=total, cells=(4096,), nvdimm=1024 * 1024)
+    assert "FX305" in findings(vm.xml())
+    assert findings(vm.xml(), facts=backing_of(1024 * GiB)) == {}
+
+
+# -- defect 5: FX305 says what QEMU does with a smaller or a larger target -------------------
+
+
+def test_a_target_smaller_than_the_device_is_a_warning_without_a_safe_fix() -> None:
+    vm = SizedDomain(memory=188, max_memory=188, cells=(128,), nvdimm=60)
+    finding = findings(vm.xml(), facts=backing_of(64 * MiB))["FX305"]
+    assert finding.severity is Severity.WARNING
+    assert "smaller" in finding.message and "4 MiB" in finding.message
+    assert finding.fix is None  # a label sits at the end of the target: resizing moves it
+    unlabelled = SizedDomain(memory=188, max_memory=188, cells=(128,), nvdimm=60)
+    unlabelled_xml = unlabelled.xml().replace(
+        "        <label>\n          <size>128</size>\n        </label>\n", ""
+    )
+    fix = findings(unlabelled_xml, facts=backing_of(64 * MiB))["FX305"].fix
+    assert fix is not None and fix.applicability is Applicability.UNSAFE
+
+
+def test_a_target_larger_than_the_device_is_an_error_with_a_safe_fix() -> None:
+    vm = SizedDomain(memory=256, max_memory=256, cells=(128,), nvdimm=128)
+    finding = findings(vm.xml(), facts=backing_of(64 * MiB))["FX305"]
+    assert finding.severity is Severity.ERROR
+    assert "larger" in finding.message
+    assert finding.fix is not None and finding.fix.applicability is Applicability.SAFE
+
+
+def test_fx305_is_not_tagged_libvirt() -> None:
+    from famfs_xml.lint.catalog import load_catalog
+
+    assert "libvirt" not in load_catalog()["FX305"].tags
+
+
+# -- defect 6: messages never show two different sizes as equal ----------------------------
+
+
+def test_one_odd_size_is_reported_once() -> None:
+    """1023 MiB where the device has 1 GiB (scaled: 63 of 64 MiB)."""
+    vm = SizedDomain(memory=192, max_memory=192, cells=(128,), nvdimm=63)
+    found = findings(vm.xml(), facts=backing_of(64 * MiB))
+    assert set(found) == {"FX305"}
+
+
+def test_compared_sizes_are_never_shown_equal() -> None:
+    vm = SizedDomain(memory=5120, max_memory=5120, cells=(4096,), nvdimm=1022)
+    found = findings(vm.xml())
+    assert "5118 MiB" in found["FX104"].message  # not "5.00 GiB" next to "5 GiB"
+    assert "5118 MiB" in found["FX105"].message
+    assert found["FX104"].fix is not None and "5118 MiB" in found["FX104"].fix.message
+
+
+def test_fix_messages_are_exact() -> None:
+    """1032 GiB is "1.01 TiB" when rounded; a fix says exactly what it writes."""
+    total = 4096 + 1028 * 1024
+    vm = SizedDomain(memory=total, max_memory=4096, cells=(4096,), nvdimm=1028 * 1024)
+    finding = findings(vm.xml(), facts=backing_of(1028 * GiB))["FX103"]
+    assert finding.fix is not None
+    assert finding.fix.message == "set maxMemory to 1032 GiB"

@@ -38,7 +38,7 @@ RULES: tuple[tuple[str, str, str, str, str, tuple[str, ...]], ...] = (
     ('FX302', 'nvdimm-alignsize', 'error', 'safe', "An nvdimm's `alignsize` is missing, not a power of two, or not the device's alignment (2 MiB).", ('famfs',)),
     ('FX303', 'nvdimm-pmem-missing', 'error', 'safe', "An nvdimm's `<source>` has no `<pmem/>`.", ('famfs',)),
     ('FX304', 'nvdimm-label', 'error', 'unsafe', 'An nvdimm label is too small or too large; a missing label is a warning.', ('libvirt',)),
-    ('FX305', 'nvdimm-size-mismatch', 'error', 'safe', "An nvdimm's target size differs from the size of its backing device.", ('libvirt',)),
+    ('FX305', 'nvdimm-size-mismatch', 'error', 'safe', "An nvdimm's target size differs from its backing device, or is implausible for the guest.", ('famfs',)),
     ('FX306', 'nvdimm-size-unaligned', 'error', 'none', "An nvdimm's target size is not a multiple of its `alignsize`.", ('famfs',)),
     ('FX307', 'memory-device-node', 'error', 'safe', 'A dimm/nvdimm has no `<node>`, or names a NUMA cell that does not exist.', ('libvirt',)),
     ('FX308', 'memory-device-slot', 'error', 'safe', 'A dimm/nvdimm address has no slot, shares a slot, or uses a slot beyond `slots`.', ('libvirt',)),

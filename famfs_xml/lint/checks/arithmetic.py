@@ -30,6 +30,17 @@ def numa_includes_devices(domain: Domain) -> bool:
     return cells == domain.memory.bytes and cells + devs > domain.max_memory.bytes
 
 
+def current_after(current: int, memory_before: int, memory_after: int, delta: int) -> int:
+    """``<currentMemory>`` when ``<memory>`` moves: it follows ``<memory>`` when it was equal
+    (or above), and a ballooned value moves by ``delta``, never above the new memory."""
+    if current >= memory_before:
+        return memory_after
+    moved = current + delta
+    if moved <= 0:
+        return min(current, memory_after)
+    return min(moved, memory_after)
+
+
 def slots_needed(domain: Domain) -> int:
     """Enough slots for every dimm/nvdimm and the highest slot number in use."""
     devices = domain.slot_devices
