@@ -15,7 +15,7 @@ from famfs_xml.core.findings import Applicability, Finding, Severity
 from famfs_xml.core.inventory import BackingDevice, Inventory
 from famfs_xml.lint.document import load
 from famfs_xml.lint.engine import fix_document
-from tests.sized_domains import GiB, MiB, SizedDomain, kib
+from tests.sized_domains import GiB, MiB, SizedDomain, guest_ram, kib
 
 BACKING = "/var/lib/famfs/backing"
 
@@ -96,6 +96,27 @@ def test_implausible_size_is_judged_by_the_device_when_it_is_known() -> None:
     vm = SizedDomain(memory=total, max_memory=total, cells=(4096,), nvdimm=1024 * 1024)
     assert "FX305" in findings(vm.xml())
     assert findings(vm.xml(), facts=backing_of(1024 * GiB)) == {}
+
+
+# -- defect 3: cells equal to <memory> while devices exist --------------------------------
+
+
+def test_cells_equal_to_memory_draw_fx202_whatever_maxmemory_says() -> None:
+    vm = SizedDomain(memory=5120, max_memory=8192, cells=(5120,), nvdimm=1024)
+    found = findings(vm.xml())
+    assert set(found) == {"FX202"}
+    assert found["FX202"].severity is Severity.WARNING  # libvirt accepts it, with 5 GiB RAM
+    assert found["FX202"].fix is not None
+    assert found["FX202"].fix.applicability is Applicability.UNSAFE
+    data, applied = fixed(vm.xml())
+    assert applied == [] and size_of(data, "memory") == 5 * GiB
+    unsafe, _ = fixed(vm.xml(), unsafe_fixes=True)
+    assert guest_ram(unsafe) == 4 * GiB and findings(unsafe) == {}
+
+
+def test_fx202_is_an_error_where_libvirt_refuses() -> None:
+    vm = SizedDomain(memory=5120, max_memory=5120, cells=(5120,), nvdimm=1024)
+    assert findings(vm.xml())["FX202"].severity is Severity.ERROR
 
 
 # -- defect 5: FX305 says what QEMU does with a smaller or a larger target -------------------

@@ -22,12 +22,22 @@ def required_total(domain: Domain) -> int | None:
 
 
 def numa_includes_devices(domain: Domain) -> bool:
-    """FX202's condition: the NUMA cells were sized to the whole memory, device included."""
+    """FX202's pattern: the NUMA cells equal ``<memory>`` while memory devices exist, as if
+    the cells had been sized to the whole memory, devices included (whatever ``<maxMemory>``
+    says; it only decides whether libvirt refuses the domain or runs the cells as RAM)."""
     devs = domain.devs_total
     cells = cells_total(domain)
-    if not devs or cells is None or domain.max_memory is None or domain.memory is None:
+    if not devs or cells is None or domain.memory is None:
         return False
-    return cells == domain.memory.bytes and cells + devs > domain.max_memory.bytes
+    return cells == domain.memory.bytes and cells > devs
+
+
+def numa_refused(domain: Domain) -> bool:
+    """libvirt refuses the domain: the cells plus the devices exceed ``<maxMemory>``."""
+    cells, devs = cells_total(domain), domain.devs_total
+    if cells is None or devs is None or domain.max_memory is None:
+        return False
+    return cells + devs > domain.max_memory.bytes
 
 
 def current_after(current: int, memory_before: int, memory_after: int, delta: int) -> int:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from functools import partial
 
 from famfs_xml.core import units
-from famfs_xml.core.findings import Edit, Finding, Severity
-from famfs_xml.lint.checks.arithmetic import cells_total, numa_includes_devices
+from famfs_xml.core.findings import Applicability, Edit, Finding, Severity
+from famfs_xml.lint.checks.arithmetic import cells_total, numa_includes_devices, numa_refused
 from famfs_xml.lint.checks.base import RuleContext
 from famfs_xml.lint.domain import Element, format_cpuset, parse_cpuset
 from famfs_xml.lint.edits import Node, choose_unit
@@ -74,24 +74,38 @@ def check_numa_includes_devices(ctx: RuleContext) -> Iterator[Finding]:
     devs = domain.devs_total or 0
     cells = cells_total(domain) or 0
     memory = domain.memory
-    assert memory is not None and domain.max_memory is not None
+    assert memory is not None
     general = memory.bytes - devs
-    fix = None
-    if len(domain.cells) == 1 and domain.cells[0].memory is not None and general > 0:
-        cell_size = domain.cells[0].memory
-        fix = ctx.fix(
-            f"set the NUMA cell to {_H(general)} (memory minus devices)",
-            lambda: ctx.editor.set_size(cell_size, general, domain.memory_unit),
-        )
-    yield ctx.finding(
-        "FX202",
-        domain.numa,
-        f"NUMA cells total {_H(cells)} = <memory>, so they include the {_H(devs)} of memory "
-        f"devices; cells + devices = {_H(cells + devs)} exceeds maxMemory "
-        f"{_H(domain.max_memory.bytes)} and libvirt refuses the domain. The cells must "
-        "exclude the device memory",
-        fix=fix,
+    both = cells + devs
+    message = (
+        f"NUMA cells total {_H(cells)} = <memory>, as if they included the {_H(devs)} of "
+        "memory devices; libvirt adds the devices on top of the cells"
     )
+    severity = Severity.ERROR
+    if numa_refused(domain):
+        assert domain.max_memory is not None
+        limit, total = units.distinct(domain.max_memory.bytes, both)
+        message += (
+            f": cells + devices = {total} exceeds maxMemory {limit} and libvirt refuses the domain"
+        )
+    else:
+        severity = Severity.WARNING
+        message += (
+            f", runs {_H(cells)} of RAM and rewrites <memory> to {_H(both)}. If the cells "
+            f"were meant to exclude the devices (the famfs recipe), lower them to "
+            f"{_H(general)}; if not, raise <memory> to {_H(both)}"
+        )
+    fix = None
+    if len(domain.cells) == 1 and domain.cells[0].memory is not None:
+        cell_size = domain.cells[0].memory
+        # Unsafe: it takes the devices' size from the guest's RAM, which is the recipe's
+        # reading of the file, not the only one.
+        fix = ctx.fix(
+            f"set the NUMA cell to {units.exact(general)} (memory minus devices)",
+            lambda: ctx.editor.set_size(cell_size, general, domain.memory_unit),
+            Applicability.UNSAFE,
+        )
+    yield ctx.finding("FX202", domain.numa, message, severity=severity, fix=fix)
 
 
 def check_numa_cpus(ctx: RuleContext) -> Iterator[Finding]:
