@@ -11,6 +11,8 @@ from __future__ import annotations
 from lxml import etree
 
 from famfs_xml import api
+from famfs_xml.attach import DeviceSpec, attach_document
+from famfs_xml.core import units
 from famfs_xml.core.findings import Applicability, Finding, Severity
 from famfs_xml.core.inventory import BackingDevice, Inventory
 from famfs_xml.lint.document import load
@@ -71,12 +73,23 @@ def test_a_mib_for_kib_slip_is_reported_and_not_made_consistent() -> None:
     found = findings(vm.xml())
     assert found["FX305"].severity is Severity.WARNING
     assert "1 TiB" in found["FX305"].message and "4 GiB" in found["FX305"].message
-    assert found["FX101"].fix is not None  # its size would come from the 1 TiB
-    assert found["FX101"].fix.applicability is Applicability.UNSAFE
+    for code in ("FX101", "FX201"):  # their sizes would come from the 1 TiB
+        assert found[code].fix is not None
+        assert found[code].fix.applicability is Applicability.UNSAFE
     data, _ = fixed(vm.xml())
-    assert b"<maxMemory" not in data
+    assert b"<maxMemory" not in data and b"<numa>" not in data
     assert size_of(data, "memory") == 4 * GiB
     assert any(f.severity is Severity.ERROR for f in api.lint_text(data))
+
+
+def test_a_size_that_is_no_whole_number_of_the_alignment_is_not_made_consistent() -> None:
+    """target.size=1: 1 MiB, which libvirt rounds up to 2 MiB at start."""
+    vm = SizedDomain(memory=4096, nvdimm=1, famfs_settings=False)
+    data, _ = fixed(vm.xml())
+    assert size_of(data, "memory") == 4 * GiB
+    assert b"<numa>" not in data and b"<maxMemory" not in data
+    assert guest_ram(data) == 4 * GiB
+    assert "FX306" in findings(data)  # the alignsize the fix added shows the slip
 
 
 def test_a_target_far_below_the_device_holds_the_totals_back() -> None:
@@ -117,6 +130,30 @@ def test_cells_equal_to_memory_draw_fx202_whatever_maxmemory_says() -> None:
 def test_fx202_is_an_error_where_libvirt_refuses() -> None:
     vm = SizedDomain(memory=5120, max_memory=5120, cells=(5120,), nvdimm=1024)
     assert findings(vm.xml())["FX202"].severity is Severity.ERROR
+
+
+# -- defect 4: the FX201 fix keeps the guest's RAM, as attach does --------------------------
+
+
+def test_fx201_fix_keeps_the_ram_and_adds_the_device_on_top() -> None:
+    vm = SizedDomain(memory=4096, nvdimm=1024)
+    data, _ = fixed(vm.xml())
+    assert guest_ram(data) == 4 * GiB
+    assert size_of(data, "memory") == 5 * GiB
+    assert size_of(data, "maxMemory") == 5 * GiB
+    assert findings(data) == {}
+
+
+def test_fix_and_attach_agree_on_every_size() -> None:
+    with_device = SizedDomain(memory=4096, nvdimm=1024)
+    via_fix, _ = fixed(with_device.xml())
+    spec = DeviceSpec(BACKING, 1024 * MiB, 2 * MiB, 128 * units.KiB)
+    plain = with_device.with_(nvdimm=None).xml().encode()
+    via_attach = attach_document(load(plain, "vm.xml"), spec).after
+    for path in ("memory", "currentMemory", "maxMemory", "cpu/numa/cell"):
+        one, other = etree.fromstring(via_fix).find(path), etree.fromstring(via_attach).find(path)
+        assert one is not None and other is not None
+        assert (one.text, dict(one.attrib)) == (other.text, dict(other.attrib)), path
 
 
 # -- defect 5: FX305 says what QEMU does with a smaller or a larger target -------------------

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+from famfs_xml.core import units
 from famfs_xml.lint.domain import Domain
 
 
@@ -38,6 +41,26 @@ def numa_refused(domain: Domain) -> bool:
     if cells is None or devs is None or domain.max_memory is None:
         return False
     return cells + devs > domain.max_memory.bytes
+
+
+class FirstCell(NamedTuple):
+    """A NUMA cell for a guest that has none, and the ``<memory>`` that goes with it."""
+
+    cell: int
+    memory: int
+
+
+def first_cell(memory: int, devices: int) -> FirstCell:
+    """The guest's first NUMA cell keeps all of ``<memory>`` as its RAM (rounded up to whole
+    MiB, as QEMU runs a cell on x86), and ``<memory>`` becomes the cell plus ``devices``.
+
+    libvirt's own automatic cell is ``<memory>`` minus the devices, which takes their size
+    from the guest's RAM; virt-install and virt-xml never count a device in ``<memory>``, and
+    libvirt 9.0 never accepted a domain with devices and no cell that could have counted one.
+    ``attach`` and FX201's fix both compute the cell here, so they agree.
+    """
+    cell = -(-memory // units.MiB) * units.MiB
+    return FirstCell(cell, cell + devices)
 
 
 def current_after(current: int, memory_before: int, memory_after: int, delta: int) -> int:

@@ -7,9 +7,17 @@ from collections.abc import Iterator
 from functools import partial
 
 from famfs_xml.core import units
-from famfs_xml.core.findings import Applicability, Edit, Finding, Severity
-from famfs_xml.lint.checks.arithmetic import cells_total, numa_includes_devices, numa_refused
+from famfs_xml.core.findings import Applicability, Edit, Finding, Fix, Severity
+from famfs_xml.lint.checks.arithmetic import (
+    FirstCell,
+    cells_total,
+    current_after,
+    first_cell,
+    numa_includes_devices,
+    numa_refused,
+)
 from famfs_xml.lint.checks.base import RuleContext
+from famfs_xml.lint.checks.device_sizes import sizes_in_doubt
 from famfs_xml.lint.domain import Element, format_cpuset, parse_cpuset
 from famfs_xml.lint.edits import Node, choose_unit
 
@@ -29,23 +37,50 @@ def check_numa_missing(ctx: RuleContext) -> Iterator[Finding]:
         domain.root,
         f'{what} a guest NUMA cell; libvirt refuses: "At least one numa node has '
         'to be configured when enabling memory hotplug"',
-        fix=ctx.fix("add a NUMA cell for the general-purpose memory", lambda: _add_cell(ctx)),
+        fix=_first_cell_fix(ctx),
     )
 
 
-def _add_cell(ctx: RuleContext) -> list[Edit]:
+def _first_cell_fix(ctx: RuleContext) -> Fix | None:
     domain = ctx.domain
     devs = domain.devs_total
-    if domain.memory is None or devs is None or domain.vcpus is None or domain.vcpus < 1:
+    if domain.memory is None or devs is None:
+        return None
+    plan = first_cell(domain.memory.bytes, devs)
+    message = f"add NUMA cell 0 of {units.exact(plan.cell)}, all of <memory>"
+    if plan.memory != domain.memory.bytes:
+        message += f", and set memory to {units.exact(plan.memory)} with the devices"
+    if devs and sizes_in_doubt(ctx):
+        # <memory> would come from a size that is itself in doubt
+        return ctx.fix(message, partial(_add_cell, ctx, plan), Applicability.UNSAFE)
+    return ctx.fix(message, partial(_add_cell, ctx, plan))
+
+
+def _add_cell(ctx: RuleContext, plan: FirstCell) -> list[Edit]:
+    domain = ctx.domain
+    memory = domain.memory
+    if memory is None or domain.vcpus is None or domain.vcpus < 1:
         return []
-    general = domain.memory.bytes - devs
-    if general <= 0:
-        return []
-    unit, value = choose_unit(general, domain.memory_unit, domain.memory_unit)
+    unit, value = choose_unit(plan.cell, domain.memory_unit, domain.memory_unit)
     attributes = [("id", "0"), ("cpus", format_cpuset(domain.vcpus)), ("memory", value)]
     if unit is not None:
         attributes.append(("unit", unit))
-    cell = Node("cell", attributes)
+    edits = _insert_cell(ctx, Node("cell", attributes))
+    if not edits:
+        return []
+    if plan.memory != memory.bytes:
+        edits += ctx.editor.set_size(memory, plan.memory, memory.unit)
+    current = domain.current_memory
+    if current is not None:
+        delta = plan.memory - memory.bytes
+        wanted = current_after(current.bytes, memory.bytes, plan.memory, delta)
+        if wanted != current.bytes:
+            edits += ctx.editor.set_size(current, wanted, domain.memory_unit)
+    return edits
+
+
+def _insert_cell(ctx: RuleContext, cell: Node) -> list[Edit]:
+    domain = ctx.domain
     if domain.numa is not None:
         return [ctx.editor.insert_child(domain.numa, cell)]
     numa = Node("numa", children=[cell])
