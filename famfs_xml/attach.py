@@ -26,7 +26,7 @@ from lxml import etree
 from famfs_xml.core import units
 from famfs_xml.core.findings import Edit, Finding
 from famfs_xml.core.inventory import DeviceFacts
-from famfs_xml.lint.checks.arithmetic import lowest_free_slot
+from famfs_xml.lint.checks.arithmetic import current_after, first_cell, lowest_free_slot
 from famfs_xml.lint.document import Document
 from famfs_xml.lint.domain import Domain, Element, MemoryDevice, build, format_cpuset
 from famfs_xml.lint.edits import EditError, Editor, Node, apply_edits, choose_unit
@@ -295,17 +295,6 @@ def _size_attributes(size: int, memory_unit: str | None) -> tuple[list[tuple[str
     return ([] if unit is None else [("unit", unit)]), value
 
 
-def _current_after(current: int, memory_before: int, memory_after: int, delta: int) -> int:
-    """currentMemory follows memory when it was equal (or above); a ballooned value moves by
-    the device size, never above the new memory."""
-    if current >= memory_before:
-        return memory_after
-    moved = current + delta
-    if moved <= 0:
-        return min(current, memory_after)
-    return min(moved, memory_after)
-
-
 def _numa_edits(editor: Editor, domain: Domain, general: int) -> list[Edit]:
     vcpus = domain.vcpus if domain.vcpus is not None and domain.vcpus > 0 else 1
     attributes, value = _size_attributes(general, domain.memory_unit)
@@ -384,18 +373,15 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
         return Change(doc, doc.raw, doc.raw, f"{spec.path} is already attached; unchanged")
     memory_before, devs, cells = _memory_facts(doc, domain)
     if cells is None:
-        # QEMU runs a NUMA cell rounded up to whole MiB (x86): write what will run (FX107).
-        general = -(-(memory_before - devs) // units.MiB) * units.MiB
-        if general <= 0:
-            raise AttachError(
-                f"{doc.path}: <memory> leaves no general-purpose memory besides the memory devices"
-            )
         if spec.node != 0:
             raise AttachError(
                 f"{doc.path}: --node {spec.node} but the domain has no NUMA cells "
                 "(attach adds cell 0)"
             )
-        base = general
+        # the same cell and total as FX201's fix: all of <memory> stays the guest's RAM
+        general, memory_after = first_cell(memory_before, devs + spec.size)
+        if general <= 0:
+            raise AttachError(f"{doc.path}: <memory> is 0: no memory for the guest's NUMA cell")
     else:
         if spec.node >= len(domain.cells):
             raise AttachError(
@@ -403,8 +389,7 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
                 f"{len(domain.cells)} NUMA cell(s)"
             )
         general = 0
-        base = cells
-    memory_after = base + devs + spec.size
+        memory_after = cells + devs + spec.size
     if memory_after > MAX_BYTES:
         raise AttachError(f"{doc.path}: the memory total would exceed libvirt's limit")
 
@@ -461,7 +446,7 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
                     )
                 )
         elif current is not None:
-            wanted = _current_after(current.bytes, memory_before, memory_after, spec.size)
+            wanted = current_after(current.bytes, memory_before, memory_after, spec.size)
             if wanted != current.bytes:
                 edits += editor.set_size(current, wanted, domain.memory_unit)
         # NUMA: a new cell 0, and (as libvirt does when it adds one) node 0 for the memory
@@ -511,7 +496,7 @@ def detach_document(doc: Document, path: str) -> Change:
             edits += editor.set_size(memory, memory_after, memory.unit)
         current = domain.current_memory
         if current is not None:
-            wanted = _current_after(current.bytes, memory_before, memory_after, -gone)
+            wanted = current_after(current.bytes, memory_before, memory_after, -gone)
             if wanted != current.bytes:
                 edits += editor.set_size(current, wanted, domain.memory_unit)
     except EditError as exc:

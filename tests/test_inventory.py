@@ -115,16 +115,18 @@ def test_unknown_shapes_are_errors(text: str) -> None:
 
 def test_inventory_drives_size_and_align_rules() -> None:
     facts = Inventory.from_json_text(
-        '[{"chardev":"dax1.0","size":17179869184,"align":1073741824,"mode":"devdax"}]'
+        '[{"chardev":"dax1.0","size":4294967296,"align":1073741824,"mode":"devdax"}]'
     )
     found = {f.code: f for f in api.lint_text(GUIDE_VM, facts=facts)}
     assert set(found) == {"FX305", "FX302"}
     fixed = api.fix_text(GUIDE_VM, facts=facts).decode()
-    assert "<size unit='GiB'>16</size>" in fixed
+    assert "<size unit='GiB'>4</size>" in fixed
     assert "<alignsize unit='MiB'>1024</alignsize>" in fixed
-    # The bigger device raises memory and maxMemory with it.
-    assert "<memory unit='GiB'>48</memory>" in fixed
-    assert "<maxMemory slots='2' unit='GiB'>48</maxMemory>" in fixed
+    # The smaller device lowers memory (and currentMemory, which was equal) with it;
+    # maxMemory keeps its headroom.
+    assert "<memory unit='GiB'>36</memory>" in fixed
+    assert "<currentMemory unit='GiB'>36</currentMemory>" in fixed
+    assert "<maxMemory slots='2' unit='GiB'>40</maxMemory>" in fixed
     assert api.lint_text(fixed, facts=facts) == []
 
 

@@ -76,3 +76,39 @@ def test_human() -> None:
     assert units.human(2 * units.MiB) == "2 MiB"
     assert units.human(1536 * units.KiB) == "1.50 MiB"
     assert units.human(512) == "512 bytes"
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [
+        (1028 * units.GiB, "1028 GiB"),  # not "1.00 TiB"
+        (5119 * units.MiB, "5119 MiB"),  # not "5.00 GiB"
+        (32 * units.GiB + units.MiB, "32769 MiB"),
+        (units.GiB + units.KiB, "1048577 KiB"),
+        (39062500 * units.KiB, "37.25 GiB"),  # 40 GB: a rounded value that says it is one
+    ],
+)
+def test_human_never_rounds_to_what_looks_like_a_whole_size(size: int, shown: str) -> None:
+    assert units.human(size) == shown
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [
+        (1028 * units.GiB, "1028 GiB"),
+        (8 * units.GiB, "8 GiB"),
+        (1536 * units.KiB, "1536 KiB"),
+        (39062500 * units.KiB, "39062500 KiB"),
+        (1000, "1000 bytes"),
+    ],
+)
+def test_exact(size: int, shown: str) -> None:
+    assert units.exact(size) == shown
+
+
+def test_distinct_shows_two_different_sizes_differently() -> None:
+    close = (1536 * units.KiB, 1537 * units.KiB)
+    assert units.human(close[0]) == units.human(close[1])  # both "1.50 MiB"
+    assert units.distinct(*close) == ("1536 KiB", "1537 KiB")
+    assert units.distinct(5 * units.GiB, 4 * units.GiB) == ("5 GiB", "4 GiB")
+    assert units.distinct(units.GiB, units.GiB) == ("1 GiB", "1 GiB")

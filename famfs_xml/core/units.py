@@ -7,6 +7,7 @@ stores every size in KiB, rounding bytes up, so :func:`to_bytes` does the same.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 KiB = 1024
@@ -93,18 +94,50 @@ def format_value(size: int, unit: str | None) -> str:
     return str(size // multiplier(unit))
 
 
+_SCALES = (
+    ("EiB", 1024**6),
+    ("PiB", 1024**5),
+    ("TiB", 1024**4),
+    ("GiB", GiB),
+    ("MiB", MiB),
+    ("KiB", KiB),
+)
+
+
+def exact(size: int) -> str:
+    """``size`` in the largest binary unit that holds it exactly: ``1028 GiB``, ``5119 MiB``.
+
+    What a fix message says it writes, and what a finding shows where a rounded value would
+    hide the difference it is about.
+    """
+    for name, scale in _SCALES:
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {name}"
+    return f"{size} bytes"
+
+
 def human(size: int) -> str:
-    """``8 GiB`` for exact binary sizes, else the largest unit with a short decimal."""
-    for name, scale in (
-        ("EiB", 1024**6),
-        ("PiB", 1024**5),
-        ("TiB", 1024**4),
-        ("GiB", GiB),
-        ("MiB", MiB),
-        ("KiB", KiB),
-    ):
+    """``8 GiB`` for exact binary sizes, else the largest unit with a short decimal.
+
+    A rounded value that reads like a whole number (5119 MiB as "5.00 GiB", 1028 GiB as
+    "1.00 TiB") is shown exactly instead: it would pass for a size it is not.
+    """
+    for name, scale in _SCALES:
         if size >= scale:
             if size % scale == 0:
                 return f"{size // scale} {name}"
-            return f"{size / scale:.2f} {name}"
+            rounded = f"{size / scale:.2f}"
+            if rounded.endswith(".00"):
+                return exact(size)
+            return f"{rounded} {name}"
     return f"{size} bytes"
+
+
+def distinct(*sizes: int) -> tuple[str, ...]:
+    """:func:`human` for each size, or :func:`exact` for all of them when two different sizes
+    would otherwise read the same: a message that compares sizes never shows equal values."""
+    shown = tuple(human(size) for size in sizes)
+    for first, second in itertools.combinations(range(len(sizes)), 2):
+        if shown[first] == shown[second] and sizes[first] != sizes[second]:
+            return tuple(exact(size) for size in sizes)
+    return shown

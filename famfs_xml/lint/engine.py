@@ -234,7 +234,7 @@ def fix_document(doc: Document, options: LintOptions) -> FixOutcome:
         candidates = [
             (f.code, f.fix) for f in result.findings if f.fix is not None and options.allows(f.fix)
         ]
-        chosen = _non_overlapping(candidates)
+        chosen = _non_overlapping(_first_stage(candidates))
         if not chosen:
             break
         work = apply_edits(current.work, [edit for _, fix in chosen for edit in fix.edits])
@@ -244,6 +244,18 @@ def fix_document(doc: Document, options: LintOptions) -> FixOutcome:
         applied.extend(code for code, _ in chosen)
     data = doc.raw if not applied else encode(current)
     return FixOutcome(data, current, applied)
+
+
+def _first_stage(fixes: list[tuple[str, Fix]]) -> list[tuple[str, Fix]]:
+    """The fixes of this pass: the unstaged ones, and of the staged ones only the earliest
+    stage present (``checks.FIX_STAGES``); later stages wait for a pass that sees the sizes
+    this one settles."""
+    pending = {code for code, _ in fixes}
+    for stage in checks.FIX_STAGES:
+        if stage & pending:
+            later = frozenset().union(*checks.FIX_STAGES) - stage
+            return [(code, fix) for code, fix in fixes if code not in later]
+    return fixes
 
 
 def _non_overlapping(fixes: list[tuple[str, Fix]]) -> list[tuple[str, Fix]]:

@@ -362,7 +362,10 @@ def test_existing_devices_get_node_0_with_the_new_cell() -> None:
     assert [
         m.findtext("target/node") for m in etree.fromstring(after).iter("memory") if m.get("model")
     ] == ["0", "0"]
-    assert sizes(after)["cells"] == 4 * GiB
+    # The new cell keeps all of <memory>: a device in a domain without a cell may never have
+    # been counted in it (virt-xml), and a safe edit never takes RAM from the guest.
+    assert sizes(after)["cells"] == 12 * GiB
+    assert sizes(after)["memory"] == 12 * GiB + 16 * GiB
 
 
 def test_the_guides_vm_section_in_one_step() -> None:

@@ -28,16 +28,16 @@ def test_a_devdax_device_of_the_right_size_is_clean(
 def test_size_and_align_come_from_sysfs(
     famfs_cli: Cli, tmp_path: Path, machine: FakeMachine
 ) -> None:
-    machine.add_dax("dax1.0", size=16 * units.GiB, align=units.GiB, mode="devdax")
+    machine.add_dax("dax1.0", size=4 * units.GiB, align=units.GiB, mode="devdax")
     vm = _vm(tmp_path)
     result = famfs_cli("lint", "--host", "--root", str(machine.root), str(vm))
     assert result.exit_code == 1
-    assert "FX305" in result.stdout and "16 GiB" in result.stdout
+    assert "FX305" in result.stdout and "4 GiB" in result.stdout
     assert "FX302" in result.stdout and "1 GiB" in result.stdout
     fixed = famfs_cli("fix", "--host", "--root", str(machine.root), str(vm))
     assert fixed.exit_code == 0, fixed.stdout
     text = vm.read_text()
-    assert "<size unit='GiB'>16</size>" in text
+    assert "<size unit='GiB'>4</size>" in text
     assert "<alignsize unit='MiB'>1024</alignsize>" in text
 
 

@@ -54,6 +54,17 @@ DOCUMENT_CHECKS: dict[str, Check] = {
     "FX901": schema_rules.check_libvirt_schema,
 }
 
+# The order in which the fix loop settles sizes: device sizes (and what decides whether one
+# can be trusted: its unit, its alignment), then the NUMA cells, then the totals computed
+# from both (maxMemory, memory, currentMemory). A pass applies the fixes of the first stage
+# that has any, so that no total is ever written from a size the same run then corrects;
+# fixes of codes in no stage touch no size and go in any pass.
+FIX_STAGES: tuple[frozenset[str], ...] = (
+    frozenset({"FX106", "FX302", "FX305"}),
+    frozenset({"FX201", "FX202"}),
+    frozenset({"FX101", "FX103", "FX104", "FX105"}),
+)
+
 # Selected only when asked for: schema validation costs more than every other rule together
 # and repeats `virt-xml-validate`; `--libvirt-schemas DIR` or an explicit selection turns it on.
 OPT_IN_CODES = frozenset({"FX901"})
@@ -72,6 +83,7 @@ def implemented_codes() -> frozenset[str]:
 __all__ = [
     "CROSS_FILE_CODES",
     "DOCUMENT_CHECKS",
+    "FIX_STAGES",
     "LOAD_CODES",
     "SUPPRESSION_CODES",
     "RuleContext",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+from famfs_xml.core import units
 from famfs_xml.lint.domain import Domain
 
 
@@ -22,12 +25,53 @@ def required_total(domain: Domain) -> int | None:
 
 
 def numa_includes_devices(domain: Domain) -> bool:
-    """FX202's condition: the NUMA cells were sized to the whole memory, device included."""
+    """FX202's pattern: the NUMA cells equal ``<memory>`` while memory devices exist, as if
+    the cells had been sized to the whole memory, devices included (whatever ``<maxMemory>``
+    says; it only decides whether libvirt refuses the domain or runs the cells as RAM)."""
     devs = domain.devs_total
     cells = cells_total(domain)
-    if not devs or cells is None or domain.max_memory is None or domain.memory is None:
+    if not devs or cells is None or domain.memory is None:
         return False
-    return cells == domain.memory.bytes and cells + devs > domain.max_memory.bytes
+    return cells == domain.memory.bytes and cells > devs
+
+
+def numa_refused(domain: Domain) -> bool:
+    """libvirt refuses the domain: the cells plus the devices exceed ``<maxMemory>``."""
+    cells, devs = cells_total(domain), domain.devs_total
+    if cells is None or devs is None or domain.max_memory is None:
+        return False
+    return cells + devs > domain.max_memory.bytes
+
+
+class FirstCell(NamedTuple):
+    """A NUMA cell for a guest that has none, and the ``<memory>`` that goes with it."""
+
+    cell: int
+    memory: int
+
+
+def first_cell(memory: int, devices: int) -> FirstCell:
+    """The guest's first NUMA cell keeps all of ``<memory>`` as its RAM (rounded up to whole
+    MiB, as QEMU runs a cell on x86), and ``<memory>`` becomes the cell plus ``devices``.
+
+    libvirt's own automatic cell is ``<memory>`` minus the devices, which takes their size
+    from the guest's RAM; virt-install and virt-xml never count a device in ``<memory>``, and
+    libvirt 9.0 never accepted a domain with devices and no cell that could have counted one.
+    ``attach`` and FX201's fix both compute the cell here, so they agree.
+    """
+    cell = -(-memory // units.MiB) * units.MiB
+    return FirstCell(cell, cell + devices)
+
+
+def current_after(current: int, memory_before: int, memory_after: int, delta: int) -> int:
+    """``<currentMemory>`` when ``<memory>`` moves: it follows ``<memory>`` when it was equal
+    (or above), and a ballooned value moves by ``delta``, never above the new memory."""
+    if current >= memory_before:
+        return memory_after
+    moved = current + delta
+    if moved <= 0:
+        return min(current, memory_after)
+    return min(moved, memory_after)
 
 
 def slots_needed(domain: Domain) -> int:

@@ -22,7 +22,7 @@ Element = etree._Element
 class RuleContext:
     """One document under one rule run."""
 
-    __slots__ = ("catalog", "doc", "domain", "editor", "facts", "parameters")
+    __slots__ = ("catalog", "doc", "domain", "editor", "facts", "memo", "parameters")
 
     def __init__(
         self,
@@ -38,6 +38,8 @@ class RuleContext:
         self.facts = facts
         self.parameters: Mapping[str, Mapping[str, Any]] = parameters or {}
         self.editor = Editor(doc)
+        # what several rules work out from the same facts, worked out once (by key)
+        self.memo: dict[str, object] = {}
 
     def parameter(self, code: str, key: str, default: Any) -> Any:
         return self.parameters.get(code, {}).get(key, default)

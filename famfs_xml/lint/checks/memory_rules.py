@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 
 from lxml import etree
 
 from famfs_xml.core import units
-from famfs_xml.core.findings import Applicability, Edit, Finding, Severity
+from famfs_xml.core.findings import Applicability, Edit, Finding, Fix, Severity
 from famfs_xml.lint.checks.arithmetic import (
     cells_total,
+    current_after,
     numa_includes_devices,
     required_total,
     slots_needed,
 )
 from famfs_xml.lint.checks.base import RuleContext
+from famfs_xml.lint.checks.device_sizes import size_checks, sizes_in_doubt
+from famfs_xml.lint.domain import Element
 from famfs_xml.lint.edits import Node, choose_unit
 
 _H = units.human
@@ -43,8 +46,20 @@ def check_maxmemory_missing(ctx: RuleContext) -> Iterator[Finding]:
         domain.root,
         'memory devices need <maxMemory slots=...>; libvirt refuses: "cannot use/hotplug a '
         "memory device when domain 'maxMemory' is not defined\"",
-        fix=ctx.fix("add <maxMemory>" + (f" of {_H(total)}" if total else ""), build),
+        fix=_total_fix(
+            ctx, "add <maxMemory>" + (f" of {units.exact(total)}" if total else ""), build
+        ),
     )
+
+
+def _total_fix(
+    ctx: RuleContext, message: str, build: Callable[[], Edit | Iterable[Edit | None] | None]
+) -> Fix | None:
+    """A fix that writes a total computed from the devices' sizes: safe only while no size
+    is in doubt, for otherwise it would make a mistaken size consistent."""
+    if sizes_in_doubt(ctx):
+        return ctx.fix(f"{message} (a device size is in doubt)", build, Applicability.UNSAFE)
+    return ctx.fix(message, build)
 
 
 def check_maxmemory_slots(ctx: RuleContext) -> Iterator[Finding]:
@@ -89,13 +104,15 @@ def check_maxmemory_too_small(ctx: RuleContext) -> Iterator[Finding]:
         return
     max_memory = domain.max_memory
     what = "NUMA cells + memory devices" if domain.cells else "<memory>"
+    shown, needed = units.distinct(max_memory.bytes, total)
     yield ctx.finding(
         "FX103",
         max_memory.element,
-        f"maxMemory is {_H(max_memory.bytes)} but {what} total {_H(total)}; libvirt refuses: "
+        f"maxMemory is {shown} but {what} total {needed}; libvirt refuses: "
         '"maximum memory size must be equal or greater than the actual memory size"',
-        fix=ctx.fix(
-            f"set maxMemory to {_H(total)}",
+        fix=_total_fix(
+            ctx,
+            f"set maxMemory to {units.exact(total)}",
             lambda: ctx.editor.set_size(max_memory, total, domain.memory_unit),
         ),
     )
@@ -111,32 +128,47 @@ def check_memory_total(ctx: RuleContext) -> Iterator[Finding]:
     if cells is None:
         if domain.cells or not domain.memory_devices or devs < memory.bytes:
             return
+        shown_devs, shown_memory = units.distinct(devs, memory.bytes)
         yield ctx.finding(
             "FX104",
             memory.element,
-            f"memory devices total {_H(devs)}, not less than <memory> {_H(memory.bytes)}: "
+            f"memory devices total {shown_devs}, not less than <memory> {shown_memory}: "
             'libvirt refuses ("Total size of memory devices exceeds the total memory size")',
             severity=Severity.ERROR,
         )
         return
     total = cells + devs
-    if memory.bytes == total:
-        return
+    if memory.bytes == total or sizes_in_doubt(ctx):
+        return  # a size in doubt is reported where it is written, not again in each total
+    shown, computed = units.distinct(memory.bytes, total)
     yield ctx.finding(
         "FX104",
         memory.element,
-        f"<memory> is {_H(memory.bytes)} but NUMA cells {_H(cells)} + devices {_H(devs)} = "
-        f"{_H(total)}; libvirt silently rewrites it to {_H(total)}",
-        fix=ctx.fix(
-            f"set memory to {_H(total)}", lambda: ctx.editor.set_size(memory, total, memory.unit)
-        ),
+        f"<memory> is {shown} but NUMA cells {_H(cells)} + devices {_H(devs)} = "
+        f"{computed}; libvirt silently rewrites it to {computed}",
+        fix=ctx.fix(f"set memory to {units.exact(total)}", partial(_set_memory, ctx, total)),
     )
+
+
+def _set_memory(ctx: RuleContext, total: int) -> list[Edit]:
+    """``<memory>`` set to ``total``, and ``<currentMemory>`` with it when it was equal: the
+    file keeps saying that the guest is not ballooned."""
+    memory, current = ctx.domain.memory, ctx.domain.current_memory
+    assert memory is not None
+    edits = ctx.editor.set_size(memory, total, memory.unit)
+    if current is not None:
+        wanted = current_after(current.bytes, memory.bytes, total, 0)
+        if wanted != current.bytes:
+            edits += ctx.editor.set_size(current, wanted, ctx.domain.memory_unit)
+    return edits
 
 
 def check_current_memory(ctx: RuleContext) -> Iterator[Finding]:
     domain = ctx.domain
     memory_element = domain.memory_element
-    expected = required_total(domain) if not numa_includes_devices(domain) else None
+    expected = None
+    if not numa_includes_devices(domain) and not sizes_in_doubt(ctx):
+        expected = required_total(domain)
     current = domain.current_memory
     if current is None:
         if domain.current_memory_element is not None or not domain.memory_devices:
@@ -155,13 +187,13 @@ def check_current_memory(ctx: RuleContext) -> Iterator[Finding]:
         return
     if expected is None or current.bytes <= expected:
         return
+    shown, limit = units.distinct(current.bytes, expected)
     yield ctx.finding(
         "FX105",
         current.element,
-        f"currentMemory {_H(current.bytes)} exceeds memory {_H(expected)}; libvirt silently "
-        "clamps it",
+        f"currentMemory {shown} exceeds memory {limit}; libvirt silently clamps it",
         fix=ctx.fix(
-            f"set currentMemory to {_H(expected)}",
+            f"set currentMemory to {units.exact(expected)}",
             lambda: ctx.editor.set_size(current, expected, domain.memory_unit),
         ),
     )
@@ -222,14 +254,37 @@ def check_memory_alignment(ctx: RuleContext) -> Iterator[Finding]:
             f"maxMemory of {domain.max_memory.bytes // units.KiB} KiB is not a multiple of 1 MiB; "
             "QEMU start rounds it up",
         )
+    reported_elsewhere = _sizes_fx305_or_fx306_report(ctx)
     for device in domain.slot_devices:
-        if device.size is not None and device.size.bytes % (2 * units.MiB):
-            yield ctx.finding(
-                "FX107",
-                device.size.element,
-                f"{device.model} size of {device.size.bytes // units.KiB} KiB is not a multiple "
-                "of 2 MiB; libvirt rounds it up at start, beyond what the file says",
-            )
+        if device.size is None or not device.size.bytes % (2 * units.MiB):
+            continue
+        if device.element in reported_elsewhere:
+            continue
+        message = (
+            f"{device.model} size of {device.size.bytes // units.KiB} KiB is not a multiple "
+            "of 2 MiB; libvirt rounds it up at start, beyond what the file says"
+        )
+        if device.is_nvdimm:
+            message += "; the memory totals are not fixed until it is settled"
+        yield ctx.finding("FX107", device.size.element, message)
+
+
+def _off_step(size: int, step: int) -> bool:
+    return step > 0 and size % step != 0
+
+
+def _sizes_fx305_or_fx306_report(ctx: RuleContext) -> set[Element]:
+    """nvdimms whose odd size FX305 (not the device's size) or FX306 (not a whole number of
+    its alignsize) already names: one cause, said once."""
+    return {
+        check.device.element
+        for check in size_checks(ctx)
+        if (check.backing is not None and check.size != check.backing)
+        or (
+            check.device.alignsize is not None
+            and _off_step(check.size, check.device.alignsize.bytes)
+        )
+    }
 
 
 def _is_x86(ctx: RuleContext) -> bool:

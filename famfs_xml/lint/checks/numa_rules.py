@@ -7,9 +7,17 @@ from collections.abc import Iterator
 from functools import partial
 
 from famfs_xml.core import units
-from famfs_xml.core.findings import Edit, Finding, Severity
-from famfs_xml.lint.checks.arithmetic import cells_total, numa_includes_devices
+from famfs_xml.core.findings import Applicability, Edit, Finding, Fix, Severity
+from famfs_xml.lint.checks.arithmetic import (
+    FirstCell,
+    cells_total,
+    current_after,
+    first_cell,
+    numa_includes_devices,
+    numa_refused,
+)
 from famfs_xml.lint.checks.base import RuleContext
+from famfs_xml.lint.checks.device_sizes import sizes_in_doubt
 from famfs_xml.lint.domain import Element, format_cpuset, parse_cpuset
 from famfs_xml.lint.edits import Node, choose_unit
 
@@ -29,23 +37,50 @@ def check_numa_missing(ctx: RuleContext) -> Iterator[Finding]:
         domain.root,
         f'{what} a guest NUMA cell; libvirt refuses: "At least one numa node has '
         'to be configured when enabling memory hotplug"',
-        fix=ctx.fix("add a NUMA cell for the general-purpose memory", lambda: _add_cell(ctx)),
+        fix=_first_cell_fix(ctx),
     )
 
 
-def _add_cell(ctx: RuleContext) -> list[Edit]:
+def _first_cell_fix(ctx: RuleContext) -> Fix | None:
     domain = ctx.domain
     devs = domain.devs_total
-    if domain.memory is None or devs is None or domain.vcpus is None or domain.vcpus < 1:
+    if domain.memory is None or devs is None:
+        return None
+    plan = first_cell(domain.memory.bytes, devs)
+    message = f"add NUMA cell 0 of {units.exact(plan.cell)}, all of <memory>"
+    if plan.memory != domain.memory.bytes:
+        message += f", and set memory to {units.exact(plan.memory)} with the devices"
+    if devs and sizes_in_doubt(ctx):
+        # <memory> would come from a size that is itself in doubt
+        return ctx.fix(message, partial(_add_cell, ctx, plan), Applicability.UNSAFE)
+    return ctx.fix(message, partial(_add_cell, ctx, plan))
+
+
+def _add_cell(ctx: RuleContext, plan: FirstCell) -> list[Edit]:
+    domain = ctx.domain
+    memory = domain.memory
+    if memory is None or domain.vcpus is None or domain.vcpus < 1:
         return []
-    general = domain.memory.bytes - devs
-    if general <= 0:
-        return []
-    unit, value = choose_unit(general, domain.memory_unit, domain.memory_unit)
+    unit, value = choose_unit(plan.cell, domain.memory_unit, domain.memory_unit)
     attributes = [("id", "0"), ("cpus", format_cpuset(domain.vcpus)), ("memory", value)]
     if unit is not None:
         attributes.append(("unit", unit))
-    cell = Node("cell", attributes)
+    edits = _insert_cell(ctx, Node("cell", attributes))
+    if not edits:
+        return []
+    if plan.memory != memory.bytes:
+        edits += ctx.editor.set_size(memory, plan.memory, memory.unit)
+    current = domain.current_memory
+    if current is not None:
+        delta = plan.memory - memory.bytes
+        wanted = current_after(current.bytes, memory.bytes, plan.memory, delta)
+        if wanted != current.bytes:
+            edits += ctx.editor.set_size(current, wanted, domain.memory_unit)
+    return edits
+
+
+def _insert_cell(ctx: RuleContext, cell: Node) -> list[Edit]:
+    domain = ctx.domain
     if domain.numa is not None:
         return [ctx.editor.insert_child(domain.numa, cell)]
     numa = Node("numa", children=[cell])
@@ -74,24 +109,38 @@ def check_numa_includes_devices(ctx: RuleContext) -> Iterator[Finding]:
     devs = domain.devs_total or 0
     cells = cells_total(domain) or 0
     memory = domain.memory
-    assert memory is not None and domain.max_memory is not None
+    assert memory is not None
     general = memory.bytes - devs
-    fix = None
-    if len(domain.cells) == 1 and domain.cells[0].memory is not None and general > 0:
-        cell_size = domain.cells[0].memory
-        fix = ctx.fix(
-            f"set the NUMA cell to {_H(general)} (memory minus devices)",
-            lambda: ctx.editor.set_size(cell_size, general, domain.memory_unit),
-        )
-    yield ctx.finding(
-        "FX202",
-        domain.numa,
-        f"NUMA cells total {_H(cells)} = <memory>, so they include the {_H(devs)} of memory "
-        f"devices; cells + devices = {_H(cells + devs)} exceeds maxMemory "
-        f"{_H(domain.max_memory.bytes)} and libvirt refuses the domain. The cells must "
-        "exclude the device memory",
-        fix=fix,
+    both = cells + devs
+    message = (
+        f"NUMA cells total {_H(cells)} = <memory>, as if they included the {_H(devs)} of "
+        "memory devices; libvirt adds the devices on top of the cells"
     )
+    severity = Severity.ERROR
+    if numa_refused(domain):
+        assert domain.max_memory is not None
+        limit, total = units.distinct(domain.max_memory.bytes, both)
+        message += (
+            f": cells + devices = {total} exceeds maxMemory {limit} and libvirt refuses the domain"
+        )
+    else:
+        severity = Severity.WARNING
+        message += (
+            f", runs {_H(cells)} of RAM and rewrites <memory> to {_H(both)}. If the cells "
+            f"were meant to exclude the devices (the famfs recipe), lower them to "
+            f"{_H(general)}; if not, raise <memory> to {_H(both)}"
+        )
+    fix = None
+    if len(domain.cells) == 1 and domain.cells[0].memory is not None:
+        cell_size = domain.cells[0].memory
+        # Unsafe: it takes the devices' size from the guest's RAM, which is the recipe's
+        # reading of the file, not the only one.
+        fix = ctx.fix(
+            f"set the NUMA cell to {units.exact(general)} (memory minus devices)",
+            lambda: ctx.editor.set_size(cell_size, general, domain.memory_unit),
+            Applicability.UNSAFE,
+        )
+    yield ctx.finding("FX202", domain.numa, message, severity=severity, fix=fix)
 
 
 def check_numa_cpus(ctx: RuleContext) -> Iterator[Finding]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from famfs_xml.core import units
 from famfs_xml.core.findings import Applicability, Edit, Finding, Severity
+from famfs_xml.lint.checks import device_sizes
 from famfs_xml.lint.checks.arithmetic import lowest_free_slot
 from famfs_xml.lint.checks.base import RuleContext
 from famfs_xml.lint.domain import Element, MemoryDevice
@@ -140,7 +141,7 @@ def check_label(ctx: RuleContext) -> Iterator[Finding]:
                 "later hides the tail of the device from the guest)",
                 severity=Severity.WARNING,
                 fix=ctx.fix(
-                    f"add a {_H(wanted)} label",
+                    f"add a {units.exact(wanted)} label",
                     partial(_add_label, ctx, target, wanted),
                     Applicability.UNSAFE,
                 ),
@@ -163,7 +164,7 @@ def check_label(ctx: RuleContext) -> Iterator[Finding]:
         fix = None
         if size is None or wanted < size.bytes:
             fix = ctx.fix(
-                f"set the label to {_H(wanted)}",
+                f"set the label to {units.exact(wanted)}",
                 partial(ctx.editor.set_size, label, wanted, "MiB"),
                 Applicability.UNSAFE,
             )
@@ -177,35 +178,93 @@ def _add_label(ctx: RuleContext, target: Element, wanted: int) -> list[Edit]:
 
 
 def check_size_matches_backing(ctx: RuleContext) -> Iterator[Finding]:
-    for device in _nvdimms(ctx):
-        backing = _backing(ctx, device)
-        size = device.size
-        if backing is None or backing.size is None or size is None or not backing.exists:
-            continue
-        if size.bytes == backing.size:
-            continue
-        wanted = backing.size
-        yield ctx.finding(
-            "FX305",
-            size.element,
-            f"target size {_H(size.bytes)} differs from {device.path} ({_H(wanted)}); QEMU "
-            "refuses to start (\"backing store size ... does not match 'size' option\")",
-            fix=ctx.fix(
-                f"set the target size to {_H(wanted)}",
-                partial(ctx.editor.set_size, size, wanted, ctx.domain.memory_unit),
-            ),
+    for check in device_sizes.size_checks(ctx):
+        if check.backing is not None and check.size > check.backing:
+            yield _larger_than_backing(ctx, check)
+        elif check.backing is not None and check.size < check.backing:
+            yield _smaller_than_backing(ctx, check)
+        elif check.doubt is device_sizes.Doubt.IMPLAUSIBLE_FOR_GUEST:
+            yield _implausible_for_guest(ctx, check)
+
+
+def _larger_than_backing(ctx: RuleContext, check: device_sizes.SizeCheck) -> Finding:
+    size = check.device.size
+    assert size is not None and check.backing is not None
+    wanted = check.backing
+    shown, device = units.distinct(check.size, wanted)
+    # No other size starts, so setting the device's size is safe: the guest never ran on this one.
+    return ctx.finding(
+        "FX305",
+        size.element,
+        f"target size {shown} is larger than {check.device.path} ({device}); QEMU refuses "
+        "to start (\"backing store size ... does not match 'size' option\")",
+        fix=ctx.fix(
+            f"set the target size to {units.exact(wanted)}",
+            partial(ctx.editor.set_size, size, wanted, ctx.domain.memory_unit),
+        ),
+    )
+
+
+def _smaller_than_backing(ctx: RuleContext, check: device_sizes.SizeCheck) -> Finding:
+    device = check.device
+    size = device.size
+    assert size is not None and check.backing is not None
+    shown, whole = units.distinct(check.size, check.backing)
+    message = (
+        f"target size {shown} is smaller than {device.path} ({whole}): QEMU starts, and the "
+        f"guest does not see the last {units.human(check.backing - check.size)} of the device"
+    )
+    if check.doubt is device_sizes.Doubt.FAR_BELOW_DEVICE:
+        message += "; so far below the device's size it looks like a slip, not a choice"
+    elif check.doubt is device_sizes.Doubt.UNALIGNED:
+        message += f"; it is no whole number of {units.human(check.alignment)}"
+    if check.doubt is not None:
+        message += ", and the memory totals are not fixed until it is settled"
+    fix = None
+    if device.label_element is None:
+        # Without a label the guest's namespace covers the whole target: growing it only
+        # shows the guest more of the device, which is still the guest's call.
+        fix = ctx.fix(
+            f"set the target size to {units.exact(check.backing)} (the guest sees more)",
+            partial(ctx.editor.set_size, size, check.backing, ctx.domain.memory_unit),
+            Applicability.UNSAFE,
         )
+    else:
+        message += (
+            "; resizing it moves the label area (QEMU keeps it at the end of the target) and "
+            "the guest loses its namespace labels"
+        )
+    return ctx.finding("FX305", size.element, message, severity=Severity.WARNING, fix=fix)
+
+
+def _implausible_for_guest(ctx: RuleContext, check: device_sizes.SizeCheck) -> Finding:
+    size = check.device.size
+    ram = device_sizes.guest_ram(ctx.domain)
+    assert size is not None and ram is not None
+    return ctx.finding(
+        "FX305",
+        size.element,
+        f"target size {units.human(check.size)} is more than {device_sizes.GUEST_RATIO} times "
+        f"the guest's {units.human(ram)} of RAM: a unit slip? (virt-install reads --memdev "
+        "sizes as MiB; the XML's default unit is KiB). The memory totals are not fixed until "
+        "the size is known: give --inventory or --host to check it against the device",
+        severity=Severity.WARNING,
+    )
 
 
 def check_size_alignment(ctx: RuleContext) -> Iterator[Finding]:
-    for device in _nvdimms(ctx):
-        size, align = device.size, device.alignsize
+    for check in device_sizes.size_checks(ctx):
+        size, align = check.device.size, check.device.alignsize
         if size is None or align is None or align.bytes == 0 or size.bytes % align.bytes == 0:
             continue
+        if check.backing is not None and check.size != check.backing:
+            continue  # FX305 names the size the device has
+        shown, step = units.distinct(size.bytes, align.bytes)
         yield ctx.finding(
             "FX306",
             size.element,
-            f"target size {_H(size.bytes)} is not a multiple of alignsize {_H(align.bytes)}",
+            f"target size {shown} is not a multiple of alignsize {step}; the memory totals "
+            "are not fixed until it is settled",
         )
 
 

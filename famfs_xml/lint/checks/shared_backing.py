@@ -19,7 +19,8 @@ CODE = "FX501"
 
 
 def _size(value: object) -> str:
-    return "none" if value is None else units.human(int(value))  # type: ignore[call-overload]
+    # exact: two sizes that disagree must never read the same
+    return "none" if value is None else units.exact(int(value))  # type: ignore[call-overload]
 
 
 _ASPECTS: tuple[tuple[str, Callable[[MemoryDevice], object], Callable[[object], str]], ...] = (
