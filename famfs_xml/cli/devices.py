@@ -13,7 +13,7 @@ from famfs_xml.core.findings import Finding, Severity
 from famfs_xml.host.checks import check_host
 from famfs_xml.host.convert import DEFAULT_TIMEOUT, MODES, ConvertUsageError, Outcome, Plan, execute
 from famfs_xml.host.convert import plan as make_plan
-from famfs_xml.host.devices import devices_to_json, format_table, list_devices
+from famfs_xml.host.devices import devices_to_json, format_table, read_inventory
 
 JSON_VERSION = 1
 
@@ -44,13 +44,13 @@ def _print_json(data: dict[str, Any]) -> None:
 def devices_command(root: RootOption = Path("/"), as_json: JsonOption = False) -> None:
     """List the host's dax devices and pmem namespaces: path, size, align, mode, NUMA node."""
     try:
-        devices = list_devices(_checked_root(root))
+        listing = read_inventory(_checked_root(root))
     except OSError as exc:
         _fail(f"cannot read devices under {root}: {exc.strerror or exc}")
     if as_json:
-        _print_json(devices_to_json(devices))
+        _print_json(devices_to_json(listing.devices, listing.namespaces))
     else:
-        typer.echo(format_table(devices))
+        typer.echo(format_table(listing.devices, listing.namespaces))
 
 
 # --- device convert ----------------------------------------------------------------------

@@ -194,6 +194,14 @@ class FakeMachine:
         (ns_dir / "resource").unlink()
         return ns_dir
 
+    def add_labelled_region(self, count: int = 2) -> None:
+        """``label-size=16M``, ``ndctl init-labels``, then ``count`` times ``ndctl
+        create-namespace -m fsdax -s 16M``: namespace0.0 (/dev/pmem0), namespace0.1
+        (/dev/pmem0.1), ... and the next empty seed (source: the guest)."""
+        for index in range(count):
+            self.add_namespace(f"namespace0.{index}", mode="fsdax", size=16 * MiB, labelled=True)
+        self.add_seed_namespace(f"namespace0.{count}")
+
     def _namespace_attrs(
         self,
         name: str,
