@@ -71,8 +71,8 @@ def _plan_lines(plan: Plan) -> list[str]:
     else:
         lines.append("Pre-flight:   no problems found")
     lines.append(f"Command:      {plan.command_line}")
-    if plan.destroys_data:
-        lines.append(f"This destroys all data on {', '.join(plan.paths) or plan.name}.")
+    if not plan.nothing_to_do and plan.exists:
+        lines.append(f"Data:         {plan.data_effect}")
     return lines
 
 
@@ -82,6 +82,8 @@ def _plan_only(plan: Plan, as_json: bool) -> NoReturn:
         message = f"{plan.name} is already in {plan.requested_mode} mode: --yes will run nothing"
     elif not plan.exists:
         message = f"nothing was run: {plan.name} does not exist"
+    elif plan.impossible:
+        message = "nothing was run; --yes would be refused, even with --force"
     elif plan.refused:
         message = "nothing was run; --yes alone would be refused (--force overrides the checks)"
     else:
@@ -114,7 +116,9 @@ def _report(outcome: Outcome, as_json: bool) -> NoReturn:
 
 
 def convert_command(
-    device: Annotated[str, typer.Argument(help="daxX.Y, /dev/daxX.Y, namespaceX.Y or /dev/pmemX")],
+    device: Annotated[
+        str, typer.Argument(help="daxX.Y, /dev/daxX.Y, namespaceX.Y, /dev/pmemX or /dev/pmemX.Y")
+    ],
     mode: Annotated[str, typer.Option("--mode", help=f"One of: {', '.join(MODES)}.")],
     yes: Annotated[
         bool, typer.Option("--yes", help="Run the command (else only show it).")

@@ -460,4 +460,3 @@ class FakeTools:
 
     def path(self, tool: str) -> str:
         return str(self.bin_dir / tool)
-
