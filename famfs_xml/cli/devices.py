@@ -13,7 +13,7 @@ from famfs_xml.core.findings import Finding, Severity
 from famfs_xml.host.checks import check_host
 from famfs_xml.host.convert import DEFAULT_TIMEOUT, MODES, ConvertUsageError, Outcome, Plan, execute
 from famfs_xml.host.convert import plan as make_plan
-from famfs_xml.host.devices import devices_to_json, format_table, list_devices
+from famfs_xml.host.devices import devices_to_json, format_table, read_inventory
 
 JSON_VERSION = 1
 
@@ -44,13 +44,13 @@ def _print_json(data: dict[str, Any]) -> None:
 def devices_command(root: RootOption = Path("/"), as_json: JsonOption = False) -> None:
     """List the host's dax devices and pmem namespaces: path, size, align, mode, NUMA node."""
     try:
-        devices = list_devices(_checked_root(root))
+        listing = read_inventory(_checked_root(root))
     except OSError as exc:
         _fail(f"cannot read devices under {root}: {exc.strerror or exc}")
     if as_json:
-        _print_json(devices_to_json(devices))
+        _print_json(devices_to_json(listing.devices, listing.namespaces))
     else:
-        typer.echo(format_table(devices))
+        typer.echo(format_table(listing.devices, listing.namespaces))
 
 
 # --- device convert ----------------------------------------------------------------------
@@ -71,8 +71,8 @@ def _plan_lines(plan: Plan) -> list[str]:
     else:
         lines.append("Pre-flight:   no problems found")
     lines.append(f"Command:      {plan.command_line}")
-    if plan.destroys_data:
-        lines.append(f"This destroys all data on {', '.join(plan.paths) or plan.name}.")
+    if not plan.nothing_to_do and plan.exists:
+        lines.append(f"Data:         {plan.data_effect}")
     return lines
 
 
@@ -82,6 +82,8 @@ def _plan_only(plan: Plan, as_json: bool) -> NoReturn:
         message = f"{plan.name} is already in {plan.requested_mode} mode: --yes will run nothing"
     elif not plan.exists:
         message = f"nothing was run: {plan.name} does not exist"
+    elif plan.impossible:
+        message = "nothing was run; --yes would be refused, even with --force"
     elif plan.refused:
         message = "nothing was run; --yes alone would be refused (--force overrides the checks)"
     else:
@@ -114,7 +116,9 @@ def _report(outcome: Outcome, as_json: bool) -> NoReturn:
 
 
 def convert_command(
-    device: Annotated[str, typer.Argument(help="daxX.Y, /dev/daxX.Y, namespaceX.Y or /dev/pmemX")],
+    device: Annotated[
+        str, typer.Argument(help="daxX.Y, /dev/daxX.Y, namespaceX.Y, /dev/pmemX or /dev/pmemX.Y")
+    ],
     mode: Annotated[str, typer.Option("--mode", help=f"One of: {', '.join(MODES)}.")],
     yes: Annotated[
         bool, typer.Option("--yes", help="Run the command (else only show it).")

@@ -45,6 +45,7 @@ PENDING_KEYS = ("memmap", "efi_fake_mem", "memhp_default_state")
 EFI_FAKE_MEM_REMOVED_IN = (6, 11)
 MEMMAP_ALIGN = 2 * 1024 * 1024
 GiB = 1024**3
+START_ALIGNMENTS = (GiB, 128 * 1024 * 1024, MEMMAP_ALIGN)
 
 
 @dataclass(frozen=True)
@@ -160,11 +161,16 @@ def _memmap(state: HostState) -> list[tuple[MemmapRange, Param]]:
 
 
 def _fitting_start(ram: RamMap, size: int) -> int | None:
-    """A GiB-aligned start inside the highest RAM range that can hold ``size`` bytes."""
-    for low, high in sorted(ram.ranges, key=lambda r: r[1], reverse=True):
-        start = (high + 1 - size) // GiB * GiB
-        if start >= low:
-            return start
+    """The highest start inside RAM for ``size`` bytes, on the roundest boundary that fits.
+
+    1 GiB boundaries read best (``memmap=8G!33G``), but on a small machine none may fit:
+    then a memory block (128 MiB), then the 2 MiB a devdax device needs.
+    """
+    for align in START_ALIGNMENTS:
+        for low, high in sorted(ram.ranges, key=lambda r: r[1], reverse=True):
+            start = (high + 1 - size) // align * align
+            if start >= low:
+                return start
     return None
 
 

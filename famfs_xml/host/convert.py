@@ -12,18 +12,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from famfs_xml.core.units import human
 from famfs_xml.host import preflight
+from famfs_xml.host.data_effects import dax_effect, future_path, keeps_data, namespace_effect
 from famfs_xml.host.preflight import PreflightFinding
 from famfs_xml.host.sysfs import (
     Namespace,
     auto_online_policy,
     dax_device,
     dax_mode,
+    dax_ranges,
+    memory_block_size,
     namespace_from_sysfs,
     namespaces_from_sysfs,
     online_blocks_in_range,
     read_int,
     under,
+    whole_blocks,
 )
 from famfs_xml.host.tools import ToolResult, reconfigured_count, run_tool
 
@@ -34,7 +39,7 @@ DEFAULT_TIMEOUT = 120.0
 
 _DAX = re.compile(r"(?:/dev/)?(dax\d+\.\d+)")
 _NAMESPACE = re.compile(r"namespace\d+\.\d+")
-_PMEM = re.compile(r"/dev/pmem\d+")
+_PMEM = re.compile(r"(?:/dev/)?(pmem\d+(?:\.\d+)?s?)")
 
 
 class ConvertUsageError(ValueError):
@@ -54,6 +59,8 @@ class Plan:
     destroys_data: bool
     findings: tuple[PreflightFinding, ...]
     force: bool = False
+    data_effect: str = ""  # what the change does to the data, in words
+    live: bool = True  # False: disabled, or its dax device is not in devdax mode
 
     @property
     def exists(self) -> bool:
@@ -61,16 +68,21 @@ class Plan:
 
     @property
     def nothing_to_do(self) -> bool:
-        return self.current_mode == self.requested_mode
+        return self.current_mode == self.requested_mode and self.live
 
     @property
     def blocking(self) -> list[PreflightFinding]:
         return [finding for finding in self.findings if finding.blocking]
 
     @property
+    def impossible(self) -> bool:
+        """A missing device, or a finding ``--force`` cannot override."""
+        return not self.exists or any(not finding.overridable for finding in self.blocking)
+
+    @property
     def refused(self) -> bool:
-        """A missing device is always refused; other findings only without ``force``."""
-        return not self.exists or (bool(self.blocking) and not self.force)
+        """Impossible plans are always refused; other blocking findings only without ``force``."""
+        return self.impossible or (bool(self.blocking) and not self.force)
 
     @property
     def command_line(self) -> str:
@@ -85,8 +97,14 @@ class Plan:
             "requested_mode": self.requested_mode,
             "command": list(self.argv),
             "destroys_data": self.destroys_data,
+            "data": self.data_effect,
             "preflight": [
-                {"check": f.check, "message": f.message, "blocking": f.blocking}
+                {
+                    "check": f.check,
+                    "message": f.message,
+                    "blocking": f.blocking,
+                    "overridable": f.overridable,
+                }
                 for f in self.findings
             ],
             "refused": self.refused,
@@ -138,7 +156,10 @@ def _resolve_namespace(root: Path, device: str) -> str:
 
 
 def plan(dev: str, mode: str, *, root: Path = Path("/"), force: bool = False) -> Plan:
-    """Inspect ``dev`` (daxX.Y, /dev/daxX.Y, namespaceX.Y or /dev/pmemX) for a change to ``mode``.
+    """Inspect ``dev`` for a change to ``mode``.
+
+    ``dev`` is daxX.Y or /dev/daxX.Y (a dax device), or namespaceX.Y, /dev/pmemX or
+    /dev/pmemX.Y (a pmem namespace, named by itself or by its block device).
 
     Raises :class:`ConvertUsageError` for a name or mode that cannot be converted.
     """
@@ -149,12 +170,15 @@ def plan(dev: str, mode: str, *, root: Path = Path("/"), force: bool = False) ->
         if mode not in DAX_MODES:
             raise ConvertUsageError(_dax_mode_error(root, dax.group(1), mode))
         return _plan_dax(root, dax.group(1), mode, force)
-    if _NAMESPACE.fullmatch(dev) or _PMEM.fullmatch(dev):
+    pmem = _PMEM.fullmatch(dev)
+    if _NAMESPACE.fullmatch(dev) or pmem:
         if mode not in NAMESPACE_MODES:
             raise ConvertUsageError(f"a pmem namespace converts to devdax or fsdax, not {mode}")
-        return _plan_namespace(root, _resolve_namespace(root, dev), mode, force)
+        name = _resolve_namespace(root, f"/dev/{pmem.group(1)}") if pmem else dev
+        return _plan_namespace(root, name, mode, force)
     raise ConvertUsageError(
-        f"cannot convert {dev!r}: name a daxX.Y, /dev/daxX.Y, namespaceX.Y or /dev/pmemX device"
+        f"cannot convert {dev!r}: name a daxX.Y, /dev/daxX.Y, namespaceX.Y, /dev/pmemX or "
+        "/dev/pmemX.Y device"
     )
 
 
@@ -167,7 +191,7 @@ def _dax_mode_error(root: Path, name: str, mode: str) -> str:
 
 def _missing(kind: str, name: str, mode: str, argv: tuple[str, ...], force: bool) -> Plan:
     finding = PreflightFinding("exists", f"{name} does not exist on this machine")
-    return Plan(kind, name, mode, None, (), argv, False, (finding,), force)
+    return Plan(kind, name, mode, None, (), argv, False, (finding,), force, "nothing changes")
 
 
 def _plan_dax(root: Path, name: str, mode: str, force: bool) -> Plan:
@@ -184,9 +208,8 @@ def _plan_dax(root: Path, name: str, mode: str, force: bool) -> Plan:
             align = read_int(under(root, f"/sys/bus/dax/devices/{name}/align"))
             findings += preflight.check_superblock(root, path, use_mmap=True, map_size=align)
         findings += _memory_findings(root, name, current, mode)
-    # Rebinding devdax/famfs/unbound keeps the contents; onlining or offlining RAM does not.
-    destroys = current != mode and "system-ram" in (current, mode)
-    return Plan("dax", name, mode, current, (path,), argv, destroys, tuple(findings), force)
+    destroys, effect = dax_effect(path, current, mode)
+    return Plan("dax", name, mode, current, (path,), argv, destroys, tuple(findings), force, effect)
 
 
 def _memory_findings(root: Path, name: str, current: str, mode: str) -> list[PreflightFinding]:
@@ -205,15 +228,52 @@ def _memory_findings(root: Path, name: str, current: str, mode: str) -> list[Pre
                 )
             ]
     if mode == "system-ram":
-        policy = auto_online_policy(root)
-        if policy is not None and policy.startswith("online"):
-            return [
-                PreflightFinding(
-                    "auto-online",
-                    f"auto_online_blocks is {policy!r}: the kernel onlines (and zeroes) the memory "
-                    "as soon as it is added; daxctl refuses this without -f",
-                )
-            ]
+        return _auto_online_findings(root) + _memory_block_findings(root, name)
+    return []
+
+
+def _auto_online_findings(root: Path) -> list[PreflightFinding]:
+    policy = auto_online_policy(root)
+    if policy is None or not policy.startswith("online"):
+        return []
+    return [
+        PreflightFinding(
+            "auto-online",
+            f"auto_online_blocks is {policy!r}: the kernel onlines (and zeroes) the memory "
+            "as soon as it is added; daxctl refuses this without -f",
+        )
+    ]
+
+
+def _memory_block_findings(root: Path, name: str) -> list[PreflightFinding]:
+    """kmem adds only whole memory blocks of each range; with none it refuses the device."""
+    block = memory_block_size(root)
+    ranges = dax_ranges(root, name)
+    if not block or not ranges:
+        return []
+    whole = whole_blocks(ranges, block)
+    total = sum(end + 1 - start for start, end in ranges)
+    spans = ", ".join(f"{start:#x}-{end:#x}" for start, end in ranges)
+    if whole == 0:
+        return [
+            PreflightFinding(
+                "memory-blocks",
+                f"{name} ({spans}, {human(total)}) holds no whole {human(block)} memory block "
+                f"(block_size_bytes {block:#x}): the kernel refuses it ('rejecting DAX region "
+                "without any memory after alignment') and daxctl leaves the device with no "
+                "driver",
+                overridable=False,
+            )
+        ]
+    if whole * block < total:
+        return [
+            PreflightFinding(
+                "memory-blocks",
+                f"only {human(whole * block)} of the {human(total)} of {name} become system "
+                f"RAM: the kernel adds whole {human(block)} memory blocks",
+                blocking=False,
+            )
+        ]
     return []
 
 
@@ -228,19 +288,104 @@ def _plan_namespace(root: Path, name: str, mode: str, force: bool) -> Plan:
     if namespace is None:
         return _missing("namespace", name, mode, argv, force)
     paths = _namespace_paths(namespace)
-    findings: list[PreflightFinding] = []
-    if namespace.mode != mode:
-        findings += preflight.check_mounts(root, paths)
-        findings += preflight.check_holders(root, namespace.blockdev)
-        findings += preflight.check_users(root, paths)
-        for path in paths:
-            is_dax = path.startswith("/dev/dax")
-            findings += preflight.check_superblock(
-                root, path, use_mmap=is_dax, map_size=namespace.align if is_dax else None
-            )
-    changes = namespace.mode != mode
+    state = _state_findings(root, namespace, mode)
+    live = not state
+    findings = list(state)
+    if (namespace.mode != mode or not live) and paths:
+        findings += _namespace_preflight(root, namespace, mode, paths)
+    destroys, effect = namespace_effect(namespace, mode)
+    if any(finding.check == "system-ram" for finding in state):
+        destroys = True
+        effect = f"/dev/{namespace.chardev} is system RAM now: nothing of its earlier data is left"
     return Plan(
-        "namespace", name, mode, namespace.mode, tuple(paths), argv, changes, tuple(findings), force
+        "namespace",
+        name,
+        mode,
+        namespace.mode,
+        tuple(paths),
+        argv,
+        destroys,
+        tuple(findings),
+        force,
+        effect,
+        live,
+    )
+
+
+def _namespace_preflight(
+    root: Path, namespace: Namespace, mode: str, paths: list[str]
+) -> list[PreflightFinding]:
+    findings = preflight.check_mounts(root, paths)
+    findings += preflight.check_holders(root, namespace.blockdev)
+    findings += preflight.check_users(root, paths)
+    kept_on = future_path(namespace.name, mode) if keeps_data(namespace, mode) else None
+    for path in paths:
+        is_dax = path.startswith("/dev/dax")
+        if is_dax and dax_mode(root, path[len("/dev/") :]) == "system-ram":
+            continue  # its memory is RAM now: there is no file system to find
+        findings += preflight.check_superblock(
+            root,
+            path,
+            use_mmap=is_dax,
+            map_size=namespace.align if is_dax else None,
+            kept_on=kept_on,
+        )
+    return findings
+
+
+def _state_findings(root: Path, namespace: Namespace, mode: str) -> list[PreflightFinding]:
+    """Why the namespace is not serving its current mode: disabled, or dax device not devdax."""
+    if namespace.size == 0:
+        region = namespace.name[len("namespace") :].split(".")[0]
+        return [
+            PreflightFinding(
+                "disabled",
+                f"{namespace.name} is disabled: {namespace.disabled}; to use its region: "
+                f"ndctl create-namespace --region=region{region} --mode={mode}",
+                overridable=False,
+            )
+        ]
+    if not namespace.enabled:
+        return [PreflightFinding("disabled", f"{namespace.name} is disabled: {namespace.disabled}")]
+    if namespace.chardev is None:
+        return []
+    dax = dax_mode(root, namespace.chardev)
+    if dax == "system-ram":
+        return [_system_ram_finding(root, namespace, namespace.chardev, mode)]
+    if dax == "unbound":
+        return [
+            PreflightFinding(
+                "unbound",
+                f"{namespace.chardev} has no driver bound: famfs-xml device convert "
+                f"{namespace.chardev} --mode devdax binds it again and keeps its data",
+                blocking=False,
+            )
+        ]
+    return []
+
+
+def _system_ram_finding(
+    root: Path, namespace: Namespace, chardev: str, mode: str
+) -> PreflightFinding:
+    start = read_int(under(root, f"/sys/bus/dax/devices/{chardev}/resource"))
+    size = read_int(under(root, f"/sys/bus/dax/devices/{chardev}/size"))
+    online = online_blocks_in_range(root, start, size) if start is not None and size else 0
+    blocks = f"{online} memory block{'' if online == 1 else 's'} online"
+    first = (
+        f"famfs-xml device convert {chardev} --mode devdax --yes --force (--force lets daxctl "
+        "take the memory offline)"
+    )
+    steps = (
+        f"Instead: {first}"
+        if mode == "devdax"
+        else f"Two steps: first {first}, then famfs-xml device convert {namespace.name} "
+        f"--mode {mode} --yes"
+    )
+    return PreflightFinding(
+        "system-ram",
+        f"{chardev} is in system-ram mode with {blocks}: ndctl cannot reconfigure "
+        f"{namespace.name} while the kernel uses its memory (it fails with 'Device or resource "
+        f"busy'). {steps}",
     )
 
 
@@ -248,17 +393,21 @@ def _plan_namespace(root: Path, name: str, mode: str, force: bool) -> Plan:
 
 
 def current_mode(root: Path, plan: Plan) -> str | None:
-    """The device's mode as sysfs shows it now."""
+    """The device's mode as sysfs shows it now (``disabled`` for a namespace without driver)."""
     if plan.kind == "dax":
         return dax_mode(root, plan.name)
     namespace = namespace_from_sysfs(root, plan.name)
-    return None if namespace is None else namespace.mode
+    if namespace is None:
+        return None
+    return namespace.mode if namespace.enabled else "disabled"
 
 
 def _refusal(plan: Plan) -> str:
     if not plan.exists:
         return f"{plan.name} does not exist; nothing was run"
     reasons = "; ".join(f.message for f in plan.blocking)
+    if plan.impossible:
+        return f"refused to convert {plan.name}: {reasons}"
     return f"refused to convert {plan.name}: {reasons} (use --force to override)"
 
 
@@ -287,7 +436,8 @@ def execute(plan: Plan, *, root: Path = Path("/"), timeout: float = DEFAULT_TIME
 
 def _verdict(plan: Plan, result: ToolResult, after: str | None) -> str:
     still = "still" if after == plan.current_mode else "now"
-    state = f"{plan.name} is {still} in {after or 'no'} mode" if after else f"{plan.name} is gone"
+    shown = "disabled" if after == "disabled" else f"in {after} mode"
+    state = f"{plan.name} is {still} {shown}" if after else f"{plan.name} is gone"
     if after == plan.requested_mode:
         if not result.ok:
             return f"{state}, although {result.describe_failure()}"

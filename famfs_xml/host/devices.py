@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,17 @@ def _with_namespaces(dax: list[BackingDevice], namespaces: list[Namespace]) -> l
     ]
 
 
-def list_devices(root: Path = Path("/"), ndctl: str | None = None) -> list[BackingDevice]:
-    """Dax devices (from sysfs, with their true mode) then pmem block devices.
+@dataclass(frozen=True)
+class DeviceListing:
+    """What ``famfs-xml devices`` shows: the device nodes, and every namespace with its state."""
+
+    devices: list[BackingDevice]
+    namespaces: list[Namespace] = field(default_factory=list)
+
+
+def read_inventory(root: Path = Path("/"), ndctl: str | None = None) -> DeviceListing:
+    """Dax devices (from sysfs, with their true mode), then pmem block devices, and the
+    namespaces (natural order, disabled ones included).
 
     ``ndctl`` is the executable used to list namespaces; by default it is looked up on PATH
     only when ``root`` is ``/``, because it always describes the live machine.
@@ -32,7 +42,12 @@ def list_devices(root: Path = Path("/"), ndctl: str | None = None) -> list[Backi
     namespaces = list_namespaces(root, ndctl)
     devices = _with_namespaces(dax_devices(root), namespaces)
     devices += [ns.as_backing(f"/dev/{ns.blockdev}") for ns in namespaces if ns.blockdev]
-    return devices
+    return DeviceListing(devices, namespaces)
+
+
+def list_devices(root: Path = Path("/"), ndctl: str | None = None) -> list[BackingDevice]:
+    """The device nodes of :func:`read_inventory`."""
+    return read_inventory(root, ndctl).devices
 
 
 def device_to_json(device: BackingDevice) -> dict[str, Any]:
@@ -52,9 +67,38 @@ def device_to_json(device: BackingDevice) -> dict[str, Any]:
     return entry
 
 
-def devices_to_json(devices: list[BackingDevice]) -> dict[str, Any]:
-    """The ``devices --json`` document, version 1."""
-    return {"version": JSON_VERSION, "devices": [device_to_json(d) for d in devices]}
+def namespace_to_json(namespace: Namespace) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": namespace.name,
+        "mode": namespace.mode,
+        "size": namespace.size,
+        "state": "enabled" if namespace.enabled else "disabled",
+        "paths": _namespace_paths(namespace),
+    }
+    if namespace.disabled is not None:
+        entry["reason"] = namespace.disabled
+    return entry
+
+
+def _namespace_paths(namespace: Namespace) -> list[str]:
+    return [f"/dev/{dev}" for dev in (namespace.blockdev, namespace.chardev) if dev]
+
+
+def devices_to_json(
+    devices: list[BackingDevice], namespaces: list[Namespace] | None = None
+) -> dict[str, Any]:
+    """The ``devices --json`` document, version 1.
+
+    ``namespaces`` adds the optional ``namespaces`` key (each namespace with its state);
+    the ``devices`` entries are the same with or without it.
+    """
+    document: dict[str, Any] = {
+        "version": JSON_VERSION,
+        "devices": [device_to_json(d) for d in devices],
+    }
+    if namespaces is not None:
+        document["namespaces"] = [namespace_to_json(ns) for ns in namespaces]
+    return document
 
 
 def format_size(size: int | None) -> str:
@@ -71,9 +115,14 @@ def format_size(size: int | None) -> str:
     return f"{number} {_UNITS[unit]} ({size})"
 
 
-def format_table(devices: list[BackingDevice]) -> str:
-    """A plain text table: path, size, align, mode, NUMA node, namespace."""
-    if not devices:
+def format_table(devices: list[BackingDevice], namespaces: Sequence[Namespace] = ()) -> str:
+    """A plain text table: path, size, align, mode, NUMA node, namespace.
+
+    Disabled namespaces have no device node: their rows show ``-`` as the path, and a
+    line under the table says why each is disabled.
+    """
+    disabled = [ns for ns in namespaces if not ns.enabled]
+    if not devices and not disabled:
         return "No dax devices or pmem namespaces found."
     header = ("PATH", "SIZE", "ALIGN", "MODE", "NODE", "NAMESPACE")
     rows = [header] + [
@@ -87,8 +136,19 @@ def format_table(devices: list[BackingDevice]) -> str:
         )
         for d in devices
     ]
+    rows += [_disabled_row(ns) for ns in disabled]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return "\n".join(_table_line(row, widths) for row in rows)
+    lines = [_table_line(row, widths) for row in rows]
+    if disabled:
+        lines.append("")
+        lines += [f"{ns.name} is disabled: {ns.disabled}" for ns in disabled]
+    return "\n".join(lines)
+
+
+def _disabled_row(namespace: Namespace) -> tuple[str, str, str, str, str, str]:
+    node = "-" if namespace.numa_node is None else str(namespace.numa_node)
+    size = format_size(namespace.size)
+    return ("-", size, format_size(namespace.align), namespace.mode, node, namespace.name)
 
 
 def _table_line(row: tuple[str, ...], widths: list[int]) -> str:

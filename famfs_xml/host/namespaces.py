@@ -1,13 +1,19 @@
-"""pmem namespaces: from ``ndctl list -N -v`` on the live machine, else from sysfs."""
+"""pmem namespaces: from ``ndctl list -N -i -v`` on the live machine, else from sysfs."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from famfs_xml.host.sysfs import Namespace, namespaces_from_sysfs
+from famfs_xml.host.sysfs import (
+    Namespace,
+    namespace_from_sysfs,
+    namespaces_from_sysfs,
+    natural_key,
+)
 from famfs_xml.host.tools import find_tool, run_tool
 
 LIST_TIMEOUT = 30.0
@@ -47,8 +53,16 @@ def _chardev(entry: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _disabled(entry: Mapping[str, Any]) -> str | None:
+    if _exact_int(entry.get("size")) == 0:
+        return "size 0: an empty namespace; there is nothing on it"
+    if entry.get("state") == "disabled":
+        return "no driver is bound (ndctl lists it as disabled)"
+    return None
+
+
 def namespaces_from_ndctl_json(text: str) -> list[Namespace]:
-    """Parse ``ndctl list -N -v`` output: an array, a bare object, or nothing at all."""
+    """Parse ``ndctl list -N -i -v`` output: an array, a bare object, or nothing at all."""
     if not text.strip():
         return []
     try:
@@ -64,6 +78,8 @@ def namespaces_from_ndctl_json(text: str) -> list[Namespace]:
             blockdev=str(entry["blockdev"]) if entry.get("blockdev") else None,
             chardev=_chardev(entry),
             numa_node=_exact_int(entry.get("numa_node", entry.get("target_node"))),
+            disabled=_disabled(entry),
+            map=str(entry["map"]) if entry.get("map") else None,
         )
         for entry in _entries(data)
     ]
@@ -77,15 +93,39 @@ def default_ndctl(root: Path) -> str | None:
 
 
 def list_namespaces(root: Path, ndctl: str | None = None) -> list[Namespace]:
-    """Namespaces via ``ndctl`` (the executable given), falling back to sysfs under ``root``."""
-    if ndctl is not None:
-        result = run_tool([ndctl, "list", "-N", "-v"], timeout=LIST_TIMEOUT)
-        if result.ok:
-            try:
-                return namespaces_from_ndctl_json(result.stdout)
-            except NdctlOutputError:
-                pass
-    return namespaces_from_sysfs(root)
+    """Every namespace, disabled ones included, in natural order (namespace0.0 first).
+
+    Read with ``ndctl`` (the executable given) when there is one, else from sysfs under
+    ``root``. ndctl lists a region's newest namespace first; the order here does not
+    depend on the source.
+    """
+    namespaces = _from_ndctl(root, ndctl) if ndctl is not None else None
+    if namespaces is None:
+        namespaces = namespaces_from_sysfs(root)
+    return sorted(namespaces, key=lambda namespace: natural_key(namespace.name))
+
+
+def _from_ndctl(root: Path, ndctl: str) -> list[Namespace] | None:
+    """None when ndctl fails or prints something else than JSON: sysfs is asked instead."""
+    # -i: without it ndctl leaves out disabled namespaces and empty seeds.
+    result = run_tool([ndctl, "list", "-N", "-i", "-v"], timeout=LIST_TIMEOUT)
+    if not result.ok:
+        return None
+    try:
+        return _explain_disabled(root, namespaces_from_ndctl_json(result.stdout))
+    except NdctlOutputError:
+        return None
+
+
+def _explain_disabled(root: Path, namespaces: list[Namespace]) -> list[Namespace]:
+    """ndctl only says "disabled"; sysfs can often say why (a misaligned range)."""
+    explained = []
+    for namespace in namespaces:
+        seen = namespace_from_sysfs(root, namespace.name) if not namespace.enabled else None
+        if seen is not None and not seen.enabled:
+            namespace = replace(namespace, disabled=seen.disabled)
+        explained.append(namespace)
+    return explained
 
 
 def find_namespace(namespaces: list[Namespace], name_or_path: str) -> Namespace | None:

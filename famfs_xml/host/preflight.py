@@ -22,11 +22,16 @@ SUPERBLOCK_MAP_SIZE = 2 * 1024 * 1024
 
 @dataclass(frozen=True)
 class PreflightFinding:
-    """One reason to stop (``blocking``), or a note about what could not be checked."""
+    """One reason to stop (``blocking``), or a note about what could not be checked.
+
+    ``--force`` goes ahead despite a blocking finding unless it is not ``overridable``:
+    when the command cannot do what was asked, running it only does harm.
+    """
 
     check: str
     message: str
     blocking: bool = True
+    overridable: bool = True
 
 
 def _is_device_or_partition(source: str, paths: Iterable[str]) -> bool:
@@ -76,12 +81,15 @@ def _process_name(proc: Path) -> str:
     return read_attr(proc / "comm") or "?"
 
 
-def _open_paths(proc: Path) -> set[str]:
+def _open_paths(proc: Path) -> set[str] | None:
+    """The files a process has open; None when its ``fd`` directory may not be read."""
     opened: set[str] = set()
     try:
         fds = os.listdir(proc / "fd")
+    except PermissionError:
+        return None  # another user's process, unless we are root
     except OSError:
-        return opened
+        return opened  # the process has ended
     for fd in fds:
         try:
             opened.add(os.readlink(proc / "fd" / fd))
@@ -103,7 +111,11 @@ def _mapped_paths(proc: Path) -> set[str]:
 
 
 def check_users(root: Path, paths: list[str]) -> list[PreflightFinding]:
-    """Processes that have the device open (``/proc/*/fd``) or mapped (``/proc/*/maps``)."""
+    """Processes that have the device open (``/proc/*/fd``) or mapped (``/proc/*/maps``).
+
+    Only root may look into other users' processes: when some could not be looked into,
+    the check says so as a blocking finding, because "nobody uses it" would be a guess.
+    """
     proc_dir = under(root, "/proc")
     try:
         pids = sorted((p for p in os.listdir(proc_dir) if p.isdigit()), key=int)
@@ -111,17 +123,33 @@ def check_users(root: Path, paths: list[str]) -> list[PreflightFinding]:
         return [PreflightFinding("in-use", "cannot list /proc", blocking=False)]
     wanted = set(paths)
     found = []
+    hidden = []
     for pid in pids:
         proc = proc_dir / pid
-        for how, seen in (("has", _open_paths(proc)), ("maps", _mapped_paths(proc))):
+        opened = _open_paths(proc)
+        if opened is None:
+            hidden.append(pid)
+            continue
+        for how, seen in (("has open", opened), ("has mapped", _mapped_paths(proc))):
             for path in sorted(wanted & seen):
-                verb = "has open" if how == "has" else "has mapped"
                 found.append(
                     PreflightFinding(
-                        "in-use", f"process {pid} ({_process_name(proc)}) {verb} {path}"
+                        "in-use", f"process {pid} ({_process_name(proc)}) {how} {path}"
                     )
                 )
+    if hidden:
+        found.append(_unchecked(hidden, paths))
     return found
+
+
+def _unchecked(pids: list[str], paths: list[str]) -> PreflightFinding:
+    count = len(pids)
+    return PreflightFinding(
+        "in-use",
+        f"could not check {count} process{'es' if count != 1 else ''} for {', '.join(paths)} "
+        f"(/proc/PID/fd and /proc/PID/maps of other users' processes, e.g. {pids[0]}, are "
+        "readable by root only): run as root",
+    )
 
 
 def _first_u64(path: Path, use_mmap: bool, map_size: int) -> int:
@@ -140,23 +168,44 @@ def _first_u64(path: Path, use_mmap: bool, map_size: int) -> int:
 
 
 def check_superblock(
-    root: Path, path: str, use_mmap: bool, map_size: int | None = None
+    root: Path,
+    path: str,
+    use_mmap: bool,
+    map_size: int | None = None,
+    kept_on: str | None = None,
 ) -> list[PreflightFinding]:
     """A famfs superblock at offset 0.
 
     devdax devices refuse read(2), so they are mapped instead, in a whole multiple of the
-    device's alignment (``map_size``; 2 MiB when unknown).
+    device's alignment (``map_size``; 2 MiB when unknown). ``kept_on`` names the device on
+    which a conversion that keeps the data will show the superblock: then it is a note.
+    Not being allowed to read the device blocks, since nothing was checked.
     """
     length = max(map_size or SUPERBLOCK_MAP_SIZE, SUPERBLOCK_MAP_SIZE)
     try:
         magic = _first_u64(under(root, path), use_mmap, length)
     except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return [_unreadable(path, exc)]
+    if magic != FAMFS_SUPER_MAGIC:
+        return []
+    if kept_on is not None:
         return [
             PreflightFinding(
-                "superblock", f"cannot read the start of {path}: {reason}", blocking=False
+                "superblock",
+                f"{path} holds a famfs file system; it is kept: the superblock will be at "
+                f"offset 0 of {kept_on}",
+                blocking=False,
             )
         ]
-    if magic == FAMFS_SUPER_MAGIC:
-        return [PreflightFinding("superblock", f"{path} holds a famfs file system (superblock)")]
-    return []
+    return [PreflightFinding("superblock", f"{path} holds a famfs file system (superblock)")]
+
+
+def _unreadable(path: str, exc: OSError | ValueError) -> PreflightFinding:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    if isinstance(exc, PermissionError):
+        return PreflightFinding(
+            "superblock", f"cannot read the start of {path}: {reason}: run as root"
+        )
+    return PreflightFinding(
+        "superblock", f"cannot read the start of {path}: {reason}", blocking=False
+    )

@@ -23,6 +23,12 @@ DRIVER_MODES = {
 NAMESPACE_MODES = {"memory": "fsdax", "dax": "devdax", "safe": "sector", "raw": "raw"}
 """The kernel's names for namespace modes, mapped to the names ndctl prints."""
 
+CLAIM_MAPS = {"pmem": "dev", "ram": "mem"}
+"""A pfn/dax claim's ``mode`` attribute: where the page metadata lives, as ndctl's ``map``."""
+
+MAP_ALIGN = 2 * 1024 * 1024
+"""The kernel maps a namespace only if its range starts and ends on this (x86)."""
+
 _DAX_NAME = re.compile(r"dax(\d+)\.(\d+)")
 _NAMESPACE_NAME = re.compile(r"namespace(\d+)\.(\d+)")
 
@@ -159,6 +165,12 @@ class Namespace:
     blockdev: str | None = None
     chardev: str | None = None
     numa_node: int | None = None
+    disabled: str | None = None  # why no driver serves it; None when it is live
+    map: str | None = None  # fsdax/devdax: "dev" (page metadata on the media) or "mem"
+
+    @property
+    def enabled(self) -> bool:
+        return self.disabled is None
 
     @property
     def device_path(self) -> str | None:
@@ -213,14 +225,18 @@ def namespace_from_sysfs(root: Path, name: str) -> Namespace | None:
     blockdev = _first_child(ns_dir / "block", r"pmem\d+.*")
     chardev = None
     align = None
+    claim_map = "mem" if raw_mode == "memory" else None  # legacy pmem: no claim, map=mem
     if holder_dir is not None:
         blockdev = blockdev or _first_child(holder_dir / "block", r"pmem\d+.*")
         chardev = _first_child(holder_dir, r"dax\d+\.\d+")
         align = read_int(holder_dir / "align")
+        claim_map = CLAIM_MAPS.get(read_attr(holder_dir / "mode") or "")
     size = read_int(ns_dir / "size")
     if blockdev:
         sectors = read_int(under(root, f"/sys/block/{blockdev}/size"))
         size = sectors * 512 if sectors else size
+    # A live namespace is bound itself (raw, legacy) or through its claim (fsdax, devdax).
+    bound = driver_name(ns_dir) or (holder_dir is not None and driver_name(holder_dir))
     return Namespace(
         name=name,
         mode=NAMESPACE_MODES.get(raw_mode, raw_mode),
@@ -229,7 +245,25 @@ def namespace_from_sysfs(root: Path, name: str) -> Namespace | None:
         blockdev=blockdev,
         chardev=chardev,
         numa_node=_node(read_int(ns_dir / "numa_node")),
+        disabled=None if bound and size != 0 else why_disabled(ns_dir, size),
+        map=claim_map,
     )
+
+
+def why_disabled(ns_dir: Path, size: int | None) -> str:
+    """Why a namespace offers no device, as far as sysfs tells."""
+    if size == 0:
+        return (
+            "size 0: the empty namespace a labelled region keeps for the next "
+            "ndctl create-namespace; there is nothing on it"
+        )
+    start = read_int(ns_dir / "resource")  # readable by root only
+    if start is not None and size and (start | (start + size)) % MAP_ALIGN:
+        return (
+            f"no driver is bound: its range {start:#x}-{start + size - 1:#x} is not 2 MiB "
+            "aligned, so the kernel cannot map it (it logs 'misaligned, unable to map')"
+        )
+    return "no driver is bound (the kernel log says why it did not enable it)"
 
 
 def namespaces_from_sysfs(root: Path) -> list[Namespace]:
@@ -249,9 +283,46 @@ def auto_online_policy(root: Path) -> str | None:
     return read_attr(memory_dir(root) / "auto_online_blocks")
 
 
+def memory_block_size(root: Path) -> int | None:
+    """``block_size_bytes``: the unit in which the kernel adds memory (hex, no ``0x``)."""
+    return _read_hex(memory_dir(root) / "block_size_bytes")
+
+
+def dax_ranges(root: Path, name: str) -> list[tuple[int, int]]:
+    """The device's physical ranges (inclusive), one per ``mappingN``, else from ``resource``."""
+    device_dir = dax_bus_dir(root) / name
+    try:
+        mappings = sorted(
+            (n for n in os.listdir(device_dir) if re.fullmatch(r"mapping\d+", n)), key=natural_key
+        )
+    except OSError:
+        mappings = []
+    ranges = []
+    for mapping in mappings:
+        start, end = (
+            read_int(device_dir / mapping / "start"),
+            read_int(device_dir / mapping / "end"),
+        )
+        if start is not None and end is not None and end >= start:
+            ranges.append((start, end))
+    if ranges:
+        return ranges
+    start, size = read_int(device_dir / "resource"), read_int(device_dir / "size")
+    return [(start, start + size - 1)] if start is not None and size else []
+
+
+def whole_blocks(ranges: list[tuple[int, int]], block_size: int) -> int:
+    """How many memory blocks lie wholly inside the ranges: what kmem can add as RAM."""
+    count = 0
+    for start, end in ranges:
+        first, stop = -(-start // block_size), (end + 1) // block_size
+        count += max(0, stop - first)
+    return count
+
+
 def online_blocks_in_range(root: Path, start: int, size: int) -> int:
     """How many memory blocks covering ``[start, start + size)`` are online."""
-    block_size = _read_hex(memory_dir(root) / "block_size_bytes")
+    block_size = memory_block_size(root)
     if not block_size or size <= 0:
         return 0
     first, last = start // block_size, (start + size - 1) // block_size

@@ -18,6 +18,7 @@ _EXIT_MEANINGS = {
     234: "invalid argument",
     237: "no such device",
     240: "device or resource busy",
+    243: "permission denied",
     250: "no such device or address",
 }
 

@@ -1,6 +1,22 @@
 """A fake machine under a directory, laid out like the real sysfs/procfs.
 
 Used by the tests and by the fake ``daxctl``/``ndctl`` programs, which change the same tree.
+
+The layout of pmem namespaces replays what a Debian 12 guest (kernel 6.1.0-56, ndctl/daxctl
+76.1, QEMU 7.2 ``-device nvdimm``) showed in sysfs; ``tests/devices/guest-recordings.md`` has
+the recordings. In short (source: the guest):
+
+- a raw namespace has ``driver -> nd_pmem``, an empty ``holder`` and ``block/pmemN`` itself;
+- fsdax/devdax hand the namespace to a claim device next to it (``pfnR.K`` / ``daxR.K``, K
+  counting up from 0): the namespace then has no ``driver`` link and ``holder`` names the
+  claim, which is bound (``nd_pmem`` / ``dax_pmem``) and holds ``block/pmemN`` or the dax
+  device, whose name follows the namespace (``namespace0.1`` -> ``dax0.1``);
+- the fsdax/devdax device starts after an info block and the page metadata: 2 MiB of a 64 MiB
+  namespace (62 MiB left), 6 MiB of 256 MiB, 128 MiB of 8 GiB - 16 MiB;
+- the second labelled namespace's block device is ``pmem0.1``; a labelled region always has
+  an empty seed namespace of size 0 with no driver;
+- a disabled namespace (``memmap=31M!161M``: "misaligned, unable to map") keeps its mode and
+  size but has no driver, no holder and no block device.
 """
 
 from __future__ import annotations
@@ -10,10 +26,16 @@ from pathlib import Path
 
 GiB = 1024**3
 MiB = 1024**2
+KiB = 1024
 FAMFS_MAGIC = 0x87B282FF
 DRIVERS = {"devdax": "device_dax", "system-ram": "kmem", "famfs": "fsdev_dax"}
+ND_DRIVERS = ("nd_pmem", "dax_pmem", "nd_btt")
 NS_MODE_ATTR = {"fsdax": "memory", "devdax": "dax", "sector": "safe", "raw": "raw"}
 NS_ATTR_MODE = {value: key for key, value in NS_MODE_ATTR.items()}
+NFIT_BUS = "devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00/ndbus0"
+E820_BUS = "devices/platform/e820_pmem/ndbus0"
+NFIT_START = 0x100000000  # QEMU puts the first nvdimm at 4 GiB (source: the guest)
+DEVICE_ALIGN = 2 * MiB
 
 
 def write(path: Path, text: str) -> Path:
@@ -30,14 +52,40 @@ def relink(link: Path, target: Path) -> None:
     link.symlink_to(os.path.relpath(target.resolve(), link.parent.resolve()))
 
 
+def data_offset(size: int, align: int = DEVICE_ALIGN) -> int:
+    """Where an fsdax/devdax device starts inside its namespace (map=dev).
+
+    8 KiB of info block plus 64 bytes of page metadata per 4 KiB page, rounded up to the
+    alignment: this gives every size the guest showed (64 MiB -> 2 MiB, 256 MiB -> 6 MiB,
+    16 MiB -> 2 MiB) and the famfs guide's 8 GiB - 16 MiB -> 128 MiB.
+    """
+    used = 8 * KiB + size // 4096 * 64
+    return -(-used // align) * align
+
+
+def namespace_ids(name: str) -> tuple[int, int]:
+    region, index = name[len("namespace") :].split(".")
+    return int(region), int(index)
+
+
+def blockdev_name(namespace: str) -> str:
+    """``pmem0`` for namespace0.0, ``pmem0.1`` for namespace0.1 (source: the guest)."""
+    region, index = namespace_ids(namespace)
+    return f"pmem{region}" if index == 0 else f"pmem{region}.{index}"
+
+
 class FakeMachine:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.sys = root / "sys"
         for driver in DRIVERS.values():
             (self.sys / "bus/dax/drivers" / driver).mkdir(parents=True, exist_ok=True)
+        for driver in ND_DRIVERS:
+            (self.sys / "bus/nd/drivers" / driver).mkdir(parents=True, exist_ok=True)
         (self.sys / "bus/dax/devices").mkdir(parents=True, exist_ok=True)
         (self.sys / "bus/nd/devices").mkdir(parents=True, exist_ok=True)
+        if not (self.sys / "devices/system/memory/block_size_bytes").exists():
+            self.set_block_size()  # every x86 kernel has one: 128 MiB (source: the guest)
         (root / "proc").mkdir(exist_ok=True)
         if not (root / "proc/mounts").exists():
             write(root / "proc/mounts", "proc /proc proc rw 0 0\n")
@@ -62,6 +110,9 @@ class FakeMachine:
         write(device / "align", f"{align}\n")
         write(device / "target_node", f"{target_node}\n")
         write(device / "resource", f"{resource:#x}\n")
+        write(device / "mapping0/start", f"{resource:#x}\n")
+        write(device / "mapping0/end", f"{resource + size - 1:#x}\n")
+        write(device / "mapping0/page_offset", "0x0\n")
         relink(self.sys / "bus/dax/devices" / name, device)
         self.set_dax_mode(name, mode)
         return device
@@ -92,8 +143,11 @@ class FakeMachine:
 
     # --- pmem namespaces -------------------------------------------------------------
 
-    def region_dir(self, region: int = 0) -> Path:
-        return self.sys / f"devices/platform/e820_pmem/ndbus0/region{region}"
+    def region_dir(self, region: int = 0, legacy: bool = False) -> Path:
+        return self.sys / (E820_BUS if legacy else NFIT_BUS) / f"region{region}"
+
+    def namespace_dir(self, name: str) -> Path:
+        return (self.sys / "bus/nd/devices" / name).resolve()
 
     def add_namespace(
         self,
@@ -102,49 +156,145 @@ class FakeMachine:
         mode: str = "raw",
         size: int = 8573157376,
         numa_node: int = 0,
+        resource: int | None = None,
+        labelled: bool = False,
+        legacy: bool = False,
     ) -> Path:
-        region = int(name[len("namespace") :].split(".")[0])
-        ns_dir = self.region_dir(region) / name
+        """An enabled namespace: ``labelled`` as after ``ndctl init-labels``, ``legacy`` from
+        ``memmap=nn!ss`` (fsdax with map=mem: the namespace drives its block device itself).
+        """
+        ns_dir = self._namespace_attrs(name, mode, size, numa_node, resource, labelled, legacy)
+        if legacy:
+            self._bind(ns_dir, "nd_pmem")
+            self._block(ns_dir / "block" / blockdev_name(name), size)
+        else:
+            self.set_namespace_mode(name, mode)
+        return ns_dir
+
+    def add_disabled_namespace(
+        self,
+        name: str = "namespace0.0",
+        *,
+        mode: str = "fsdax",
+        size: int = 31 * MiB,
+        resource: int | None = 161 * MiB,
+        labelled: bool = False,
+        legacy: bool = True,
+    ) -> Path:
+        """A namespace no driver took: by default ``memmap=31M!161M`` (source: the guest)."""
+        return self._namespace_attrs(name, mode, size, 0, resource, labelled, legacy)
+
+    def add_seed_namespace(self, name: str = "namespace0.1") -> Path:
+        """The empty namespace a labelled region offers for the next create-namespace.
+
+        Size 0, mode raw, no driver; reading its ``resource`` fails with ENXIO, so the fake
+        has none (source: the guest after ``ndctl init-labels``).
+        """
+        ns_dir = self._namespace_attrs(name, "raw", 0, 0, None, True, False)
+        (ns_dir / "resource").unlink()
+        return ns_dir
+
+    def add_labelled_region(self, count: int = 2) -> None:
+        """``label-size=16M``, ``ndctl init-labels``, then ``count`` times ``ndctl
+        create-namespace -m fsdax -s 16M``: namespace0.0 (/dev/pmem0), namespace0.1
+        (/dev/pmem0.1), ... and the next empty seed (source: the guest)."""
+        for index in range(count):
+            self.add_namespace(f"namespace0.{index}", mode="fsdax", size=16 * MiB, labelled=True)
+        self.add_seed_namespace(f"namespace0.{count}")
+
+    def _namespace_attrs(
+        self,
+        name: str,
+        mode: str,
+        size: int,
+        numa_node: int,
+        resource: int | None,
+        labelled: bool,
+        legacy: bool,
+    ) -> Path:
+        region, index = namespace_ids(name)
+        ns_dir = self.region_dir(region, legacy) / name
+        if resource is None:
+            resource = NFIT_START + region * 64 * GiB + index * size
         write(ns_dir / "size", f"{size}\n")
         write(ns_dir / "numa_node", f"{numa_node}\n")
+        write(ns_dir / "target_node", f"{numa_node}\n")
+        write(ns_dir / "resource", f"{resource:#x}\n")
+        write(ns_dir / "nstype", "5\n" if labelled else "4\n")
+        write(ns_dir / "force_raw", "0\n")
+        write(ns_dir / "holder", "\n")
+        write(ns_dir / "mode", NS_MODE_ATTR[mode] + "\n")
+        if labelled:
+            write(ns_dir / "uuid", "\n" if size == 0 else "a47d565d-94fb-4424-b3c5-f1e4a8ccae3a\n")
+            write(ns_dir / "alt_name", "\n")
+            write(ns_dir / "sector_size", "512\n")
+        write(self.region_dir(region, legacy) / "align", f"{16 * MiB}\n")
         relink(self.sys / "bus/nd/devices" / name, ns_dir)
-        self.set_namespace_mode(name, mode)
         return ns_dir
 
     def set_namespace_mode(self, name: str, mode: str) -> None:
-        ns_dir = (self.sys / "bus/nd/devices" / name).resolve()
+        """What ``ndctl create-namespace --reconfig`` leaves: the new claim, bound."""
+        ns_dir = self.namespace_dir(name)
+        self._release(ns_dir)
+        write(ns_dir / "mode", NS_MODE_ATTR[mode] + "\n")
+        size = int((ns_dir / "size").read_text())
+        start = int((ns_dir / "resource").read_text(), 16)
+        offset = data_offset(size)
+        region, index = namespace_ids(name)
+        if mode in ("raw", "sector"):
+            self._bind(ns_dir, "nd_pmem")
+            self._block(ns_dir / "block" / blockdev_name(name), size)
+            return
+        kind = "pfn" if mode == "fsdax" else "dax"
+        claim = self._claim(ns_dir, kind, name, start + offset, size - offset)
+        if mode == "fsdax":
+            self._bind(claim, "nd_pmem")
+            self._block(claim / "block" / blockdev_name(name), size - offset)
+        else:
+            self._bind(claim, "dax_pmem")
+            self.add_dax(
+                f"dax{region}.{index}", size=size - offset, resource=start + offset, parent=claim
+            )
+
+    def _claim(self, ns_dir: Path, kind: str, name: str, start: int, size: int) -> Path:
         region_dir = ns_dir.parent
         region = region_dir.name[len("region") :]
-        size = int((ns_dir / "size").read_text())
-        for old in ("block", "holder"):
-            target = ns_dir / old
-            if target.is_dir():
-                _rmtree(target)
-            elif target.exists():
-                target.unlink()
-        for claim in list(region_dir.glob("pfn*")) + list(region_dir.glob("dax*")):
+        used = [int(p.name.split(".")[1]) for p in region_dir.glob(f"{kind}{region}.*")]
+        claim = region_dir / f"{kind}{region}.{max(used, default=-1) + 1}"
+        write(claim / "namespace", f"{name}\n")
+        write(claim / "align", f"{DEVICE_ALIGN}\n")
+        write(claim / "mode", "pmem\n")  # map=dev
+        write(claim / "size", f"{size}\n")
+        write(claim / "resource", f"{start:#x}\n")
+        relink(self.sys / "bus/nd/devices" / claim.name, claim)
+        write(ns_dir / "holder", f"{claim.name}\n")
+        return claim
+
+    def _release(self, ns_dir: Path) -> None:
+        """Undo the namespace's current mode: unbind it, drop its claim and devices."""
+        driver = ns_dir / "driver"
+        if driver.is_symlink():
+            driver.unlink()
+        if (ns_dir / "block").is_dir():
+            self._drop_block(ns_dir / "block")
+        holder = (ns_dir / "holder").read_text().strip()
+        if holder:
+            claim = ns_dir.parent / holder
+            for dax in claim.glob("dax*.*"):
+                (self.sys / "bus/dax/devices" / dax.name).unlink(missing_ok=True)
+            if (claim / "block").is_dir():
+                self._drop_block(claim / "block")
+            (self.sys / "bus/nd/devices" / holder).unlink(missing_ok=True)
             _rmtree(claim)
-        for link in list((self.sys / "bus/dax/devices").glob(f"dax{region}.*")):
-            link.unlink()
-        for link in list((self.sys / "block").glob("pmem*")):
-            link.unlink()
-        write(ns_dir / "mode", NS_MODE_ATTR[mode] + "\n")
-        blockdev = f"pmem{region}"
-        if mode == "raw":
-            write(ns_dir / "holder", "\n")
-            self._block(ns_dir / "block" / blockdev, size)
-        elif mode == "fsdax":
-            write(ns_dir / "holder", f"pfn{region}.1\n")
-            pfn = region_dir / f"pfn{region}.1"
-            write(pfn / "align", f"{2 * MiB}\n")
-            write(pfn / "namespace", f"{name}\n")
-            self._block(pfn / "block" / blockdev, size - 128 * MiB)
-        elif mode == "devdax":
-            write(ns_dir / "holder", f"dax{region}.1\n")
-            nd_dax = region_dir / f"dax{region}.1"
-            write(nd_dax / "align", f"{2 * MiB}\n")
-            write(nd_dax / "namespace", f"{name}\n")
-            self.add_dax(f"dax{region}.0", size=size - 128 * MiB, parent=nd_dax)
+        write(ns_dir / "holder", "\n")
+
+    def _drop_block(self, block_dir: Path) -> None:
+        for disk in block_dir.iterdir():
+            (self.sys / "block" / disk.name).unlink(missing_ok=True)
+        _rmtree(block_dir)
+
+    def _bind(self, device_dir: Path, driver: str) -> None:
+        relink(device_dir / "driver", self.sys / "bus/nd/drivers" / driver)
 
     def _block(self, block_dir: Path, size: int) -> None:
         write(block_dir / "size", f"{size // 512}\n")
@@ -163,6 +313,10 @@ class FakeMachine:
         write(memory / "block_size_bytes", f"{block_size:x}\n")
         for index in range(start // block_size, (start + size) // block_size):
             write(memory / f"memory{index}/state", state + "\n")
+
+    def set_block_size(self, block_size: int = 128 * MiB) -> None:
+        """``block_size_bytes`` in hex without 0x: ``8000000`` (source: the guest)."""
+        write(self.sys / "devices/system/memory/block_size_bytes", f"{block_size:x}\n")
 
     def set_auto_online(self, policy: str) -> None:
         write(self.sys / "devices/system/memory/auto_online_blocks", policy + "\n")

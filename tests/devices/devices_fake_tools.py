@@ -1,10 +1,21 @@
-"""Fake ``daxctl`` and ``ndctl`` that replay the recorded behaviour of ndctl v81.
+"""Fake ``daxctl`` and ``ndctl`` that replay what the real tools do.
 
-Shapes kept from the real tools: ``list`` prints a JSON array, a bare object with ``-u`` and
-exactly one device, and nothing at all (exit 0) when there are no devices;
-``reconfigure-device`` prints ``reconfigured N device(s)`` on stderr; errors exit with
-``-errno & 0xff`` (EBUSY 240, ENXIO 250) and usage errors with 129. A successful run changes
-the fake sysfs tree the way the kernel would (the ``driver`` link, the namespace mode).
+What they print, and when they refuse, was recorded from ndctl/daxctl 76.1 in a Debian 12
+guest on kernel 6.1 (``tests/devices/guest-recordings.md``); where a case was not recorded,
+the source is ndctl v81's code, and the comment says so. Shapes kept from the real tools:
+
+- ``list`` prints a JSON array, a bare object with ``-u`` and exactly one entry, and nothing
+  at all (exit 0) when there is nothing to list; without ``-i`` disabled namespaces and
+  devices are left out (a disabled namespace is ``"state":"disabled"`` with ``-i``);
+- ``ndctl list`` lists the namespaces of a region newest first: namespace0.1 before
+  namespace0.0 (source: the guest);
+- keys appear as the real tools print them: no ``uuid`` or ``align`` for a label-less raw
+  namespace, ``daxregion`` with ``-v`` and ``chardev`` without it for devdax, sizes of
+  fsdax/devdax namespaces are the device's size (62 MiB of a 64 MiB namespace);
+- ``reconfigure-device`` prints ``reconfigured N device(s)`` on stderr; errors exit with
+  ``-errno & 0xff`` (EBUSY 240, ENXIO 250, EINVAL 234) and usage errors with 129;
+- a successful run changes the fake sysfs tree as the kernel would (the ``driver`` link, the
+  namespace's claim, memory blocks coming online or going away).
 
 Behaviours: ``normal``; ``liar`` (exit 0, claim success, change nothing); ``busy`` (EBUSY);
 ``offline-ebusy`` (system-ram -> devdax fails to offline memory, as in ndctl#256).
@@ -18,7 +29,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from devices_fake_machine import FakeMachine
+from devices_fake_machine import (
+    NS_ATTR_MODE,
+    FakeMachine,
+    blockdev_name,
+    namespace_ids,
+    write,
+)
 from typer.testing import Result
 
 EBUSY, ENXIO, EINVAL, USAGE = 240, 250, 234, 129
@@ -32,6 +49,22 @@ OFFLINE_EBUSY = (
     "error reconfiguring devices: Device or resource busy\n"
     "reconfigured 0 devices\n"
 )
+# Recorded in the guest: a 62 MiB device with 128 MiB memory blocks. The kernel logs
+# "kmem dax0.0: rejecting DAX region without any memory after alignment" and the device is
+# left with no driver.
+NO_WHOLE_BLOCK = (
+    "libdaxctl: daxctl_dev_enable: {name}: failed to enable\n"
+    "error reconfiguring devices: Invalid argument\n"
+    "reconfigured 0 devices\n"
+)
+AUTO_ONLINE = (
+    "{name}: error: kernel policy will auto-online memory, aborting\n"
+    "error reconfiguring devices: Device or resource busy\n"
+    "reconfigured 0 devices\n"
+)
+STILL_ONLINE = "error reconfiguring devices: Device or resource busy\nreconfigured 0 devices\n"
+NDCTL_BUSY = "failed to reconfigure namespace: Device or resource busy\n"
+NDCTL_EINVAL = "failed to reconfigure namespace: Invalid argument\n"
 
 
 def _print_json(items: list[dict[str, Any]], human: bool) -> None:
@@ -45,6 +78,34 @@ def _int(path: Path) -> int:
     return int(path.read_text().strip(), 0)
 
 
+# --- what the tools read from sysfs -----------------------------------------------------
+
+
+def _block_size(machine: FakeMachine) -> int | None:
+    path = machine.sys / "devices/system/memory/block_size_bytes"
+    return int(path.read_text().strip(), 16) if path.exists() else None
+
+
+def _whole_blocks(machine: FakeMachine, name: str) -> range:
+    """The memory blocks that lie wholly inside the device, as kmem aligns its range."""
+    device = machine.sys / "bus/dax/devices" / name
+    block = _block_size(machine)
+    if block is None:
+        return range(0)
+    start, end = _int(device / "resource"), _int(device / "resource") + _int(device / "size")
+    return range(-(-start // block), end // block)
+
+
+def _online_blocks(machine: FakeMachine, name: str) -> int:
+    memory = machine.sys / "devices/system/memory"
+    count = 0
+    for index in _whole_blocks(machine, name):
+        state = memory / f"memory{index}/state"
+        if state.exists() and state.read_text().startswith("online"):
+            count += 1
+    return count
+
+
 def _dax_json(machine: FakeMachine, name: str) -> dict[str, Any]:
     device = machine.sys / "bus/dax/devices" / name
     mode = machine.dax_mode(name)
@@ -55,6 +116,10 @@ def _dax_json(machine: FakeMachine, name: str) -> dict[str, Any]:
         "align": _int(device / "align"),
         "mode": "system-ram" if mode == "system-ram" else "devdax",
     }
+    if mode == "system-ram":
+        entry["online_memblocks"] = _online_blocks(machine, name)
+        entry["total_memblocks"] = len(_whole_blocks(machine, name))
+        entry["movable"] = True
     if mode is None:
         entry["state"] = "disabled"
     return entry
@@ -85,18 +150,7 @@ def _positionals(args: list[str]) -> list[str]:
     return found
 
 
-def _online_memory(machine: FakeMachine, name: str) -> bool:
-    device = machine.sys / "bus/dax/devices" / name
-    memory = machine.sys / "devices/system/memory"
-    if not (memory / "block_size_bytes").exists():
-        return False
-    block = int((memory / "block_size_bytes").read_text().strip(), 16)
-    start, size = _int(device / "resource"), _int(device / "size")
-    for index in range(start // block, (start + size) // block):
-        state = memory / f"memory{index}/state"
-        if state.exists() and state.read_text().startswith("online"):
-            return True
-    return False
+# --- daxctl ------------------------------------------------------------------------------
 
 
 def daxctl(machine: FakeMachine, behaviour: str, args: list[str]) -> int:
@@ -105,7 +159,12 @@ def daxctl(machine: FakeMachine, behaviour: str, args: list[str]) -> int:
         return 0
     if args[:1] == ["list"]:
         wanted = _option(args, "--dev", "-d")
-        names = [n for n in _dax_names(machine) if wanted in (None, n)]
+        idle = "-i" in args or "--idle" in args
+        names = [
+            n
+            for n in _dax_names(machine)
+            if wanted in (None, n) and (idle or machine.dax_mode(n) is not None)
+        ]
         _print_json([_dax_json(machine, n) for n in names], human="-u" in args)
         return 0
     if args[:1] == ["reconfigure-device"]:
@@ -141,47 +200,149 @@ def _reconfigure(machine: FakeMachine, behaviour: str, args: list[str]) -> int:
         sys.stderr.write(f"{name} was already in {mode} mode\nreconfigured 1 device\n")
         _print_json([_dax_json(machine, name)], human=False)
         return 0
-    if current == "system-ram" and mode == "devdax" and _online_memory(machine, name):
+    if mode == "system-ram":
+        return _to_system_ram(machine, name, force)
+    if current == "system-ram" and _online_blocks(machine, name):
         if not force:
-            sys.stderr.write("reconfigured 0 devices\n")
+            sys.stderr.write(STILL_ONLINE)  # source: the guest, without -f
             return EBUSY
         if behaviour == "offline-ebusy":
             sys.stderr.write(OFFLINE_EBUSY)
             return EBUSY
+    if current == "system-ram":
+        _remove_blocks(machine, name)
     machine.set_dax_mode(name, mode)
     _print_json([_dax_json(machine, name)], human=False)
     sys.stderr.write("reconfigured 1 device\n")
     return 0
 
 
-def _namespace_json(machine: FakeMachine, name: str) -> dict[str, Any]:
-    ns_dir = machine.sys / "bus/nd/devices" / name
-    mode = machine.namespace_mode(name)
-    region = name[len("namespace") :].split(".")[0]
-    entry: dict[str, Any] = {"dev": name, "mode": mode}
-    if mode in ("fsdax", "devdax"):
-        entry["map"] = "dev"
-    entry["size"] = _int(ns_dir / "size")
-    entry["uuid"] = "8c2894ed-ba4a-45c5-bc1b-8b9fe8412f7e"
-    if mode == "devdax":
-        entry["chardev"] = f"dax{region}.0"
-    else:
-        entry["sector_size"] = 512
-    entry["align"] = 2097152
-    if mode != "devdax":
-        entry["blockdev"] = f"pmem{region}"
-    entry["numa_node"] = _int(ns_dir / "numa_node")
-    entry["target_node"] = _int(ns_dir / "numa_node")
-    return entry
+def _auto_online(machine: FakeMachine) -> bool:
+    policy = machine.sys / "devices/system/memory/auto_online_blocks"
+    return policy.exists() and policy.read_text().startswith("online")
+
+
+def _to_system_ram(machine: FakeMachine, name: str, force: bool) -> int:
+    if _auto_online(machine) and not force:
+        sys.stderr.write(AUTO_ONLINE.format(name=name))  # source: the guest
+        return EBUSY
+    blocks = _whole_blocks(machine, name)
+    if not blocks:
+        machine.set_dax_mode(name, None)  # the device_dax driver is gone, kmem refused it
+        sys.stderr.write(NO_WHOLE_BLOCK.format(name=name))
+        return EINVAL
+    memory = machine.sys / "devices/system/memory"
+    for index in blocks:  # daxctl onlines the new blocks itself (movable)
+        write(memory / f"memory{index}/state", "online\n")
+    machine.set_dax_mode(name, "system-ram")
+    _print_json([_dax_json(machine, name)], human=False)
+    sys.stderr.write("reconfigured 1 device\n")
+    return 0
+
+
+def _remove_blocks(machine: FakeMachine, name: str) -> None:
+    """Unbinding kmem offlines and removes the device's memory blocks."""
+    memory = machine.sys / "devices/system/memory"
+    for index in _whole_blocks(machine, name):
+        state = memory / f"memory{index}/state"
+        if state.exists():
+            state.unlink()
+            state.parent.rmdir()
+
+
+# --- ndctl -------------------------------------------------------------------------------
+
+
+class _NamespaceView:
+    """One namespace as ndctl reads it from sysfs."""
+
+    def __init__(self, machine: FakeMachine, name: str) -> None:
+        self.machine = machine
+        self.name = name
+        self.dir = machine.namespace_dir(name)
+        holder = (self.dir / "holder").read_text().strip()
+        self.claim = self.dir.parent / holder if holder else None
+        self.mode = NS_ATTR_MODE[(self.dir / "mode").read_text().strip()]
+        self.labelled = (self.dir / "nstype").read_text().strip() == "5"
+        self.legacy = "e820" in str(self.dir)
+
+    @property
+    def enabled(self) -> bool:
+        if (self.dir / "driver").is_symlink():
+            return True
+        return self.claim is not None and (self.claim / "driver").is_symlink()
+
+    @property
+    def size(self) -> int:
+        if self.claim is not None:
+            return _int(self.claim / "size")
+        return _int(self.dir / "size")
+
+    @property
+    def chardev(self) -> str | None:
+        if self.claim is None:
+            return None
+        found = sorted(p.name for p in self.claim.glob("dax*.*"))
+        return found[0] if found else None
+
+    def to_json(self, verbose: bool) -> dict[str, Any]:
+        entry: dict[str, Any] = {"dev": self.name, "mode": self.mode}
+        if self.mode in ("fsdax", "devdax"):
+            entry["map"] = "mem" if self.legacy else "dev"
+        entry["size"] = self.size
+        if self.labelled or (self.claim is not None):
+            entry["uuid"] = "4992c6d9-7c19-4dc7-af56-e52f33c61846"
+            if self.size == 0:
+                entry["uuid"] = "00000000-0000-0000-0000-000000000000"
+        if verbose and self.labelled and self.size:
+            entry["raw_uuid"] = "a47d565d-94fb-4424-b3c5-f1e4a8ccae3a"
+        chardev = self.chardev
+        if chardev is not None and verbose:
+            entry["daxregion"] = self._daxregion(chardev)
+        elif chardev is not None:
+            entry["chardev"] = chardev
+        if self.mode != "devdax":
+            entry["sector_size"] = 512
+        if self.claim is not None:
+            entry["align"] = _int(self.claim / "align")
+        if self.enabled and self.mode != "devdax":
+            entry["blockdev"] = blockdev_name(self.name)
+        if not self.enabled:
+            entry["state"] = "disabled"
+        if verbose:
+            entry["numa_node"] = _int(self.dir / "numa_node")
+            entry["target_node"] = _int(self.dir / "numa_node")
+        return entry
+
+    def _daxregion(self, chardev: str) -> dict[str, Any]:
+        assert self.claim is not None
+        device = _dax_json(self.machine, chardev)
+        region = self.claim / "dax_region"
+        return {
+            "id": _int(region / "id"),
+            "size": device["size"],
+            "align": device["align"],
+            "devices": [device],
+        }
+
+
+def _namespace_names(machine: FakeMachine) -> list[str]:
+    """Regions in order, each region's namespaces newest first (source: the guest)."""
+    names = [p.name for p in (machine.sys / "bus/nd/devices").glob("namespace*")]
+    return sorted(names, key=lambda n: (namespace_ids(n)[0], -namespace_ids(n)[1]))
 
 
 def ndctl(machine: FakeMachine, behaviour: str, args: list[str]) -> int:
     if args[:1] == ["--version"]:
         print(VERSION)
         return 0
-    names = sorted(p.name for p in (machine.sys / "bus/nd/devices").glob("namespace*"))
+    names = _namespace_names(machine)
     if args[:1] == ["list"]:
-        _print_json([_namespace_json(machine, n) for n in names], human="-u" in args)
+        idle = "-i" in args or "--idle" in args
+        verbose = "-v" in args or "--verbose" in args
+        views = [_NamespaceView(machine, n) for n in names]
+        entries = [v.to_json(verbose) for v in views if idle or v.enabled]
+        _print_json(entries, human="-u" in args)
         return 0
     if args[:1] == ["create-namespace"]:
         return _create_namespace(machine, behaviour, args[1:], names)
@@ -205,17 +366,46 @@ def _create_namespace(
         return ENXIO
     if "--force" not in args and "-f" not in args:
         sys.stderr.write(
-            f"  Error: {target} is active, specify --force for re-configuration\n"
-            "failed to reconfigure namespace: Device or resource busy\n"
+            f"  Error: {target} is active, specify --force for re-configuration\n{NDCTL_BUSY}"
         )
         return EBUSY
-    if behaviour == "busy":
-        sys.stderr.write("failed to reconfigure namespace: Device or resource busy\n")
-        return EBUSY
+    view = _NamespaceView(machine, target)
+    refused = _reconfig_refusal(machine, view, mode, behaviour)
+    if refused is not None:
+        message, code = refused
+        sys.stderr.write(message)
+        return code
     if behaviour != "liar":
         machine.set_namespace_mode(target, mode)
-    print(json.dumps(_namespace_json(machine, target), indent=2).replace("/", "\\/"))
+    print(json.dumps(_NamespaceView(machine, target).to_json(True), indent=2).replace("/", "\\/"))
     return 0
+
+
+def _reconfig_refusal(
+    machine: FakeMachine, view: _NamespaceView, mode: str, behaviour: str
+) -> tuple[str, int] | None:
+    """Why real ndctl stops before changing anything (source: the guest)."""
+    if view.size == 0:
+        return f"  Error: '--size=' must be >= 16MiB for '{mode}' mode\n\n{NDCTL_EINVAL}", EINVAL
+    start = _int(view.dir / "resource")
+    if not view.enabled and (start | _int(view.dir / "size")) % (2 * 1024 * 1024):
+        return (
+            f"  Error: create namespace: region{namespace_ids(view.name)[0]}: align setting is "
+            f"0x1000000 size {_int(view.dir / 'size'):#x} is misaligned\n\n"
+        ), EINVAL
+    chardev = view.chardev
+    if chardev is not None and machine.dax_mode(chardev) == "system-ram":
+        return NDCTL_BUSY, EBUSY
+    if behaviour == "busy" or _mounted(machine, view):
+        return NDCTL_BUSY, EBUSY
+    return None
+
+
+def _mounted(machine: FakeMachine, view: _NamespaceView) -> bool:
+    """ndctl's O_EXCL open of the block device fails while it is mounted (source: the guest)."""
+    device = f"/dev/{blockdev_name(view.name)}"
+    mounts = (machine.root / "proc/mounts").read_text().split("\n")
+    return any(line.split(" ")[0] == device for line in mounts if line)
 
 
 def main(tool: str, config_path: str, args: list[str]) -> int:

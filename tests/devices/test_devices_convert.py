@@ -29,7 +29,7 @@ def test_without_yes_nothing_runs(machine: FakeMachine, fake_tools: FakeTools, c
     assert machine.dax_mode("dax0.0") == "system-ram"
     assert "daxctl reconfigure-device --mode=devdax dax0.0" in out
     assert "Current mode: system-ram" in out
-    assert "destroys all data on /dev/dax0.0" in out
+    assert "Data:         /dev/dax0.0 comes back with what the kernel left in the memory" in out
 
 
 def test_plan_as_json(machine: FakeMachine, fake_tools: FakeTools, cli: Cli) -> None:
@@ -304,7 +304,7 @@ def test_refuses_a_famfs_superblock(machine: FakeMachine, fake_tools: FakeTools,
 
 
 def test_superblock_on_pmem_is_read(machine: FakeMachine) -> None:
-    machine.add_namespace("namespace0.0", mode="fsdax")
+    machine.add_namespace("namespace0.0", mode="raw")
     machine.write_dev("/dev/pmem0", magic=FAMFS_MAGIC)
     assert [f.check for f in plan("/dev/pmem0", "devdax", root=machine.root).blocking] == [
         "superblock"

@@ -236,3 +236,28 @@ def test_a_ram_sized_for_the_guide(guide_host: FakeMachine) -> None:
     # 40 GiB of RAM; the guide's memmap=8G!8G fits and is 2 MiB aligned.
     assert 8 * GiB + 8 * GiB <= 40 * GiB
     assert check_host(guide_host.root) == []
+
+
+def test_fh002_hint_fits_a_small_machine(machine: FakeMachine) -> None:
+    """A 256 MiB guest booted with ``memmap=64M!2G``: RAM ends at 0xffdffff."""
+    machine.set_firmware_memmap(
+        [
+            (0x0, 0x9FBFF, "System RAM"),
+            (0x9FC00, 0x9FFFF, "Reserved"),
+            (0xF0000, 0xFFFFF, "Reserved"),
+            (0x100000, 0xFFDFFFF, "System RAM"),
+            (0xFFE0000, 0xFFFFFFF, "Reserved"),
+        ]
+    )
+    machine.set_cmdline("console=ttyS0 memmap=64M!2G")
+    [finding] = [f for f in check_host(machine.root) if f.code == "FH002"]
+    assert finding.hint is not None
+    assert "memmap=64M!128M" in finding.hint
+    assert "no System RAM range that large" not in finding.hint
+
+
+def test_fh002_hint_when_nothing_fits(machine: FakeMachine) -> None:
+    machine.set_firmware_memmap([(0x100000, 0xFFDFFFF, "System RAM")])
+    machine.set_cmdline("memmap=512M!2G")
+    [finding] = [f for f in check_host(machine.root) if f.code == "FH002"]
+    assert finding.hint == "this machine has no System RAM range that large: use a smaller size"

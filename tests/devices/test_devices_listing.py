@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from devices_fake_machine import FakeMachine, GiB
+import pytest
+from devices_fake_machine import FakeMachine, GiB, MiB
 from devices_fake_tools import Cli, FakeTools
 
 from famfs_xml.core.inventory import Inventory
-from famfs_xml.host.devices import devices_to_json, format_size, format_table, list_devices
+from famfs_xml.host.devices import (
+    devices_to_json,
+    format_size,
+    format_table,
+    list_devices,
+    read_inventory,
+)
 from famfs_xml.host.namespaces import list_namespaces, namespaces_from_ndctl_json
 from famfs_xml.host.tools import run_tool
 
@@ -57,7 +64,7 @@ def test_pmem_namespaces_from_sysfs(machine: FakeMachine) -> None:
 def test_pmem_namespaces_from_ndctl(machine: FakeMachine, fake_tools: FakeTools) -> None:
     machine.add_namespace("namespace0.0", mode="fsdax")
     namespaces = list_namespaces(machine.root, fake_tools.path("ndctl"))
-    assert fake_tools.calls == [["ndctl", "list", "-N", "-v"]]
+    assert fake_tools.calls == [["ndctl", "list", "-N", "-i", "-v"]]
     assert [(n.name, n.mode, n.blockdev) for n in namespaces] == [
         ("namespace0.0", "fsdax", "pmem0")
     ]
@@ -172,4 +179,94 @@ def test_usage_errors_of_the_tools_are_named(fake_tools: FakeTools) -> None:
     assert result.describe_failure() == (
         "daxctl failed with exit 129 (usage error): "
         "error: a 'align', 'mode' or 'size' option is required"
+    )
+
+
+# --- as a real 6.1 kernel shows them (tests/devices/guest-recordings.md) ------------
+
+
+def test_a_misaligned_legacy_namespace_is_listed_as_disabled(
+    machine: FakeMachine, cli: Cli
+) -> None:
+    """``memmap=31M!161M``: no driver, no /dev/pmem0; the kernel: misaligned, unable to map."""
+    machine.add_disabled_namespace("namespace0.0")
+    listing = read_inventory(machine.root, ndctl=None)
+    [namespace] = listing.namespaces
+    assert (namespace.name, namespace.mode, namespace.size) == ("namespace0.0", "fsdax", 31 * MiB)
+    assert not namespace.enabled
+    assert namespace.disabled is not None
+    assert "0xa100000-0xbffffff is not 2 MiB aligned" in namespace.disabled
+
+    result = cli("devices", "--json", "--root", str(machine.root))
+    data = json.loads(result.stdout)
+    assert data["devices"] == []  # no device node: nothing a version-1 reader can use
+    [entry] = data["namespaces"]
+    assert (entry["name"], entry["state"], entry["paths"]) == ("namespace0.0", "disabled", [])
+    assert "not 2 MiB aligned" in entry["reason"]
+
+    text = cli("devices", "--root", str(machine.root)).stdout
+    assert "namespace0.0" in text
+    assert "namespace0.0 is disabled: no driver is bound" in text
+
+
+def test_ndctl_is_asked_for_disabled_namespaces_too(
+    machine: FakeMachine, fake_tools: FakeTools
+) -> None:
+    """Real ndctl leaves a disabled namespace out of ``list -N`` unless given ``-i``."""
+    machine.add_disabled_namespace("namespace0.0")
+    namespaces = list_namespaces(machine.root, fake_tools.path("ndctl"))
+    assert fake_tools.calls == [["ndctl", "list", "-N", "-i", "-v"]]
+    assert [(n.name, n.enabled) for n in namespaces] == [("namespace0.0", False)]
+
+
+def test_an_empty_seed_namespace_is_listed_as_such(machine: FakeMachine) -> None:
+    """After ``ndctl init-labels`` the region offers namespace0.0 of size 0, no driver."""
+    machine.add_seed_namespace("namespace0.0")
+    listing = read_inventory(machine.root, ndctl=None)
+    [namespace] = listing.namespaces
+    assert namespace.size == 0
+    assert namespace.disabled is not None and "size 0" in namespace.disabled
+    entry = devices_to_json(listing.devices, listing.namespaces)["namespaces"][0]
+    assert (entry["state"], entry["size"]) == ("disabled", 0)
+
+
+def test_live_namespaces_are_enabled_in_the_json(machine: FakeMachine) -> None:
+    machine.add_namespace("namespace0.0", mode="raw", size=64 * MiB)
+    machine.add_namespace("namespace1.0", mode="devdax", size=64 * MiB)
+    listing = read_inventory(machine.root, ndctl=None)
+    entries = devices_to_json(listing.devices, listing.namespaces)["namespaces"]
+    assert [(e["name"], e["state"], e["paths"]) for e in entries] == [
+        ("namespace0.0", "enabled", ["/dev/pmem0"]),
+        ("namespace1.0", "enabled", ["/dev/dax1.0"]),
+    ]
+    assert "reason" not in entries[0]
+
+
+@pytest.mark.parametrize("with_devices", [False, True])
+def test_version_1_readers_still_read_the_json(
+    with_devices: bool, machine: FakeMachine, cli: Cli
+) -> None:
+    """``--inventory`` reads the devices and passes over the new ``namespaces`` key."""
+    machine.add_disabled_namespace("namespace0.0")
+    if with_devices:
+        machine.add_namespace("namespace1.0", mode="fsdax", size=64 * MiB)
+    text = cli("devices", "--json", "--root", str(machine.root)).stdout
+    inventory = Inventory.from_json_text(text, source="devices --json")
+    assert [d.path for d in inventory] == (["/dev/pmem1"] if with_devices else [])
+
+
+def test_namespaces_are_in_natural_order_from_ndctl_and_from_sysfs(
+    machine: FakeMachine, fake_tools: FakeTools
+) -> None:
+    machine.add_labelled_region()
+    machine.add_namespace("namespace10.0", mode="raw", size=64 * MiB)
+    from_ndctl = read_inventory(machine.root, ndctl=fake_tools.path("ndctl"))
+    from_sysfs = read_inventory(machine.root, ndctl=None)
+    expected = ["namespace0.0", "namespace0.1", "namespace0.2", "namespace10.0"]
+    assert [n.name for n in from_ndctl.namespaces] == expected
+    assert [n.name for n in from_sysfs.namespaces] == expected
+    assert [d.path for d in from_ndctl.devices] == [d.path for d in from_sysfs.devices]
+    assert [d.path for d in from_sysfs.devices] == ["/dev/pmem0", "/dev/pmem0.1", "/dev/pmem10"]
+    assert format_table(from_ndctl.devices, from_ndctl.namespaces) == format_table(
+        from_sysfs.devices, from_sysfs.namespaces
     )

@@ -21,6 +21,7 @@ def troubled_host(guide_host: FakeMachine) -> FakeMachine:
     guide_host.add_dax("dax1.0", mode="system-ram")
     guide_host.add_dax("dax2.0", mode=None)
     guide_host.add_namespace("namespace3.0", mode="fsdax")
+    guide_host.add_disabled_namespace("namespace4.0")  # memmap=31M!161M: misaligned
     return guide_host
 
 
