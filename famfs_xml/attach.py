@@ -26,7 +26,12 @@ from lxml import etree
 from famfs_xml.core import units
 from famfs_xml.core.findings import Edit, Finding
 from famfs_xml.core.inventory import DeviceFacts
-from famfs_xml.lint.checks.arithmetic import current_after, first_cell, lowest_free_slot
+from famfs_xml.lint.checks.arithmetic import (
+    current_after,
+    first_cell,
+    lowest_free_slot,
+    max_memory_for,
+)
 from famfs_xml.lint.document import Document
 from famfs_xml.lint.domain import Domain, Element, MemoryDevice, build, format_cpuset
 from famfs_xml.lint.edits import EditError, Editor, Node, apply_edits, choose_unit
@@ -410,8 +415,9 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
     memory = domain.memory
     try:
         # maxMemory and its slots
+        max_memory_after = max_memory_for(memory_after)
         if domain.max_memory_element is None:
-            attributes, value = _size_attributes(memory_after, domain.memory_unit)
+            attributes, value = _size_attributes(max_memory_after, domain.memory_unit)
             edits.append(
                 _insert_max_memory(
                     editor,
@@ -424,7 +430,7 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
             if max_memory is None:
                 raise AttachError(f"{doc.path}: <maxMemory> has no readable size")
             if max_memory.bytes < memory_after:
-                edits += editor.set_size(max_memory, memory_after, domain.memory_unit)
+                edits += editor.set_size(max_memory, max_memory_after, domain.memory_unit)
             if domain.slots is None or domain.slots < slots_wanted:
                 edits.append(
                     editor.set_attribute(

@@ -415,3 +415,44 @@ def test_a_comment_over_memory_stays_with_it() -> None:
         b'  <!-- famfs-xml: disable=FX104 reason="x" -->\n  <!-- two -->\n'
         b"  <memory unit='KiB'>12582912</memory>"
     ) in after
+
+
+DECIMAL_CELL = b"""<domain type='qemu'>
+  <name>x</name>
+  <memory unit='MB'>256</memory>
+  <currentMemory unit='MB'>256</currentMemory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <cpu mode='maximum'>
+    <numa>
+      <cell id='0' cpus='0' memory='256' unit='MB'/>
+    </numa>
+  </cpu>
+  <devices>
+  </devices>
+</domain>
+"""
+
+
+def test_max_memory_over_a_decimal_cell_is_whole_mib() -> None:
+    """A cell in MB (250000 KiB) plus the device is no whole MiB: attach rounds the
+    <maxMemory> it writes up to whole MiB, as QEMU runs it, instead of writing a size that
+    FX107 reports on the line attach itself wrote."""
+    after = attach(DECIMAL_CELL, DeviceSpec(DAX, 64 * units.MiB, 2 * units.MiB, 16 * units.MiB))
+    written = sizes(after)
+    assert written["memory"] == 256 * 1000 * 1000 + 64 * units.MiB
+    assert written["max_memory"] % units.MiB == 0
+    assert written["memory"] <= written["max_memory"] < written["memory"] + units.MiB
+    assert not [f for f in problems(after) if f.code == "FX107" and "maxMemory" in f.message]
+
+
+def test_fx101_fix_writes_whole_mib() -> None:
+    """The same for the <maxMemory> that FX101's fix adds."""
+    attached = attach(DECIMAL_CELL, DeviceSpec(DAX, 64 * units.MiB, 2 * units.MiB, 16 * units.MiB))
+    without = re.sub(rb"\s*<maxMemory[^>]*>[^<]*</maxMemory>", b"", attached)
+    assert [f.code for f in problems(without)].count("FX101") == 1
+    fixed = api.fix_text(without)
+    assert sizes(fixed)["max_memory"] % units.MiB == 0
+    assert not [
+        f for f in problems(fixed) if f.code in ("FX101", "FX107") and "maxMemory" in f.message
+    ]

@@ -24,6 +24,12 @@ def required_total(domain: Domain) -> int | None:
     return None if domain.memory is None else domain.memory.bytes
 
 
+def max_memory_for(total: int) -> int:
+    """The ``<maxMemory>`` to write for a memory ``total``: rounded up to whole MiB, which
+    is what QEMU runs on x86 (FX107), so that a fix never writes a size FX107 reports."""
+    return -(-total // units.MiB) * units.MiB
+
+
 def numa_includes_devices(domain: Domain) -> bool:
     """FX202's pattern: the NUMA cells equal ``<memory>`` while memory devices exist, as if
     the cells had been sized to the whole memory, devices included (whatever ``<maxMemory>``

@@ -13,6 +13,7 @@ from famfs_xml.core.findings import Applicability, Edit, Finding, Fix, Severity
 from famfs_xml.lint.checks.arithmetic import (
     cells_total,
     current_after,
+    max_memory_for,
     numa_includes_devices,
     required_total,
     slots_needed,
@@ -29,7 +30,8 @@ def check_maxmemory_missing(ctx: RuleContext) -> Iterator[Finding]:
     domain = ctx.domain
     if not domain.memory_devices or domain.max_memory_element is not None:
         return
-    total = required_total(domain)
+    required = required_total(domain)
+    total = None if required is None else max_memory_for(required)
     memory_element = domain.memory_element
 
     def build() -> list[Edit]:
@@ -105,6 +107,7 @@ def check_maxmemory_too_small(ctx: RuleContext) -> Iterator[Finding]:
     max_memory = domain.max_memory
     what = "NUMA cells + memory devices" if domain.cells else "<memory>"
     shown, needed = units.distinct(max_memory.bytes, total)
+    wanted = max_memory_for(total)
     yield ctx.finding(
         "FX103",
         max_memory.element,
@@ -112,8 +115,8 @@ def check_maxmemory_too_small(ctx: RuleContext) -> Iterator[Finding]:
         '"maximum memory size must be equal or greater than the actual memory size"',
         fix=_total_fix(
             ctx,
-            f"set maxMemory to {units.exact(total)}",
-            lambda: ctx.editor.set_size(max_memory, total, domain.memory_unit),
+            f"set maxMemory to {units.exact(wanted)}",
+            lambda: ctx.editor.set_size(max_memory, wanted, domain.memory_unit),
         ),
     )
 
