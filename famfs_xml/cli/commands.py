@@ -31,7 +31,7 @@ class UsageFailure(Exception):
     """A problem with what the user asked for: one line on stderr, exit 2."""
 
 
-def _say(line: str) -> None:
+def say(line: str) -> None:
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
 
@@ -45,18 +45,18 @@ def guarded(action: Callable[[], int], describe: Callable[[Exception], str | Non
     try:
         return action()
     except UsageFailure as exc:
-        _say(f"famfs-xml: error: {exc}")
+        say(f"famfs-xml: error: {exc}")
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
         message = describe(exc)
         if message is not None:
-            _say(f"famfs-xml: error: {message}")
+            say(f"famfs-xml: error: {message}")
             return EXIT_ERROR
         if os.environ.get("FAMFS_XML_DEBUG"):
             raise
-        _say(f"famfs-xml: internal error: {type(exc).__name__}: {exc}")
+        say(f"famfs-xml: internal error: {type(exc).__name__}: {exc}")
         return EXIT_ERROR
 
 
@@ -182,7 +182,7 @@ def check_schema(schemas: Path | None, verbose: bool) -> None:
     if schemas is not None:
         raise UsageFailure(f"no libvirt domain schema (domain.rng) in {schemas}")
     if verbose:
-        _say(
+        say(
             "famfs-xml: note: FX901 skipped: libvirt's domain schema was not found "
             "(install libvirt's client tools or pass --libvirt-schemas DIR)"
         )
@@ -236,7 +236,7 @@ def render_report(
     return text
 
 
-def _exit_code(
+def exit_code_of(
     result: RunResult,
     fail_on: Severity,
     *,
@@ -247,7 +247,7 @@ def _exit_code(
     from famfs_xml.lint.engine import fails
 
     for error in result.errors:
-        _say(f"famfs-xml: error: {error}")
+        say(f"famfs-xml: error: {error}")
     if result.errors:
         return EXIT_ERROR
     if changed_fails and any(r.changed for r in result.files):
@@ -274,7 +274,7 @@ def lint(paths: list[str], args: LintArgs) -> int:
         result, "lint", report_format(args.output_format), statistics=args.statistics
     )
     emit(report, args.output)
-    return _exit_code(result, settings.fail_on, exit_zero=args.exit_zero)
+    return exit_code_of(result, settings.fail_on, exit_zero=args.exit_zero)
 
 
 def fix(paths: list[str], args: FixArgs) -> int:
@@ -292,11 +292,11 @@ def fix(paths: list[str], args: FixArgs) -> int:
     start_up_done()
     result = fix_paths(paths, settings.options, diff=args.diff, only_domains=args.only_domains)
     for note in result.notes:
-        _say(f"famfs-xml: note: {note}")
+        say(f"famfs-xml: note: {note}")
     if args.diff:
         sys.stdout.write("".join(result.diffs))
         for error in result.errors:
-            _say(f"famfs-xml: error: {error}")
+            say(f"famfs-xml: error: {error}")
         if result.errors:
             return EXIT_ERROR
         return EXIT_FINDINGS if result.diffs else EXIT_OK
@@ -312,4 +312,4 @@ def fix(paths: list[str], args: FixArgs) -> int:
         show_fixes=args.show_fixes,
     )
     emit(report, args.output, to_stderr=to_stdout)
-    return _exit_code(result, settings.fail_on, changed_fails=args.exit_non_zero_on_fix)
+    return exit_code_of(result, settings.fail_on, changed_fails=args.exit_non_zero_on_fix)

@@ -13,13 +13,13 @@ from famfs_xml.cli.commands import (
     EXIT_OK,
     Selection,
     UsageFailure,
-    _exit_code,
-    _say,
     check_targets,
     emit,
+    exit_code_of,
     render_report,
     report_format,
     rule_settings,
+    say,
     settings_for,
     start_up_done,
 )
@@ -71,7 +71,7 @@ def lint(names: list[str], args: LintArgs) -> int:
         result = lint_domains(domains, settings.options)
         output_format = report_format(args.output_format)
         emit(render_report(result, "lint", output_format, statistics=args.statistics), args.output)
-        return _exit_code(result, settings.fail_on, exit_zero=args.exit_zero)
+        return exit_code_of(result, settings.fail_on, exit_zero=args.exit_zero)
 
     return _with_domains(names, args, False, work)
 
@@ -103,7 +103,9 @@ def fix(names: list[str], args: FixArgs) -> int:
             show_fixes=args.show_fixes,
         )
         emit(report, args.output)
-        return _exit_code(outcome.result, settings.fail_on, changed_fails=args.exit_non_zero_on_fix)
+        return exit_code_of(
+            outcome.result, settings.fail_on, changed_fails=args.exit_non_zero_on_fix
+        )
 
     return _with_domains(names, args, True, work)
 
@@ -142,7 +144,7 @@ def _changed(outcome: LiveOutcome, diff: bool, fail_on: Severity) -> int:
     _tell(outcome, to_stderr=False)
     if outcome.result.findings:
         emit(text.render(outcome.result, "lint"), None)
-    return _exit_code(outcome.result, fail_on)
+    return exit_code_of(outcome.result, fail_on)
 
 
 def _tell(outcome: LiveOutcome, *, to_stderr: bool) -> None:
@@ -156,7 +158,7 @@ def _diff_exit(outcome: LiveOutcome) -> int:
     sys.stdout.write("".join(outcome.result.diffs))
     sys.stdout.flush()
     for error in outcome.result.errors:
-        _say(f"famfs-xml: error: {error}")
+        say(f"famfs-xml: error: {error}")
     if outcome.result.errors:
         return EXIT_ERROR
     return EXIT_FINDINGS if any(outcome.result.diffs) else EXIT_OK
