@@ -1,0 +1,48 @@
+"""Rule gaps and wording found on domains that clients and management stacks write.
+
+Each test names libvirt 9.0's or QEMU 7.2's measured behaviour that the rule must match.
+"""
+
+from __future__ import annotations
+
+from famfs_xml import api
+from famfs_xml.core.findings import Applicability, Finding, Severity
+from famfs_xml.core.inventory import BackingDevice, Inventory
+from tests.samples import GUIDE_VM
+
+MiB = 1024 * 1024
+
+
+def _findings(text: str, code: str, **kwargs: object) -> list[Finding]:
+    return [f for f in api.lint_text(text, **kwargs) if f.code == code]  # type: ignore[arg-type]
+
+
+# -- FX302: a multiple of the device alignment starts ------------------------------------
+
+
+def _aligned(alignsize: str, label: str = "<size unit='KiB'>128</size>") -> str:
+    text = GUIDE_VM.replace("<alignsize unit='MiB'>2</alignsize>", alignsize)
+    return text.replace("<size unit='MiB'>16</size>", label)
+
+
+def test_a_multiple_of_the_device_alignment_is_a_warning_about_the_usable_size() -> None:
+    """oVirt writes 128 MiB (the x86 memory hotplug block) when ndctl names no alignment."""
+    facts = Inventory([BackingDevice("/dev/dax1.0", "dax", size=8 * 1024 * MiB, align=2 * MiB)])
+    [finding] = _findings(
+        _aligned("<alignsize unit='KiB'>131072</alignsize>"), "FX302", facts=facts
+    )
+    assert finding.severity is Severity.WARNING
+    assert "needs 2 MiB" not in finding.message
+    assert "(8064 MiB instead of 8190 MiB)" in finding.message
+    assert finding.fix is not None and finding.fix.applicability is Applicability.UNSAFE
+
+
+def test_a_multiple_that_loses_nothing_is_fine() -> None:
+    text = _aligned("<alignsize unit='MiB'>16</alignsize>", "<size unit='MiB'>16</size>")
+    assert _findings(text, "FX302") == []
+
+
+def test_a_smaller_alignment_on_a_dax_device_is_still_an_error() -> None:
+    [finding] = _findings(_aligned("<alignsize unit='KiB'>4</alignsize>"), "FX302")
+    assert finding.severity is Severity.ERROR
+    assert "the dax device /dev/dax1.0 needs 2 MiB" in finding.message
