@@ -46,3 +46,26 @@ def test_a_smaller_alignment_on_a_dax_device_is_still_an_error() -> None:
     [finding] = _findings(_aligned("<alignsize unit='KiB'>4</alignsize>"), "FX302")
     assert finding.severity is Severity.ERROR
     assert "the dax device /dev/dax1.0 needs 2 MiB" in finding.message
+
+
+# -- FX402: libvirt asks for ACPI with UEFI on x86 only ------------------------------------
+
+AARCH64 = """<domain type='kvm'>
+  <name>arm-vm</name>
+  <memory unit='GiB'>2</memory>
+  <vcpu>2</vcpu>
+  <os firmware='efi'>
+    <type arch='aarch64' machine='virt'>hvm</type>
+  </os>
+  <features>
+    <gic version='3'/>
+  </features>
+  <devices/>
+</domain>
+"""
+
+
+def test_uefi_without_acpi_is_fine_on_aarch64() -> None:
+    assert _findings(AARCH64, "FX402") == []
+    x86 = AARCH64.replace("arch='aarch64' machine='virt'", "arch='x86_64' machine='q35'")
+    assert [f.severity for f in _findings(x86, "FX402")] == [Severity.ERROR]
