@@ -5,6 +5,8 @@ Each test names libvirt 9.0's or QEMU 7.2's measured behaviour that the rule mus
 
 from __future__ import annotations
 
+import pytest
+
 from famfs_xml import api
 from famfs_xml.core.findings import Applicability, Finding, Severity
 from famfs_xml.core.inventory import BackingDevice, Inventory
@@ -69,3 +71,64 @@ def test_uefi_without_acpi_is_fine_on_aarch64() -> None:
     assert _findings(AARCH64, "FX402") == []
     x86 = AARCH64.replace("arch='aarch64' machine='virt'", "arch='x86_64' machine='q35'")
     assert [f.severity for f in _findings(x86, "FX402")] == [Severity.ERROR]
+
+
+# -- FX208: <numatune><memory> as libvirt 9.0 parses it ---------------------------------
+
+NUMATUNE = """<domain type='kvm'>
+  <name>tuned</name>
+  <memory unit='MiB'>256</memory>
+  <vcpu{vcpu}>2</vcpu>
+  <numatune>
+    {memory}
+  </numatune>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+  </os>
+  <devices/>
+</domain>
+"""
+
+
+@pytest.mark.parametrize(
+    ("vcpu", "memory", "libvirt_says"),
+    [
+        # measured with `virsh define` on libvirt 9.0
+        ("", "<memory mode='strict' nodeset='0,^0'/>", "Invalid value of 'nodeset': 0,^0"),
+        ("", "<memory mode='strict' nodeset='0-70000'/>", "Failed to parse bitmap '0-70000'"),
+        ("", "<memory mode='strict'/>", "must be set if 'placement' is 'static'"),
+        (
+            " placement='auto'",
+            "<memory mode='interleave' placement='static'/>",
+            "must be set if 'placement' is 'static'",
+        ),
+    ],
+)
+def test_numatune_memory_libvirt_rejects(vcpu: str, memory: str, libvirt_says: str) -> None:
+    [finding] = _findings(NUMATUNE.format(vcpu=vcpu, memory=memory), "FX208")
+    assert finding.severity is Severity.ERROR
+    assert libvirt_says in finding.message
+    assert finding.line == 6  # the <memory> element
+
+
+@pytest.mark.parametrize(
+    ("vcpu", "memory"),
+    [
+        (" placement='auto'", "<memory mode='strict'/>"),  # placement follows the vCPUs: auto
+        ("", "<memory mode='strict' placement='auto'/>"),
+        ("", "<memory nodeset='0'/>"),
+    ],
+)
+def test_numatune_memory_libvirt_accepts(vcpu: str, memory: str) -> None:
+    assert _findings(NUMATUNE.format(vcpu=vcpu, memory=memory), "FX208") == []
+
+
+def test_numatune_memnode_nodeset_naming_no_host_node() -> None:
+    memnode = "<memnode cellid='0' mode='strict' nodeset='0,^0'/>"
+    text = NUMATUNE.format(vcpu="", memory=memnode).replace(
+        "  <devices/>",
+        "  <cpu>\n    <numa>\n      <cell id='0' cpus='0-1' memory='256' unit='MiB'/>\n"
+        "    </numa>\n  </cpu>\n  <devices/>",
+    )
+    [finding] = _findings(text, "FX208")
+    assert "Invalid value of 'nodeset': 0,^0" in finding.message  # libvirt 9.0's words

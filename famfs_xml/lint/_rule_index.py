@@ -33,7 +33,7 @@ RULES: tuple[tuple[str, str, str, str, str, tuple[str, ...]], ...] = (
     ('FX205', 'numa-without-cells', 'error', 'none', 'A `<numa>` element has no `<cell>`.', ('libvirt',)),
     ('FX206', 'numa-distance-sibling', 'error', 'none', "A NUMA cell's `<distances>` names a sibling cell that does not exist.", ('libvirt',)),
     ('FX207', 'hugepage-nodeset', 'error', 'none', 'A hugepage `nodeset` names a guest node that does not exist, or two page sizes both apply to all memory.', ('libvirt',)),
-    ('FX208', 'numatune-memnode', 'error', 'none', 'A `<numatune><memnode>` names a guest NUMA cell that does not exist, or conflicts with `<memory>`.', ('libvirt',)),
+    ('FX208', 'numatune-memnode', 'error', 'none', '`<numatune>` that libvirt refuses: a `<memnode>` for a missing cell or in conflict with `<memory>`, a host nodeset that names no node, or static placement without a nodeset.', ('libvirt',)),
     ('FX301', 'nvdimm-access-not-shared', 'error', 'safe', "An nvdimm lacks `access='shared'`.", ('famfs',)),
     ('FX302', 'nvdimm-alignsize', 'error', 'safe', "An nvdimm's `alignsize` is missing, not a power of two, or not the device's alignment (2 MiB).", ('famfs',)),
     ('FX303', 'nvdimm-pmem-missing', 'error', 'safe', "An nvdimm's `<source>` has no `<pmem/>`.", ('famfs',)),

@@ -232,6 +232,10 @@ def check_numatune_memnodes(ctx: RuleContext) -> Iterator[Finding]:
     if numatune is None:
         return
     memory = numatune.find("memory")
+    if memory is not None:
+        problem = _numatune_memory_problem(ctx, memory)
+        if problem is not None:
+            yield ctx.finding("FX208", memory, problem)
     memnodes = numatune.findall("memnode")
     cells = len(ctx.domain.cells)
     for memnode in memnodes:
@@ -254,5 +258,45 @@ def check_numatune_memnodes(ctx: RuleContext) -> Iterator[Finding]:
                 "on none of them"
             )
         else:
-            continue
+            problem = _nodeset_problem(memnode.get("nodeset"))
+            if problem is None:
+                continue
+            problem = f"<memnode cellid='{cellid}'> {problem}"
         yield ctx.finding("FX208", memnode, problem)
+
+
+def _numatune_memory_problem(ctx: RuleContext, memory: Element) -> str | None:
+    nodeset = memory.get("nodeset")
+    if nodeset is not None:
+        problem = _nodeset_problem(nodeset)
+        return None if problem is None else f"<numatune><memory> {problem}"
+    placement = memory.get("placement")
+    vcpu = ctx.domain.vcpu_element
+    if placement is None:
+        # libvirt places the memory where it places the vCPUs: static unless they are 'auto'
+        automatic = vcpu is not None and vcpu.get("placement") == "auto"
+        placement = "auto" if automatic else "static"
+        why = "no nodeset and no placement, so placement is static (as for <vcpu>)"
+    else:
+        why = f"placement='{placement}' but no nodeset"
+    if placement != "static":
+        return None
+    return (
+        f'<numatune><memory> has {why}; libvirt refuses: "nodeset for NUMA memory '
+        "tuning must be set if 'placement' is 'static'\""
+    )
+
+
+def _nodeset_problem(nodeset: str | None) -> str | None:
+    """libvirt's verdict on a host nodeset, worded for a finding; None when it parses."""
+    if nodeset is None:
+        return None
+    nodes = parse_cpuset(nodeset)
+    if nodes is None:
+        return f"has nodeset='{nodeset}'; libvirt refuses: \"Failed to parse bitmap '{nodeset}'\""
+    if not nodes:
+        return (
+            f"has nodeset='{nodeset}', which names no host node; libvirt refuses: "
+            f"\"Invalid value of 'nodeset': {nodeset}\""
+        )
+    return None
