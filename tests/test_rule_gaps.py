@@ -10,6 +10,7 @@ import pytest
 from famfs_xml import api
 from famfs_xml.core.findings import Applicability, Finding, Severity
 from famfs_xml.core.inventory import BackingDevice, Inventory
+from tests.conftest import FIXTURES
 from tests.samples import GUIDE_VM
 
 MiB = 1024 * 1024
@@ -132,3 +133,19 @@ def test_numatune_memnode_nodeset_naming_no_host_node() -> None:
     )
     [finding] = _findings(text, "FX208")
     assert "Invalid value of 'nodeset': 0,^0" in finding.message  # libvirt 9.0's words
+
+
+# -- FX901: the first schema error points at the element, not at 1:1 --------------------
+
+
+def test_schema_errors_point_at_the_element() -> None:
+    pytest.importorskip("lxml")
+    from famfs_xml.lint import libvirt_schema
+
+    if libvirt_schema.find_schema() is None:
+        pytest.skip("libvirt's schemas are not installed (package libvirt-clients)")
+    path = FIXTURES / "defects" / "FX205-numa-without-cells.xml"
+    findings = _findings(path.read_text(), "FX901", select=["FX901"])
+    assert findings, "libvirt's schema rejects a <numa> without cells"
+    cpu_line = path.read_text().splitlines().index("  <cpu mode='host-model' check='partial'>") + 1
+    assert [(f.line, f.column) for f in findings] == [(cpu_line, 3)] * len(findings)
