@@ -5,12 +5,14 @@ Each test names libvirt 9.0's or QEMU 7.2's measured behaviour that the rule mus
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from famfs_xml import api
 from famfs_xml.core.findings import Applicability, Finding, Severity
 from famfs_xml.core.inventory import BackingDevice, Inventory
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, Cli
 from tests.samples import GUIDE_VM
 
 MiB = 1024 * 1024
@@ -149,3 +151,16 @@ def test_schema_errors_point_at_the_element() -> None:
     assert findings, "libvirt's schema rejects a <numa> without cells"
     cpu_line = path.read_text().splitlines().index("  <cpu mode='host-model' check='partial'>") + 1
     assert [(f.line, f.column) for f in findings] == [(cpu_line, 3)] * len(findings)
+
+
+# -- fix --diff on an absolute path ------------------------------------------------------
+
+
+def test_diff_of_an_absolute_path_has_git_style_names(cli: Cli, tmp_path: Path) -> None:
+    vm = tmp_path / "vm.xml"
+    vm.write_text(GUIDE_VM.replace(" access='shared'", ""))
+    result = cli("fix", "--diff", str(vm))
+    assert result.exit_code == 1
+    relative = str(vm).lstrip("/")
+    assert f"--- a/{relative}\n+++ b/{relative}\n" in result.stdout
+    assert "a//" not in result.stdout
