@@ -164,3 +164,30 @@ def test_diff_of_an_absolute_path_has_git_style_names(cli: Cli, tmp_path: Path) 
     relative = str(vm).lstrip("/")
     assert f"--- a/{relative}\n+++ b/{relative}\n" in result.stdout
     assert "a//" not in result.stdout
+
+
+# -- FX105: a missing <currentMemory> is what libvirt fills in itself ---------------------
+
+NO_CURRENT = GUIDE_VM.replace("  <currentMemory unit='GiB'>40</currentMemory>\n", "")
+
+
+def test_missing_current_memory_is_opt_in_info() -> None:
+    assert _findings(NO_CURRENT, "FX105") == []
+    assert b"currentMemory" not in api.fix_text(NO_CURRENT)
+    [finding] = _findings(NO_CURRENT, "FX105", extend_select=["FX105"])
+    assert finding.severity is Severity.INFO
+    fixed = api.fix_text(NO_CURRENT, extend_select=["FX105"]).decode()
+    assert "<currentMemory unit='GiB'>40</currentMemory>" in fixed
+
+
+def test_current_memory_above_memory_is_still_a_default_warning() -> None:
+    above = GUIDE_VM.replace("<currentMemory unit='GiB'>40<", "<currentMemory unit='GiB'>48<")
+    assert [f.severity for f in _findings(above, "FX105")] == [Severity.WARNING]
+
+
+def test_an_info_rule_named_by_prefix_or_tag_is_selected() -> None:
+    """The opt-in follows every selector form (as for info rules): FX1, ALL, a tag."""
+    for selector in ("FX1", "ALL", "current-memory-mismatch"):
+        assert [f.severity for f in _findings(NO_CURRENT, "FX105", select=[selector])] == [
+            Severity.INFO
+        ]

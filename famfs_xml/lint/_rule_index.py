@@ -22,7 +22,7 @@ RULES: tuple[tuple[str, str, str, str, str, tuple[str, ...]], ...] = (
     ('FX102', 'maxmemory-slots', 'error', 'safe', '`<maxMemory>` has no `slots`, zero slots, or fewer slots than dimm/nvdimm devices.', ('libvirt',)),
     ('FX103', 'maxmemory-too-small', 'error', 'safe', '`<maxMemory>` is smaller than the NUMA cells plus the memory devices.', ('libvirt',)),
     ('FX104', 'memory-total-mismatch', 'warning', 'safe', '`<memory>` differs from the NUMA cells plus the memory devices.', ('famfs',)),
-    ('FX105', 'current-memory-mismatch', 'warning', 'safe', '`<currentMemory>` is larger than `<memory>`, or missing while memory devices exist.', ('famfs',)),
+    ('FX105', 'current-memory-mismatch', 'warning', 'safe', '`<currentMemory>` is larger than `<memory>` (or, as opt-in info, missing while memory devices exist).', ('famfs',)),
     ('FX106', 'decimal-unit', 'warning', 'unsafe', 'A size uses a decimal unit such as `GB` where `GiB` was almost certainly meant.', ('famfs',)),
     ('FX107', 'memory-not-aligned', 'warning', 'none', 'A NUMA cell or `maxMemory` is not a multiple of 1 MiB, or a dimm/nvdimm size not a multiple of 2 MiB.', ('famfs',)),
     ('FX108', 'memory-size-missing', 'error', 'none', 'The domain has no memory size: no `<memory>` (or zero) and no NUMA cells.', ('libvirt',)),
