@@ -16,6 +16,7 @@ from tests.conftest import FIXTURES, Cli
 from tests.samples import GUIDE_VM
 
 MiB = 1024 * 1024
+DEVICES = GUIDE_VM[GUIDE_VM.index("    <!-- the shared") : GUIDE_VM.index("  </devices>")]
 
 
 def _findings(text: str, code: str, **kwargs: object) -> list[Finding]:
@@ -191,3 +192,51 @@ def test_an_info_rule_named_by_prefix_or_tag_is_selected() -> None:
         assert [f.severity for f in _findings(NO_CURRENT, "FX105", select=[selector])] == [
             Severity.INFO
         ]
+
+
+# -- FX102: libvirt 9.0 counts every memory device against slots ------------------------
+
+VIRTIO_PMEM = """    <memory model='virtio-pmem' access='shared'>
+      <source>
+        <path>/var/lib/libvirt/images/vpmem.img</path>
+      </source>
+      <target>
+        <size unit='GiB'>1</size>
+      </target>
+    </memory>
+"""
+
+
+def test_virtio_pmem_counts_against_slots_in_libvirt_9() -> None:
+    text = GUIDE_VM.replace("  </devices>", VIRTIO_PMEM + "  </devices>")
+    text = text.replace(
+        "<maxMemory slots='2' unit='GiB'>40<", "<maxMemory slots='1' unit='GiB'>41<"
+    )
+    text = text.replace("<memory unit='GiB'>40<", "<memory unit='GiB'>41<")
+    text = text.replace("<currentMemory unit='GiB'>40<", "<currentMemory unit='GiB'>41<")
+    text = text.replace("slot='1'/>", "slot='0'/>")
+    [finding] = _findings(text, "FX102")
+    # libvirt 9.0 refuses it; later releases (libvirt's own 10.7 test suite) accept it
+    assert finding.severity is Severity.WARNING
+    assert "libvirt 9.0" in finding.message
+    assert "memory device count '2' exceeds slots count '1'" in finding.message
+    assert finding.fix is not None and finding.fix.message == "set slots to 2"
+
+
+def test_explain_fx102_quotes_libvirt_9() -> None:
+    from famfs_xml.lint.catalog import load_catalog
+
+    explanation = load_catalog()["FX102"].explanation
+    assert "memory device count '2' exceeds slots count '1'" in explanation
+
+
+def test_attach_next_to_a_virtio_pmem_leaves_enough_slots_for_libvirt_9() -> None:
+    from famfs_xml.attach import DeviceSpec, attach_document
+    from famfs_xml.lint.document import load
+
+    text = GUIDE_VM.replace(DEVICES, VIRTIO_PMEM).replace("slots='2'", "slots='1'")
+    text = text.replace("memory='32' unit='GiB'", "memory='39' unit='GiB'")
+    spec = DeviceSpec("/dev/dax1.0", 8 * 1024 * MiB, 2 * MiB, 16 * MiB)
+    attached = attach_document(load(text.encode(), "vm.xml"), spec).after
+    assert _findings(attached.decode(), "FX102") == []
+    assert b"slots='2'" in attached

@@ -19,7 +19,7 @@ RULES: tuple[tuple[str, str, str, str, str, tuple[str, ...]], ...] = (
     ('FX005', 'qemu-namespace-missing', 'info', 'safe', 'The root does not declare `xmlns:qemu` (recipe advice).', ('famfs',)),
     ('FX006', 'unused-suppression', 'warning', 'safe', 'A suppression directive suppressed nothing, names an unknown rule, or cannot be read.', ('famfs',)),
     ('FX101', 'memory-device-without-maxmemory', 'error', 'safe', 'Memory devices are present but `<maxMemory>` is missing.', ('libvirt',)),
-    ('FX102', 'maxmemory-slots', 'error', 'safe', '`<maxMemory>` has no `slots`, zero slots, or fewer slots than dimm/nvdimm devices.', ('libvirt',)),
+    ('FX102', 'maxmemory-slots', 'error', 'safe', '`<maxMemory>` has no `slots`, zero slots, or fewer slots than libvirt 9.0 counts memory devices.', ('libvirt',)),
     ('FX103', 'maxmemory-too-small', 'error', 'safe', '`<maxMemory>` is smaller than the NUMA cells plus the memory devices.', ('libvirt',)),
     ('FX104', 'memory-total-mismatch', 'warning', 'safe', '`<memory>` differs from the NUMA cells plus the memory devices.', ('famfs',)),
     ('FX105', 'current-memory-mismatch', 'warning', 'safe', '`<currentMemory>` is larger than `<memory>` (or, as opt-in info, missing while memory devices exist).', ('famfs',)),

@@ -64,7 +64,22 @@ def check_maxmemory_slots(ctx: RuleContext) -> Iterator[Finding]:
     elif slots == 0:
         problem = "<maxMemory slots='0'>: QEMU needs at least one hotplug slot"
     elif slots < count:
-        problem = f"slots={slots} but {count} dimm/nvdimm devices need a slot each"
+        problem = (
+            f"slots={slots} but {count} dimm/nvdimm devices need a slot each; libvirt 9.0 "
+            f"refuses: \"memory device count '{len(domain.memory_devices)}' exceeds slots "
+            f"count '{slots}'\""
+        )
+    elif slots < len(domain.memory_devices):
+        # libvirt 9.0 counts virtio-pmem and virtio-mem devices against slots too; later
+        # releases count only the devices that take a slot, so (as above) a warning.
+        total = len(domain.memory_devices)
+        severity = Severity.WARNING
+        problem = (
+            f"slots={slots} but the domain has {total} memory devices; libvirt 9.0 counts "
+            f'virtio-pmem and virtio-mem ones too and refuses: "memory device count '
+            f"'{total}' exceeds slots count '{slots}'\" (later releases count only dimm "
+            "and nvdimm)"
+        )
     else:
         return
     wanted = slots_needed(domain)
