@@ -240,3 +240,26 @@ def test_attach_next_to_a_virtio_pmem_leaves_enough_slots_for_libvirt_9() -> Non
     attached = attach_document(load(text.encode(), "vm.xml"), spec).after
     assert _findings(attached.decode(), "FX102") == []
     assert b"slots='2'" in attached
+
+
+# -- FX203: one vCPU ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("vcpus", "said"),
+    [(2, "vCPU 1 is in no NUMA cell"), (3, "vCPUs 1-2 are in no NUMA cell")],
+)
+def test_vcpus_in_no_cell_are_counted_in_words(vcpus: int, said: str) -> None:
+    text = GUIDE_VM.replace("<vcpu placement='static'>2</vcpu>", f"<vcpu>{vcpus}</vcpu>")
+    text = text.replace("cpus='0-1'", "cpus='0'")
+    [finding] = _findings(text, "FX203")
+    assert finding.severity is Severity.WARNING
+    assert said in finding.message
+
+
+def test_a_cell_without_id_is_named_by_its_position() -> None:
+    """virt-install writes NUMA cells without an id; libvirt numbers them in order."""
+    text = GUIDE_VM.replace("<cell id='0' cpus='0-1'", "<cell cpus='0-3'")
+    [finding] = _findings(text, "FX203")
+    assert "cell 0 names vCPU 2" in finding.message
+    assert "None" not in finding.message

@@ -121,9 +121,8 @@ def check_numa_cpus(ctx: RuleContext) -> Iterator[Finding]:
         if not missing:
             return
         severity = Severity.WARNING
-        problems.append(
-            f"vCPUs {_ranges(missing)} are in no NUMA cell; libvirt silently adds them to cell 0"
-        )
+        which = f"vCPU {missing[0]} is" if len(missing) == 1 else f"vCPUs {_ranges(missing)} are"
+        problems.append(f"{which} in no NUMA cell; libvirt silently adds them to cell 0")
     fix = None
     if len(domain.cells) == 1:
         cell_element = domain.cells[0].element
