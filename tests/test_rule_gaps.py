@@ -263,3 +263,15 @@ def test_a_cell_without_id_is_named_by_its_position() -> None:
     [finding] = _findings(text, "FX203")
     assert "cell 0 names vCPU 2" in finding.message
     assert "None" not in finding.message
+
+
+def test_an_alignment_that_leaves_nothing_is_an_error() -> None:
+    """virt-install's source.alignsize=2048 is 2 GiB (MiB, not KiB): on a 2 GiB nvdimm with a
+    label, QEMU 7.2 has nothing left to map and refuses to start."""
+    text = GUIDE_VM.replace("<alignsize unit='MiB'>2</alignsize>", "<alignsize>2097152</alignsize>")
+    text = text.replace("<size unit='GiB'>8</size>", "<size unit='GiB'>2</size>")
+    text = text.replace("memory='32' unit='GiB'", "memory='38' unit='GiB'")
+    [finding] = _findings(text, "FX302")
+    assert finding.severity is Severity.ERROR
+    assert "too small to contain nvdimm label" in finding.message
+    assert finding.fix is not None and finding.fix.applicability is Applicability.SAFE

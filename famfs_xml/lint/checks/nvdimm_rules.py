@@ -131,6 +131,12 @@ def _coarser_alignment(
     usable, finer = _usable(device, current), _usable(device, expected)
     if usable is not None and usable == finer:
         return None  # nothing is lost
+    if usable == 0:
+        return _AlignProblem(
+            f"alignsize {_H(current)} leaves the guest nothing of the nvdimm once its size "
+            'minus the label is aligned down to it; QEMU refuses to start ("the size of '
+            'memdev ... is too small to contain nvdimm label ... and aligned PMEM")'
+        )
     whose = (
         f"that {describe(kind, device.path or '')} needs"
         if kind.is_device
