@@ -23,7 +23,7 @@ def _findings(text: str, code: str, **kwargs: object) -> list[Finding]:
     return [f for f in api.lint_text(text, **kwargs) if f.code == code]  # type: ignore[arg-type]
 
 
-# -- FX302: a multiple of the device alignment starts ------------------------------------
+# -- FX302: a multiple of the device alignment starts, unless nothing is left -------------
 
 
 def _aligned(alignsize: str, label: str = "<size unit='KiB'>128</size>") -> str:
@@ -52,6 +52,18 @@ def test_a_smaller_alignment_on_a_dax_device_is_still_an_error() -> None:
     [finding] = _findings(_aligned("<alignsize unit='KiB'>4</alignsize>"), "FX302")
     assert finding.severity is Severity.ERROR
     assert "the dax device /dev/dax1.0 needs 2 MiB" in finding.message
+
+
+def test_an_alignment_that_leaves_nothing_is_an_error() -> None:
+    """virt-install's source.alignsize=2048 is 2 GiB (MiB, not KiB): on a 2 GiB nvdimm with a
+    label, QEMU 7.2 has nothing left to map and refuses to start."""
+    text = GUIDE_VM.replace("<alignsize unit='MiB'>2</alignsize>", "<alignsize>2097152</alignsize>")
+    text = text.replace("<size unit='GiB'>8</size>", "<size unit='GiB'>2</size>")
+    text = text.replace("memory='32' unit='GiB'", "memory='38' unit='GiB'")
+    [finding] = _findings(text, "FX302")
+    assert finding.severity is Severity.ERROR
+    assert "too small to contain nvdimm label" in finding.message
+    assert finding.fix is not None and finding.fix.applicability is Applicability.SAFE
 
 
 # -- FX402: libvirt asks for ACPI with UEFI on x86 only ------------------------------------
@@ -142,7 +154,6 @@ def test_numatune_memnode_nodeset_naming_no_host_node() -> None:
 
 
 def test_schema_errors_point_at_the_element() -> None:
-    pytest.importorskip("lxml")
     from famfs_xml.lint import libvirt_schema
 
     if libvirt_schema.find_schema() is None:
@@ -186,8 +197,8 @@ def test_current_memory_above_memory_is_still_a_default_warning() -> None:
     assert [f.severity for f in _findings(above, "FX105")] == [Severity.WARNING]
 
 
-def test_an_info_rule_named_by_prefix_or_tag_is_selected() -> None:
-    """The opt-in follows every selector form (as for info rules): FX1, ALL, a tag."""
+def test_info_findings_follow_every_selector_form() -> None:
+    """The opt-in follows every selector form (as for info rules): a prefix, ALL, a name."""
     for selector in ("FX1", "ALL", "current-memory-mismatch"):
         assert [f.severity for f in _findings(NO_CURRENT, "FX105", select=[selector])] == [
             Severity.INFO
@@ -263,15 +274,3 @@ def test_a_cell_without_id_is_named_by_its_position() -> None:
     [finding] = _findings(text, "FX203")
     assert "cell 0 names vCPU 2" in finding.message
     assert "None" not in finding.message
-
-
-def test_an_alignment_that_leaves_nothing_is_an_error() -> None:
-    """virt-install's source.alignsize=2048 is 2 GiB (MiB, not KiB): on a 2 GiB nvdimm with a
-    label, QEMU 7.2 has nothing left to map and refuses to start."""
-    text = GUIDE_VM.replace("<alignsize unit='MiB'>2</alignsize>", "<alignsize>2097152</alignsize>")
-    text = text.replace("<size unit='GiB'>8</size>", "<size unit='GiB'>2</size>")
-    text = text.replace("memory='32' unit='GiB'", "memory='38' unit='GiB'")
-    [finding] = _findings(text, "FX302")
-    assert finding.severity is Severity.ERROR
-    assert "too small to contain nvdimm label" in finding.message
-    assert finding.fix is not None and finding.fix.applicability is Applicability.SAFE

@@ -77,8 +77,8 @@ def test_one_ignore_silences_what_the_stack_does_by_design(client: Client) -> No
     assert client.lint(ignore=[",".join(by_design)]) == []
 
 
-def _target_sizes(data: bytes) -> list[str]:
-    return re.findall(rb"<target>\s*<size[^>]*>\s*(\d+)\s*<", data)  # type: ignore[return-value]
+def _target_sizes(data: bytes) -> list[bytes]:
+    return re.findall(rb"<target>\s*<size[^>]*>\s*(\d+)\s*<", data)
 
 
 @pytest.mark.parametrize(
