@@ -12,7 +12,7 @@ from famfs_xml.lint.checks import OPT_IN_CODES
 from famfs_xml.lint.document import load
 from famfs_xml.lint.engine import fix_document, lint_documents
 from famfs_xml.lint.options import LintOptions
-from famfs_xml.lint.selection import select_codes
+from famfs_xml.lint.selection import named_codes, select_codes
 
 
 def options(
@@ -24,8 +24,10 @@ def options(
     parameters: Mapping[str, Mapping[str, Any]] | None = None,
     unsafe_fixes: bool = False,
 ) -> LintOptions:
-    codes = select_codes(load_catalog(), select, extend_select, ignore, OPT_IN_CODES)
-    return LintOptions(codes, facts, parameters or {}, unsafe_fixes)
+    catalog = load_catalog()
+    codes = select_codes(catalog, select, extend_select, ignore, OPT_IN_CODES)
+    named = named_codes(catalog, select, extend_select, ignore)
+    return LintOptions(codes, facts, parameters or {}, unsafe_fixes, named=named)
 
 
 def _as_bytes(text: str | bytes) -> bytes:

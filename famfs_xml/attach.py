@@ -402,7 +402,8 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
     if spec.slot is not None and spec.slot in used:
         raise AttachError(f"{doc.path}: slot {spec.slot} is already used by another memory device")
     slot = spec.slot if spec.slot is not None else lowest_free_slot(used)
-    slots_wanted = max(len(domain.slot_devices) + 1, max(used | {slot}) + 1)
+    # libvirt 9.0 counts every memory device against slots, not only dimm/nvdimm
+    slots_wanted = max(len(domain.memory_devices) + 1, max(used | {slot}) + 1)
     if (
         domain.max_memory_element is not None
         and domain.slots_text is not None

@@ -34,8 +34,6 @@ NOT_COVERED = {
     "numatune-memnode-unavailable-strict.xml": "host NUMA node 999 does not exist",
     "numatune-static-nodeset-exceed-hostnode.xml": "host NUMA node 4 does not exist",
     "hugepages-memaccess-invalid.xml": "an enum value; FX901 (the schema) reports it",
-    "numatune-memory-invalid-nodeset.xml": "host-side numatune nodeset syntax",
-    "numad-auto-vcpu-static-numatune-no-nodeset.xml": "host-side numatune placement",
     "pseries-default-phb-numa-node.xml": "a PCI controller's NUMA node, not memory",
 }
 

@@ -157,13 +157,19 @@ def settings_for(
             fail_on=None if fail_on is None else Severity.parse(fail_on.value),
         )
         codes = config.effective_codes(catalog, loaded, overrides, OPT_IN_CODES)
+        named = config.effective_named(catalog, loaded, overrides)
         facts = facts_from_options(*facts_from)
     except (config.ConfigError, SelectionError, CatalogError) as exc:
         raise UsageFailure(str(exc)) from None
     if "FX901" in codes:
         check_schema(schemas, verbose)
     options = LintOptions(
-        codes, facts, parameters, unsafe_fixes, per_file_ignores=loaded.per_file_ignores
+        codes,
+        facts,
+        parameters,
+        unsafe_fixes,
+        per_file_ignores=loaded.per_file_ignores,
+        named=named,
     )
     return Settings(options, config.effective_fail_on(loaded, overrides))
 

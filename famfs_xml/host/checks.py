@@ -69,6 +69,7 @@ class HostState:
     kernel: tuple[int, int] | None
     auto_online: str | None
     dax: tuple[BackingDevice, ...]
+    installed: tuple[str, ...] = ()  # releases of the kernels in /boot (vmlinuz-RELEASE)
 
     def params(self) -> list[Param]:
         """The running parameters, then configured ones the running kernel lacks."""
@@ -99,7 +100,18 @@ def read_host_state(root: Path = Path("/"), dax: list[BackingDevice] | None = No
         kernel=kernel_version(release) if release else None,
         auto_online=auto_online_policy(root),
         dax=tuple(dax_devices(root) if dax is None else dax),
+        installed=installed_kernels(root),
     )
+
+
+def installed_kernels(root: Path) -> tuple[str, ...]:
+    """The releases of the kernels in /boot, as Debian, Fedora and Ubuntu install them."""
+    boot = under(root, "/boot")
+    try:
+        names = sorted(path.name for path in boot.glob("vmlinuz-*"))
+    except OSError:
+        return ()
+    return tuple(name.removeprefix("vmlinuz-") for name in names)
 
 
 def _finding(code: str, path: str, message: str, hint: str | None) -> Finding:
@@ -139,16 +151,30 @@ def check_efi(state: HostState) -> list[Finding]:
     ]
 
 
+def _without_efi_fake_mem(state: HostState) -> str | None:
+    """The kernel that ignores efi_fake_mem= (gone since Linux 6.11): the running one, or
+    the newest in /boot, which the next boot normally starts; None when neither does."""
+    if state.kernel is not None and state.kernel >= EFI_FAKE_MEM_REMOVED_IN:
+        return "kernel " + ".".join(map(str, state.kernel))
+    newest = max(
+        ((version, release) for release in state.installed if (version := kernel_version(release))),
+        default=None,
+    )
+    if newest is not None and newest[0] >= EFI_FAKE_MEM_REMOVED_IN:
+        return f"kernel {newest[1]}, the newest in /boot and what the next boot normally starts,"
+    return None
+
+
 def check_efi_fake_mem_removed(state: HostState) -> list[Finding]:
     """FH003: efi_fake_mem= is gone since Linux 6.11."""
-    if state.kernel is None or state.kernel < EFI_FAKE_MEM_REMOVED_IN:
+    kernel = _without_efi_fake_mem(state)
+    if kernel is None:
         return []
-    release = ".".join(map(str, state.kernel))
     return [
         _finding(
             "FH003",
             param.source,
-            f"efi_fake_mem={value} is {param.where}, but kernel {release} no longer has "
+            f"efi_fake_mem={value} is {param.where}, but {kernel} no longer has "
             "efi_fake_mem (removed in 6.11): no dax device will appear",
             _replace_efi_fake_mem_hint(state, value),
         )
@@ -290,8 +316,14 @@ def check_dax_modes(state: HostState) -> list[Finding]:
 
 
 def check_pending(state: HostState) -> list[Finding]:
-    """FH007: /etc/default/grub asks for parameters the running kernel lacks."""
+    """FH007: /etc/default/grub asks for parameters the running kernel lacks.
+
+    An efi_fake_mem= that FH003 reports is left out: rebooting would not bring it to life.
+    """
     running = state.running_set()
+    keys: tuple[str, ...] = PENDING_KEYS
+    if _without_efi_fake_mem(state) is not None:
+        keys = tuple(key for key in PENDING_KEYS if key != "efi_fake_mem")
     return [
         _finding(
             "FH007",
@@ -303,7 +335,7 @@ def check_pending(state: HostState) -> list[Finding]:
         for param in state.params()
         if param.source == GRUB_DEFAULTS
         and param.text not in running
-        and param.text.split("=", 1)[0] in PENDING_KEYS
+        and param.text.split("=", 1)[0] in keys
     ]
 
 

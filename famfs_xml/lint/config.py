@@ -19,7 +19,13 @@ from typing import Any, NamedTuple
 from famfs_xml.core import units
 from famfs_xml.core.findings import Severity
 from famfs_xml.lint.catalog import RuleInfo
-from famfs_xml.lint.selection import SelectionError, resolve, select_codes, split_selectors
+from famfs_xml.lint.selection import (
+    SelectionError,
+    named_codes,
+    resolve,
+    select_codes,
+    split_selectors,
+)
 
 CONFIG_NAME = ".famfs-xml.toml"
 PYPROJECT = "pyproject.toml"
@@ -295,6 +301,19 @@ def effective_codes(
     codes |= _resolve_all(cli.extend_select, catalog)
     codes -= _resolve_all(cli.ignore, catalog)
     return frozenset(codes)
+
+
+def effective_named(
+    catalog: Mapping[str, RuleInfo], config: Config, cli: Overrides
+) -> frozenset[str]:
+    """The codes the config and the command line name, merged as :func:`effective_codes`
+    merges the selection."""
+    named = set(named_codes(catalog, config.select, config.extend_select, config.ignore))
+    if split_selectors(cli.select):
+        named = set(named_codes(catalog, cli.select))
+    named |= _resolve_all(cli.extend_select, catalog)
+    named -= _resolve_all(cli.ignore, catalog)
+    return frozenset(named)
 
 
 def _resolve_all(values: Iterable[str], catalog: Mapping[str, RuleInfo]) -> set[str]:

@@ -39,7 +39,7 @@ class Size(NamedTuple):
 
 class Cell(NamedTuple):
     element: Element
-    id: int | None
+    id: int | None  # the id libvirt gives it (its position without an id); None: unparsable
     cpus: frozenset[int] | None  # None: no cpus attribute, or one that does not parse
     cpus_text: str | None
     memory: Size | None
@@ -228,16 +228,21 @@ def _read_cpu(domain: Domain) -> None:
     domain.numa = _child(domain.cpu, "numa")
     if domain.numa is None:
         return
-    domain.cells = [_read_cell(domain, el) for el in _children(domain.numa, "cell")]
+    domain.cells = [
+        _read_cell(domain, el, position)
+        for position, el in enumerate(_children(domain.numa, "cell"))
+    ]
 
 
-def _read_cell(domain: Domain, element: Element) -> Cell:
-    cell_id: int | None = None
+def _read_cell(domain: Domain, element: Element, position: int) -> Cell:
+    # libvirt numbers a cell without an id by its position (virt-install writes none)
+    cell_id: int | None = position
     raw_id = element.get("id")
     if raw_id is not None:
         try:
             cell_id = units.parse_number(raw_id)
         except units.UnitError:
+            cell_id = None
             domain.bad_values.append(BadValue(element, "id", f"Invalid cell id '{raw_id}'"))
     memory: Size | None = None
     raw_memory = element.get("memory")

@@ -81,8 +81,18 @@ def lint_document(doc: Document, options: LintOptions, *, explicit: bool = True)
     assert context is not None  # a parsed <domain>
     findings = []
     for check in _selected_checks(options.codes):
-        findings.extend(check(context))
+        findings.extend(f for f in check(context) if _reported(f, options, catalog))
     return Checked(doc, findings, context)
+
+
+def _reported(finding: Finding, options: LintOptions, catalog: Mapping[str, RuleInfo]) -> bool:
+    """Info findings are opt-in: a rule that is not itself info reports them (and fixes
+    them) only when a selector names it, as an info rule runs only when named."""
+    return (
+        finding.severity is not Severity.INFO
+        or catalog[finding.code].severity is Severity.INFO
+        or finding.code in options.named
+    )
 
 
 def context_for(doc: Document, options: LintOptions) -> RuleContext | None:

@@ -41,12 +41,14 @@ class SchemaError:
     """One complaint of the RelaxNG validator.
 
     ``line`` is 1-based (0 when the validator names no line); ``column`` is 1-based when
-    libxml2 reports one, else 0 -- its RelaxNG validator usually does not.
+    libxml2 reports one, else 0 -- its RelaxNG validator usually does not. ``path`` is the
+    XPath of the element the validator blames (``/domain/cpu``), or None.
     """
 
     line: int
     column: int
     message: str
+    path: str | None = None
 
 
 def find_schema(directory: Path | None = None) -> Path | None:
@@ -104,7 +106,7 @@ def validate(
         key = (max(entry.line, 0), max(entry.column, 0), entry.message.strip())
         if key not in seen:
             seen.add(key)
-            errors.append(SchemaError(*key))
+            errors.append(SchemaError(*key, path=entry.path or None))
     if not errors:  # the validator said no but logged nothing: still report it
         errors.append(SchemaError(0, 0, "the document does not match libvirt's domain schema"))
     return errors

@@ -24,6 +24,8 @@ class LintOptions(NamedTuple):
     unsafe_fixes: bool = False
     # Config ``per-file-ignores``: (glob, codes), matched against the path and its base name.
     per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = ()
+    # Codes a selector named: only their info-level findings are reported (opt-in advice).
+    named: frozenset[str] = frozenset()
 
     def allows(self, fix: Fix) -> bool:
         if fix.applicability is Applicability.SAFE:

@@ -245,5 +245,7 @@ def unified_diff(name: str, before: bytes, after: bytes) -> str:
 
     old = before.decode("utf-8", errors="replace").splitlines(keepends=True)
     new = after.decode("utf-8", errors="replace").splitlines(keepends=True)
-    lines = difflib.unified_diff(old, new, fromfile=f"a/{name}", tofile=f"b/{name}")
+    # git's a/ and b/ prefixes; an absolute path keeps one slash, as `git diff` writes it
+    shown = name.lstrip("/")
+    lines = difflib.unified_diff(old, new, fromfile=f"a/{shown}", tofile=f"b/{shown}")
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)

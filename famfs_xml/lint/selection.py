@@ -68,3 +68,19 @@ def select_codes(
     for selector in split_selectors(ignore):
         chosen -= resolve(selector, catalog)
     return frozenset(chosen)
+
+
+def named_codes(
+    catalog: Mapping[str, RuleInfo],
+    select: Iterable[str] | None = None,
+    extend_select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+) -> frozenset[str]:
+    """The codes a selector names (not those chosen by default): their info-level findings
+    are reported, as an info rule runs only when named."""
+    named: set[str] = set()
+    for selector in [*split_selectors(select), *split_selectors(extend_select)]:
+        named |= resolve(selector, catalog)
+    for selector in split_selectors(ignore):
+        named -= resolve(selector, catalog)
+    return frozenset(named)

@@ -341,6 +341,10 @@ class FakeMachine:
     def set_grub(self, text: str) -> None:
         write(self.root / "etc/default/grub", text)
 
+    def install_kernel(self, release: str) -> None:
+        """A kernel the boot loader can start, as distributions install it."""
+        write(self.root / "boot" / f"vmlinuz-{release}", "")
+
     def set_os_release(self, os_id: str, version: str, like: str = "") -> None:
         text = f'ID={os_id}\nVERSION_ID="{version}"\n' + (f"ID_LIKE={like}\n" if like else "")
         write(self.root / "etc/os-release", text)

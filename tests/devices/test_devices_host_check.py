@@ -108,6 +108,37 @@ def test_efi_fake_mem_on_a_new_kernel(guide_host: FakeMachine) -> None:
     assert "FH003" not in codes(check_host(guide_host.root))
 
 
+def test_efi_fake_mem_pending_in_grub_on_a_new_kernel(guide_host: FakeMachine) -> None:
+    """A reboot would only start a kernel that ignores it: no FH007 "reboot" advice."""
+    guide_host.set_kernel("6.14.5-300.fc42.x86_64")
+    guide_host.set_cmdline("ro memhp_default_state=offline")
+    guide_host.set_grub(
+        'GRUB_CMDLINE_LINUX="efi_fake_mem=8G@8G:0x40000 memhp_default_state=offline"'
+    )
+    findings = check_host(guide_host.root)
+    assert codes(findings) == ["FH003"]
+    assert findings[0].path == "/etc/default/grub"
+    assert findings[0].hint is not None and "memmap=<size>!<start>" in findings[0].hint
+
+
+def test_efi_fake_mem_and_a_newer_kernel_installed(guide_host: FakeMachine) -> None:
+    """The running 6.10 honours efi_fake_mem; the 6.12 the next boot starts does not."""
+    guide_host.set_kernel("6.10.14-200.fc40.x86_64")
+    guide_host.install_kernel("6.10.14-200.fc40.x86_64")
+    guide_host.install_kernel("6.12.9-100.fc40.x86_64")
+    guide_host.set_cmdline("ro efi_fake_mem=8G@8G:0x40000 memhp_default_state=offline")
+    guide_host.set_grub(
+        'GRUB_CMDLINE_LINUX="efi_fake_mem=8G@8G:0x40000 memhp_default_state=offline"'
+    )
+    finding = only(check_host(guide_host.root), "FH003")
+    assert "6.12.9-100.fc40.x86_64" in finding.message
+    assert "next boot" in finding.message
+    guide_host.set_cmdline("ro memhp_default_state=offline")  # pending: FH003, not FH007
+    assert codes(check_host(guide_host.root)) == ["FH003"]
+    (guide_host.root / "boot/vmlinuz-6.12.9-100.fc40.x86_64").unlink()
+    assert codes(check_host(guide_host.root)) == ["FH007"]
+
+
 def test_efi_fake_mem_without_efi(machine: FakeMachine) -> None:
     machine.set_kernel("6.6.0")
     machine.set_cmdline("efi_fake_mem=8G@8G:0x40000 memhp_default_state=offline")

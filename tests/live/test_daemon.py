@@ -289,18 +289,20 @@ def test_a_fix_of_a_running_domain_applies_at_next_boot_and_keeps_secrets(
     cli: Cli, tmp_path: Path, with_nvdimm: object
 ) -> None:
     name = f"{PREFIX}running"
-    without_pmem = re.sub(r"\s*<pmem/>", "", with_nvdimm(name))  # type: ignore[operator]
-    define(without_pmem, tmp_path)
+    define(with_nvdimm(name, access="private"), tmp_path)  # type: ignore[operator]
     virsh("start", name)
-    assert '"pmem":true' not in _qemu_command_line(name)
+    assert '"share":false' in _qemu_command_line(name)
     result = cli("fix", "--connect", URI, name)
     assert result.exit_code == 0, result.stdout + result.stderr
-    assert result.stdout.startswith(f"libvirt:{name}: fixed (FX303) in libvirt's definition;")
+    assert result.stdout.startswith(f"libvirt:{name}: fixed (FX301) in libvirt's definition;")
     assert "running: the change applies at its next boot" in result.stdout
-    assert "<pmem/>" in inactive(name)
-    assert '"pmem":true' not in _qemu_command_line(name)  # the running guest is untouched
+    assert "access='shared'" in inactive(name)
+    assert '"share":false' in _qemu_command_line(name)  # the running guest is untouched
     assert f"passwd='{SECRET}'" in inactive(name)
     assert f"passwd='{SECRET}'" in (SAVED / f"{name}.xml").read_text()
+    virsh("destroy", name)
+    virsh("start", name)
+    assert '"share":true' in _qemu_command_line(name)
     virsh("destroy", name)
     virsh("start", name)
     assert '"pmem":true' in _qemu_command_line(name)

@@ -219,7 +219,7 @@ def test_rule_parameters_reach_the_rules(cli: Cli, workdir: Path, clean_xml: str
     config_file.write_text('[rules.FX302]\nalignsize = "1GiB"\n[rules.FX304]\nsize = "32MiB"\n')
     result = cli("lint", "--config", str(config_file), "--format", "json", "vm.xml")
     messages = {f["code"]: f["message"] for f in result.json()["findings"]}
-    assert "the backing needs 1 GiB" in messages["FX302"]
+    assert "the dax device /dev/dax1.0 needs 1 GiB" in messages["FX302"]
     assert result.code == 1
     no_label = clean_xml.replace(
         "        <label>\n          <size unit='MiB'>16</size>\n        </label>\n", ""

@@ -81,10 +81,13 @@ def current_after(current: int, memory_before: int, memory_after: int, delta: in
 
 
 def slots_needed(domain: Domain) -> int:
-    """Enough slots for every dimm/nvdimm and the highest slot number in use."""
-    devices = domain.slot_devices
-    highest = max((d.slot for d in devices if d.slot is not None), default=-1)
-    return max(len(devices), highest + 1, 1)
+    """Enough slots for every memory device and the highest dimm slot number in use.
+
+    libvirt 9.0 counts every memory device against ``slots``, virtio-pmem and virtio-mem
+    included ("memory device count '2' exceeds slots count '1'").
+    """
+    highest = max((d.slot for d in domain.slot_devices if d.slot is not None), default=-1)
+    return max(len(domain.memory_devices), highest + 1, 1)
 
 
 def lowest_free_slot(used: set[int]) -> int:

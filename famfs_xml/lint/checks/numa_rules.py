@@ -170,9 +170,8 @@ def check_numa_cpus(ctx: RuleContext) -> Iterator[Finding]:
         if not missing:
             return
         severity = Severity.WARNING
-        problems.append(
-            f"vCPUs {_ranges(missing)} are in no NUMA cell; libvirt silently adds them to cell 0"
-        )
+        which = f"vCPU {missing[0]} is" if len(missing) == 1 else f"vCPUs {_ranges(missing)} are"
+        problems.append(f"{which} in no NUMA cell; libvirt silently adds them to cell 0")
     fix = None
     if len(domain.cells) == 1:
         cell_element = domain.cells[0].element
@@ -281,6 +280,10 @@ def check_numatune_memnodes(ctx: RuleContext) -> Iterator[Finding]:
     if numatune is None:
         return
     memory = numatune.find("memory")
+    if memory is not None:
+        problem = _numatune_memory_problem(ctx, memory)
+        if problem is not None:
+            yield ctx.finding("FX208", memory, problem)
     memnodes = numatune.findall("memnode")
     cells = len(ctx.domain.cells)
     for memnode in memnodes:
@@ -303,5 +306,45 @@ def check_numatune_memnodes(ctx: RuleContext) -> Iterator[Finding]:
                 "on none of them"
             )
         else:
-            continue
+            problem = _nodeset_problem(memnode.get("nodeset"))
+            if problem is None:
+                continue
+            problem = f"<memnode cellid='{cellid}'> {problem}"
         yield ctx.finding("FX208", memnode, problem)
+
+
+def _numatune_memory_problem(ctx: RuleContext, memory: Element) -> str | None:
+    nodeset = memory.get("nodeset")
+    if nodeset is not None:
+        problem = _nodeset_problem(nodeset)
+        return None if problem is None else f"<numatune><memory> {problem}"
+    placement = memory.get("placement")
+    vcpu = ctx.domain.vcpu_element
+    if placement is None:
+        # libvirt places the memory where it places the vCPUs: static unless they are 'auto'
+        automatic = vcpu is not None and vcpu.get("placement") == "auto"
+        placement = "auto" if automatic else "static"
+        why = "no nodeset and no placement, so placement is static (as for <vcpu>)"
+    else:
+        why = f"placement='{placement}' but no nodeset"
+    if placement != "static":
+        return None
+    return (
+        f'<numatune><memory> has {why}; libvirt refuses: "nodeset for NUMA memory '
+        "tuning must be set if 'placement' is 'static'\""
+    )
+
+
+def _nodeset_problem(nodeset: str | None) -> str | None:
+    """libvirt's verdict on a host nodeset, worded for a finding; None when it parses."""
+    if nodeset is None:
+        return None
+    nodes = parse_cpuset(nodeset)
+    if nodes is None:
+        return f"has nodeset='{nodeset}'; libvirt refuses: \"Failed to parse bitmap '{nodeset}'\""
+    if not nodes:
+        return (
+            f"has nodeset='{nodeset}', which names no host node; libvirt refuses: "
+            f"\"Invalid value of 'nodeset': {nodeset}\""
+        )
+    return None

@@ -5,12 +5,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from famfs_xml.core import units
 from famfs_xml.core.findings import Applicability, Edit, Finding, Severity
 from famfs_xml.lint.checks import device_sizes
 from famfs_xml.lint.checks.arithmetic import lowest_free_slot
+from famfs_xml.lint.checks.backing import (
+    BackingKind,
+    backing_facts,
+    backing_kind,
+    describe,
+    unknown_note,
+)
 from famfs_xml.lint.checks.base import RuleContext
 from famfs_xml.lint.domain import Element, MemoryDevice
 from famfs_xml.lint.edits import Node, choose_unit
@@ -22,6 +29,7 @@ _H = units.human
 DEFAULT_ALIGN = 2 * units.MiB
 DEFAULT_LABEL = 16 * units.MiB
 MIN_LABEL = 128 * units.KiB
+PAGE = 4 * units.KiB  # QEMU's alignment of a file backend without <alignsize> on x86
 
 
 def _nvdimms(ctx: RuleContext) -> Iterator[MemoryDevice]:
@@ -29,16 +37,7 @@ def _nvdimms(ctx: RuleContext) -> Iterator[MemoryDevice]:
 
 
 def _backing(ctx: RuleContext, device: MemoryDevice) -> BackingDevice | None:
-    if ctx.facts is None or not device.path:
-        return None
-    return ctx.facts.lookup(device.path)
-
-
-def _is_regular_file(ctx: RuleContext, device: MemoryDevice) -> bool:
-    backing = _backing(ctx, device)
-    if backing is not None:
-        return backing.kind == "file"
-    return bool(device.path) and not (device.path or "").startswith("/dev/")
+    return backing_facts(ctx, device)
 
 
 def check_access(ctx: RuleContext) -> Iterator[Finding]:
@@ -61,32 +60,114 @@ def check_access(ctx: RuleContext) -> Iterator[Finding]:
         )
 
 
+class _AlignProblem(NamedTuple):
+    message: str
+    severity: Severity | None = None  # None: the rule's own (error)
+    applicability: Applicability = Applicability.SAFE
+
+
 def check_alignsize(ctx: RuleContext) -> Iterator[Finding]:
     for device in _nvdimms(ctx):
         if device.source is None:
             continue
-        expected = _expected_align(ctx, device)
-        severity = Severity.WARNING if _is_regular_file(ctx, device) else None
         current = device.alignsize
         if current is None and device.alignsize_element is not None:
             continue  # an unparsable value is FX001's
-        if current is None:
-            problem = f"nvdimm has no <alignsize>; a /dev/dax backing needs {_H(expected)}"
-        elif current.bytes & (current.bytes - 1) or current.bytes == 0:
-            problem = f"alignsize {_H(current.bytes)} is not a power of two; QEMU refuses it"
-        elif current.bytes != expected:
-            problem = f"alignsize is {_H(current.bytes)}; the backing needs {_H(expected)}"
-        else:
+        expected = _expected_align(ctx, device)
+        problem = _alignsize_problem(device, backing_kind(ctx, device), expected)
+        if problem is None:
             continue
         yield ctx.finding(
             "FX302",
             device.alignsize_element if current else device.source,
-            problem,
-            severity=severity,
+            problem.message,
+            severity=problem.severity,
             fix=ctx.fix(
-                f"set alignsize to {_H(expected)}", partial(_set_align, ctx, device, expected)
+                f"set alignsize to {_H(expected)}",
+                partial(_set_align, ctx, device, expected),
+                problem.applicability,
             ),
         )
+
+
+def _alignsize_problem(
+    device: MemoryDevice, kind: BackingKind, expected: int
+) -> _AlignProblem | None:
+    current = device.alignsize.bytes if device.alignsize is not None else None
+    if current is not None and (current & (current - 1) or current == 0):
+        return _AlignProblem(f"alignsize {_H(current)} is not a power of two; QEMU refuses it")
+    if current == expected:
+        return None
+    path = device.path or ""
+    if current is not None and current > expected and current % expected == 0:
+        return _coarser_alignment(device, kind, current, expected)
+    # A device can only be mapped at its own alignment; for any other backing a different
+    # value is the recipe's advice, and changing it must not shrink what the guest sees.
+    severity = None if kind.is_device else Severity.WARNING
+    if kind.is_device:
+        need = f"{describe(kind, path)} needs {_H(expected)}"
+        safe = True
+    else:
+        need = f"the famfs recipe uses {_H(expected)}{_no_alignment_needed(kind, path)}"
+        safe = _usable(device, current or PAGE) == _usable(device, expected)
+    state = "nvdimm has no <alignsize>" if current is None else f"alignsize is {_H(current)}"
+    return _AlignProblem(
+        f"{state}; {need}",
+        severity,
+        Applicability.SAFE if safe else Applicability.UNSAFE,
+    )
+
+
+def _no_alignment_needed(kind: BackingKind, path: str) -> str:
+    if kind is BackingKind.FILE:
+        return f" ({describe(kind, path)} has no device alignment of its own)"
+    return unknown_note(kind, path)
+
+
+def _coarser_alignment(
+    device: MemoryDevice, kind: BackingKind, current: int, expected: int
+) -> _AlignProblem | None:
+    """A multiple of the device's alignment maps fine; QEMU only rounds the guest's usable
+    size (target size minus label) down to a multiple of it."""
+    usable, finer = _usable(device, current), _usable(device, expected)
+    if usable is not None and usable == finer:
+        return None  # nothing is lost
+    if usable == 0:
+        return _AlignProblem(
+            f"alignsize {_H(current)} leaves the guest nothing of the nvdimm once its size "
+            'minus the label is aligned down to it; QEMU refuses to start ("the size of '
+            'memdev ... is too small to contain nvdimm label ... and aligned PMEM")'
+        )
+    whose = (
+        f"that {describe(kind, device.path or '')} needs"
+        if kind.is_device
+        else "of the famfs recipe"
+    )
+    loss = ""
+    if usable is not None and finer is not None:
+        loss = f" ({_exact(usable)} instead of {_exact(finer)})"
+    return _AlignProblem(
+        f"alignsize {_H(current)} is a multiple of the {_H(expected)} {whose}: QEMU starts, "
+        f"but rounds the guest's usable size down to a multiple of {_H(current)}{loss}",
+        Severity.WARNING,
+        Applicability.UNSAFE,  # the guest would see a different device size
+    )
+
+
+def _usable(device: MemoryDevice, align: int) -> int | None:
+    """What QEMU makes visible of an nvdimm: target size minus label, aligned down."""
+    if device.size is None:
+        return None
+    label = device.label.bytes if device.label is not None else 0
+    return max(device.size.bytes - label, 0) // align * align
+
+
+def _exact(size: int) -> str:
+    """A size in the largest binary unit that shows it without rounding."""
+    for name, scale in (("GiB", units.GiB), ("MiB", units.MiB), ("KiB", units.KiB)):
+        if size % scale == 0:
+            return f"{size // scale} {name}"
+    return f"{size} bytes"
 
 
 def _expected_align(ctx: RuleContext, device: MemoryDevice) -> int:
@@ -115,13 +196,33 @@ def check_pmem(ctx: RuleContext) -> Iterator[Finding]:
         if device.source is None or device.pmem:
             continue
         source = device.source
+        kind = backing_kind(ctx, device)
+        prealloc = (
+            "nvdimm <source> has no <pmem/>: libvirt then sets prealloc=on and QEMU "
+            f"preallocates all of {describe(kind, device.path or 'the backing')} at start"
+        )
+        if kind.is_device:
+            yield ctx.finding(
+                "FX303",
+                source,
+                prealloc,
+                fix=ctx.fix("add <pmem/>", partial(ctx.editor.insert_child, source, Node("pmem"))),
+            )
+            continue
+        # Not known to be persistent memory: <pmem/> trades the preallocation for QEMU's
+        # deprecation warning, a choice the user makes.
         yield ctx.finding(
             "FX303",
             source,
-            "nvdimm <source> has no <pmem/>: libvirt then sets prealloc=on and QEMU "
-            "preallocates the whole backing at start",
-            severity=Severity.WARNING if _is_regular_file(ctx, device) else None,
-            fix=ctx.fix("add <pmem/>", partial(ctx.editor.insert_child, source, Node("pmem"))),
+            f'{prealloc}; <pmem/> avoids that, but then QEMU 7.2 warns "Using non DAX '
+            "backing file with 'pmem=on' option is deprecated\" unless the file is on DAX "
+            f"storage{unknown_note(kind, device.path or '')}",
+            severity=Severity.WARNING,
+            fix=ctx.fix(
+                "add <pmem/> (no preallocation, but QEMU's warning for a non-DAX file)",
+                partial(ctx.editor.insert_child, source, Node("pmem")),
+                Applicability.UNSAFE,
+            ),
         )
 
 

@@ -1,0 +1,107 @@
+"""The client corpus: domains as virt-install/virt-xml, Nova and oVirt write them.
+
+Each folder of ``fixtures/clients/`` has a ``manifest.toml`` that says, per file, where it
+comes from and what is expected of it (the keys are explained at the top of each manifest).
+Shared by the tests with and without libvirt; it needs no libvirt.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from famfs_xml import api
+from famfs_xml.core.findings import Finding, Severity
+from famfs_xml.core.inventory import Inventory
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+CLIENTS = Path(__file__).resolve().parents[2] / "fixtures" / "clients"
+FOLDERS = ("virt-install", "nova", "ovirt")
+# oVirt's files are linted as on an oVirt host: with its devices known.
+INVENTORIES = {"ovirt": CLIENTS / "ovirt" / "inventory.json"}
+
+KEYS = {
+    "virt-install": {
+        "about",
+        "commands",
+        "codes",
+        "libvirt",
+        "libvirt_message",
+        "later_libvirt",
+        "fixed_codes",
+        "fixed_libvirt",
+        "starts",
+        "start_message",
+        "known",
+    },
+    "nova": {
+        "about",
+        "source",
+        "codes",
+        "by_design",
+        "libvirt",
+        "libvirt_message",
+        "fixed_libvirt",
+    },
+}
+KEYS["ovirt"] = KEYS["nova"]
+
+
+@dataclass(frozen=True)
+class Client:
+    """One file of the client corpus and its manifest entry."""
+
+    folder: str
+    path: Path
+    entry: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return f"{self.folder}/{self.path.name}"
+
+    @property
+    def facts(self) -> Inventory | None:
+        inventory = INVENTORIES.get(self.folder)
+        return Inventory.from_file(inventory) if inventory else None
+
+    def lint(self, data: bytes | None = None, **options: Any) -> list[Finding]:
+        raw = self.path.read_bytes() if data is None else data
+        return api.lint_text(raw, path=self.name, facts=self.facts, **options)
+
+    def fixed(self, *, unsafe: bool = False) -> bytes:
+        return api.fix_text(
+            self.path.read_bytes(), path=self.name, facts=self.facts, unsafe_fixes=unsafe
+        )
+
+
+def load(folder: str) -> list[Client]:
+    with (CLIENTS / folder / "manifest.toml").open("rb") as handle:
+        table = tomllib.load(handle)
+    return [Client(folder, CLIENTS / folder / name, dict(entry)) for name, entry in table.items()]
+
+
+def load_all() -> list[Client]:
+    return [client for folder in FOLDERS for client in load(folder)]
+
+
+def codes(findings: list[Finding]) -> list[str]:
+    return sorted({finding.code for finding in findings})
+
+
+def errors(findings: list[Finding]) -> list[Finding]:
+    return [finding for finding in findings if finding.severity is Severity.ERROR]
+
+
+def objections(client: Client, data: bytes) -> list[Finding]:
+    """What famfs-xml must report on a version libvirt 9.0 rejects: an error, or a warning
+    where later libvirt releases accept it (the manifest's ``later_libvirt``)."""
+    findings = client.lint(data)
+    if client.entry.get("later_libvirt") == "accepts":
+        return [f for f in findings if f.severity >= Severity.WARNING]
+    return errors(findings)
