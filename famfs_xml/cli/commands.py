@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from famfs_xml.cli.options import FailOn, FixArgs, LintArgs, OutputFormat, RuleArgs
+from famfs_xml.cli.options import CheckArgs, FailOn, FixArgs, LintArgs, OutputFormat, RuleArgs
 
 if TYPE_CHECKING:
     from famfs_xml.core.findings import Severity
@@ -180,6 +180,17 @@ def rule_settings(args: RuleArgs) -> Settings:
     return settings_for(Selection.of(args), (args.inventory, args.host, args.root))
 
 
+def check_settings(args: CheckArgs, unsafe_fixes: bool = False) -> Settings:
+    """The settings of ``lint`` and ``fix``, on files or through ``--connect``."""
+    return settings_for(
+        Selection.of(args, args.config_file, args.isolated),
+        (args.inventory, args.host, args.root),
+        unsafe_fixes,
+        schemas=args.libvirt_schemas,
+        verbose=args.verbose,
+    )
+
+
 def check_schema(schemas: Path | None, verbose: bool) -> None:
     from famfs_xml.lint.libvirt_schema import find_schema
 
@@ -268,12 +279,7 @@ def lint(paths: list[str], args: LintArgs) -> int:
     from famfs_xml.lint.run import lint_paths
 
     check_targets(paths, args, "files or directories to lint (- for stdin)")
-    settings = settings_for(
-        Selection.of(args, args.config_file, args.isolated),
-        (args.inventory, args.host, args.root),
-        schemas=args.libvirt_schemas,
-        verbose=args.verbose,
-    )
+    settings = check_settings(args)
     start_up_done()
     result = lint_paths(paths, settings.options, only_domains=args.only_domains, jobs=args.jobs)
     report = render_report(
@@ -288,13 +294,7 @@ def fix(paths: list[str], args: FixArgs) -> int:
     from famfs_xml.lint.run import fix_paths
 
     check_targets(paths, args, "files or directories to fix (- for stdin)")
-    settings = settings_for(
-        Selection.of(args, args.config_file, args.isolated),
-        (args.inventory, args.host, args.root),
-        args.unsafe_fixes,
-        schemas=args.libvirt_schemas,
-        verbose=args.verbose,
-    )
+    settings = check_settings(args, args.unsafe_fixes)
     start_up_done()
     result = fix_paths(paths, settings.options, diff=args.diff, only_domains=args.only_domains)
     for note in result.notes:

@@ -11,8 +11,8 @@ from famfs_xml.cli.commands import (
     EXIT_ERROR,
     EXIT_FINDINGS,
     EXIT_OK,
-    Selection,
     UsageFailure,
+    check_settings,
     check_targets,
     emit,
     exit_code_of,
@@ -20,7 +20,6 @@ from famfs_xml.cli.commands import (
     report_format,
     rule_settings,
     say,
-    settings_for,
     start_up_done,
 )
 from famfs_xml.cli.options import FixArgs, LintArgs, OutputFormat, RuleArgs
@@ -59,12 +58,7 @@ def lint(names: list[str], args: LintArgs) -> int:
     """``famfs-xml lint --connect URI``: the definitions libvirt holds, linted together."""
     from famfs_xml.live.domains import lint_domains
 
-    settings = settings_for(
-        Selection.of(args, args.config_file, args.isolated),
-        (args.inventory, args.host, args.root),
-        schemas=args.libvirt_schemas,
-        verbose=args.verbose,
-    )
+    settings = check_settings(args)
     start_up_done()
 
     def work(_hypervisor: Hypervisor, domains: list[LiveDomain]) -> int:
@@ -80,13 +74,7 @@ def fix(names: list[str], args: FixArgs) -> int:
     """``famfs-xml fix --connect URI``: each fixed definition defined, read back, verified."""
     from famfs_xml.live.domains import fix_domains
 
-    settings = settings_for(
-        Selection.of(args, args.config_file, args.isolated),
-        (args.inventory, args.host, args.root),
-        args.unsafe_fixes,
-        schemas=args.libvirt_schemas,
-        verbose=args.verbose,
-    )
+    settings = check_settings(args, args.unsafe_fixes)
     start_up_done()
 
     def work(hypervisor: Hypervisor, domains: list[LiveDomain]) -> int:
