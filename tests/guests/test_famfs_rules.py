@@ -12,6 +12,8 @@ QEMU (from QEMU's log), and what the guest kernel saw. docs/guests.md records th
 - FX104/FX105: ``<memory>`` and ``<currentMemory>`` that do not add up: libvirt ignores them,
   the guest gets the NUMA cell.
 - FX106/FX107: a NUMA cell of ``256 MB``: the guest gets 245 MiB (244.14 rounded up).
+- FX305: a 48 MiB target on a 64 MiB file: the guest sees 16 MiB less, and its label area
+  sits at target size minus label size (32 MiB into the file), not at the end of the file.
 - FX306: a 65 MiB target on a 65 MiB file: rounded up to 66 MiB at start, QEMU refuses.
 - FX401/FX403: BIOS and the ``pc`` machine: the guest sees the same device as on q35.
 - FX501: two guests on one file with different label sizes: B's data area is A's label area;
@@ -48,6 +50,10 @@ NAMESPACES = Step("namespaces", "ndctl list -N")
 MEMORY = Step("memory", "dmesg | grep 'ACPI: SRAT: Node'")
 FIRMWARE = Step("firmware", "if [ -d /sys/firmware/efi ]; then echo efi; else echo bios; fi")
 LABEL_START = 48 * MiB  # A's 16 MiB label area: the last 16 MiB of the 64 MiB file
+INIT_LABELS = Step(
+    "init-labels",
+    "ndctl disable-region region0 && ndctl init-labels nmem0 && ndctl enable-region region0",
+)
 
 
 @dataclass
@@ -151,6 +157,16 @@ def _boot_batch(lab: GuestLab, directory: Path) -> Batch:
     )
     with backings["rule-fx306"].open("r+b") as handle:
         handle.truncate(65 * MiB)
+    # FX305: a target 16 MiB smaller than its file (oVirt's way)
+    one(
+        "rule-fx305",
+        {
+            "<size unit='MiB'>64</size>": "<size unit='MiB'>48</size>",
+            ">320</maxMemory>": ">304</maxMemory>",
+            "<memory unit='MiB'>320<": "<memory unit='MiB'>304<",
+            "<currentMemory unit='MiB'>320<": "<currentMemory unit='MiB'>304<",
+        },
+    )
     # FX501: one file, a 16 MiB label in A and a 128 KiB one in B
     shared = make_backing(directory / "rule-fx501.img", 64)
     backings["rule-fx501-a"] = backings["rule-fx501-b"] = shared
@@ -169,13 +185,10 @@ def _boot_batch(lab: GuestLab, directory: Path) -> Batch:
         "rule-fx106": [MEMORY],
         "rule-fx403": [FIRMWARE, NAMESPACES],
         "rule-fx306": [],
+        "rule-fx305": [NAMESPACES, INIT_LABELS],
         "rule-fx501-a": [
             NAMESPACES,
-            Step(
-                "init-labels",
-                "ndctl disable-region region0 && ndctl init-labels nmem0"
-                " && ndctl enable-region region0",
-            ),
+            INIT_LABELS,
             Step(
                 "check-labels",
                 "ndctl disable-region region0\nndctl check-labels -v nmem0 2>&1\nrc=$?\n"
@@ -229,9 +242,9 @@ def test_fx302_no_alignsize_on_a_file_changes_nothing_the_guest_sees(batch: Batc
 
 
 def test_fx302_alignsize_not_a_power_of_two_does_not_start(batch: Batch) -> None:
-    # 64 MiB is no multiple of 3 MiB either: FX306 too
+    # an error whatever backs it, since QEMU refuses; 64 MiB is no multiple of 3 MiB: FX306 too
     assert sorted(lint(batch.files["rule-fx302-3mib"])) == [
-        ("FX302", "warning"),
+        ("FX302", "error"),
         ("FX306", "error"),
     ]
     error = batch.results["rule-fx302-3mib"].start_error
@@ -265,6 +278,20 @@ def test_fx106_fx107_a_decimal_cell_gives_the_guest_less_memory(batch: Batch) ->
     # 256 MB = 244.14 MiB, rounded up to whole MiB when the domain starts
     assert ram_end_mib(guest["memory"].stdout) == 245
     assert "-m size=250880k," in guest.qemu_log
+
+
+def test_fx305_a_smaller_target_hides_the_end_and_moves_the_label_area(batch: Batch) -> None:
+    """QEMU starts a target smaller than its file; the guest sees only the target, and the
+    label area is at target size minus label size: a later resize would move it."""
+    assert lint(batch.files["rule-fx305"], options=("--host",)) == [("FX305", "warning")]
+    guest = booted(batch, "rule-fx305")
+    assert namespaces(guest) == [("namespace0.0", "raw", 32 * MiB)]  # 48 - 16 MiB label
+    assert guest["init-labels"].exit_code == 0, guest["init-labels"]
+    with batch.backings["rule-fx305"].open("rb") as backing:
+        backing.seek(32 * MiB)
+        assert backing.read(15) == b"NAMESPACE_INDEX"
+        backing.seek(LABEL_START)  # where the label area of a 64 MiB target would be
+        assert backing.read(15) != b"NAMESPACE_INDEX"
 
 
 def test_fx306_size_not_a_multiple_of_alignsize_does_not_start(batch: Batch) -> None:
