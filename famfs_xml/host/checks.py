@@ -186,18 +186,46 @@ def _memmap(state: HostState) -> list[tuple[MemmapRange, Param]]:
     return [(r, param) for value, param in state.values("memmap") for r in memmap_ranges(value)]
 
 
-def _fitting_start(ram: RamMap, size: int) -> int | None:
-    """The highest start inside RAM for ``size`` bytes, on the roundest boundary that fits.
+def _free(ram: RamMap, taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The RAM ranges less the ``taken`` ones (inclusive ends, as memory maps write them)."""
+    free = list(ram.ranges)
+    for taken_low, taken_high in taken:
+        left = []
+        for low, high in free:
+            if taken_high < low or high < taken_low:
+                left.append((low, high))
+                continue
+            if low < taken_low:
+                left.append((low, taken_low - 1))
+            if taken_high < high:
+                left.append((taken_high + 1, high))
+        free = left
+    return free
+
+
+def _fitting_start(free: list[tuple[int, int]], size: int) -> int | None:
+    """The highest start inside ``free`` RAM for ``size`` bytes, on the roundest boundary.
 
     1 GiB boundaries read best (``memmap=8G!33G``), but on a small machine none may fit:
     then a memory block (128 MiB), then the 2 MiB a devdax device needs.
     """
     for align in START_ALIGNMENTS:
-        for low, high in sorted(ram.ranges, key=lambda r: r[1], reverse=True):
+        for low, high in sorted(free, key=lambda r: r[1], reverse=True):
             start = (high + 1 - size) // align * align
             if start >= low:
                 return start
     return None
+
+
+def _hint_start(ram: RamMap, memmap: MemmapRange, ranges: list[MemmapRange]) -> int | None:
+    """Where a range of ``memmap``'s size fits: in RAM that no other ``memmap=`` range holds.
+
+    The firmware map still counts the other ranges as RAM. A hint that overlapped one would
+    cost a device its memory (measured on 6.1: the later range takes the overlap, and the
+    earlier device shrinks to what is left).
+    """
+    others = [(r.start, r.end) for r in ranges if (r.start, r.end) != (memmap.start, memmap.end)]
+    return _fitting_start(_free(ram, others), memmap.size)
 
 
 def _short(size: int) -> str:
@@ -210,11 +238,12 @@ def _short(size: int) -> str:
 def check_memmap_in_ram(state: HostState) -> list[Finding]:
     """FH002: a memmap=nn!ss / nn$ss range outside System RAM."""
     found = []
-    for memmap, param in _memmap(state):
+    ranges = _memmap(state)
+    for memmap, param in ranges:
         ram = read_ram_map(state.root, reserved_too=memmap.kind == "reserved")
         if ram is None or ram.contains(memmap.start, memmap.end):
             continue
-        start = _fitting_start(ram, memmap.size)
+        start = _hint_start(ram, memmap, [r for r, _ in ranges])
         sign = "!" if memmap.kind == "protected" else "$"
         better = f"memmap={_short(memmap.size)}{sign}{_short(start)}" if start is not None else None
         old = f"memmap={memmap.text}"

@@ -108,7 +108,8 @@ class FakeMachine:
         device = parent / name
         write(device / "size", f"{size}\n")
         write(device / "align", f"{align}\n")
-        write(device / "target_node", f"{target_node}\n")
+        if target_node >= 0:  # a device with no node has no target_node (source: the guest)
+            write(device / "target_node", f"{target_node}\n")
         write(device / "resource", f"{resource:#x}\n")
         write(device / "mapping0/start", f"{resource:#x}\n")
         write(device / "mapping0/end", f"{resource + size - 1:#x}\n")
@@ -253,7 +254,11 @@ class FakeMachine:
         else:
             self._bind(claim, "dax_pmem")
             self.add_dax(
-                f"dax{region}.{index}", size=size - offset, resource=start + offset, parent=claim
+                f"dax{region}.{index}",
+                size=size - offset,
+                resource=start + offset,
+                parent=claim,
+                target_node=int((ns_dir / "target_node").read_text()),
             )
 
     def _claim(self, ns_dir: Path, kind: str, name: str, start: int, size: int) -> Path:

@@ -7,8 +7,10 @@ the source is ndctl v81's code, and the comment says so. Shapes kept from the re
 - ``list`` prints a JSON array, a bare object with ``-u`` and exactly one entry, and nothing
   at all (exit 0) when there is nothing to list; without ``-i`` disabled namespaces and
   devices are left out (a disabled namespace is ``"state":"disabled"`` with ``-i``);
-- ``ndctl list`` lists the namespaces of a region newest first: namespace0.1 before
-  namespace0.0 (source: the guest);
+- ``ndctl list`` lists namespaces newest first: namespace0.1 before namespace0.0, and
+  namespace1.0 before both (source: the guest);
+- no NUMA node (a ``memmap=`` range beyond RAM): ``numa_node`` and ``target_node`` are left
+  out, and the dax device has no ``target_node`` attribute (source: the guest);
 - keys appear as the real tools print them: no ``uuid`` or ``align`` for a label-less raw
   namespace, ``daxregion`` with ``-v`` and ``chardev`` without it for devdax, sizes of
   fsdax/devdax namespaces are the device's size (62 MiB of a 64 MiB namespace);
@@ -109,13 +111,11 @@ def _online_blocks(machine: FakeMachine, name: str) -> int:
 def _dax_json(machine: FakeMachine, name: str) -> dict[str, Any]:
     device = machine.sys / "bus/dax/devices" / name
     mode = machine.dax_mode(name)
-    entry: dict[str, Any] = {
-        "chardev": name,
-        "size": _int(device / "size"),
-        "target_node": _int(device / "target_node"),
-        "align": _int(device / "align"),
-        "mode": "system-ram" if mode == "system-ram" else "devdax",
-    }
+    entry: dict[str, Any] = {"chardev": name, "size": _int(device / "size")}
+    if (device / "target_node").exists():  # a device with no node has none (source: the guest)
+        entry["target_node"] = _int(device / "target_node")
+    entry["align"] = _int(device / "align")
+    entry["mode"] = "system-ram" if mode == "system-ram" else "devdax"
     if mode == "system-ram":
         entry["online_memblocks"] = _online_blocks(machine, name)
         entry["total_memblocks"] = len(_whole_blocks(machine, name))
@@ -279,6 +279,14 @@ class _NamespaceView:
         return _int(self.dir / "size")
 
     @property
+    def map(self) -> str:
+        """Where the page metadata lives: the claim says (a legacy namespace converted to
+        devdax gets map=dev); a legacy namespace on its own keeps it in RAM (the guest)."""
+        if self.claim is not None:
+            return "mem" if (self.claim / "mode").read_text().strip() == "ram" else "dev"
+        return "mem" if self.legacy else "dev"
+
+    @property
     def chardev(self) -> str | None:
         if self.claim is None:
             return None
@@ -288,7 +296,7 @@ class _NamespaceView:
     def to_json(self, verbose: bool) -> dict[str, Any]:
         entry: dict[str, Any] = {"dev": self.name, "mode": self.mode}
         if self.mode in ("fsdax", "devdax"):
-            entry["map"] = "mem" if self.legacy else "dev"
+            entry["map"] = self.map
         entry["size"] = self.size
         if self.labelled or (self.claim is not None):
             entry["uuid"] = "4992c6d9-7c19-4dc7-af56-e52f33c61846"
@@ -309,7 +317,7 @@ class _NamespaceView:
             entry["blockdev"] = blockdev_name(self.name)
         if not self.enabled:
             entry["state"] = "disabled"
-        if verbose:
+        if verbose and _int(self.dir / "numa_node") >= 0:  # no node (-1): left out (the guest)
             entry["numa_node"] = _int(self.dir / "numa_node")
             entry["target_node"] = _int(self.dir / "numa_node")
         return entry
@@ -327,9 +335,10 @@ class _NamespaceView:
 
 
 def _namespace_names(machine: FakeMachine) -> list[str]:
-    """Regions in order, each region's namespaces newest first (source: the guest)."""
+    """Newest first: the last region first (namespace1.0 before namespace0.0, with two
+    memmap= ranges), each region's namespaces newest first (source: the guest)."""
     names = [p.name for p in (machine.sys / "bus/nd/devices").glob("namespace*")]
-    return sorted(names, key=lambda n: (namespace_ids(n)[0], -namespace_ids(n)[1]))
+    return sorted(names, key=lambda n: (-namespace_ids(n)[0], -namespace_ids(n)[1]))
 
 
 def ndctl(machine: FakeMachine, behaviour: str, args: list[str]) -> int:

@@ -287,6 +287,30 @@ def test_fh002_hint_fits_a_small_machine(machine: FakeMachine) -> None:
     assert "no System RAM range that large" not in finding.hint
 
 
+@pytest.mark.parametrize("cmdline", ["memmap=64M!2G memmap=32M!160M", "memmap=32M!160M,64M!2G"])
+def test_fh002_hint_leaves_the_other_memmap_ranges_alone(
+    machine: FakeMachine, cmdline: str
+) -> None:
+    """The same guest with a second range at 160 MiB, which /sys/firmware/memmap still calls
+    RAM. Booted with the old hint, ``memmap=64M!128M memmap=32M!160M``, the kernel gave the
+    overlap to the second range: the first device had 32 MiB, not 64 (source: the guest)."""
+    machine.set_firmware_memmap([(0x0, 0x9FBFF, "System RAM"), (0x100000, 0xFFDFFFF, "System RAM")])
+    machine.set_cmdline(f"console=ttyS0 {cmdline}")
+    [finding] = [f for f in check_host(machine.root) if f.code == "FH002"]
+    assert finding.hint is not None
+    assert "use memmap=64M!96M instead" in finding.hint  # below 160 MiB: [96, 160) MiB
+
+
+def test_fh002_hint_on_the_guide_host_leaves_the_other_memmap_ranges_alone(
+    guide_host: FakeMachine,
+) -> None:
+    guide_host.set_cmdline("memmap=8G!32G memmap=8G!40G memhp_default_state=offline")
+    guide_host.set_grub('GRUB_CMDLINE_LINUX="memmap=8G!32G memmap=8G!40G"\n')
+    hint = only(check_host(guide_host.root), "FH002").hint
+    assert hint is not None
+    assert "use memmap=8G!24G instead" in hint  # [32, 40) GiB is the first device's
+
+
 def test_fh002_hint_when_nothing_fits(machine: FakeMachine) -> None:
     machine.set_firmware_memmap([(0x100000, 0xFFDFFFF, "System RAM")])
     machine.set_cmdline("memmap=512M!2G")

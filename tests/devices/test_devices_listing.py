@@ -270,3 +270,22 @@ def test_namespaces_are_in_natural_order_from_ndctl_and_from_sysfs(
     assert format_table(from_ndctl.devices, from_ndctl.namespaces) == format_table(
         from_sysfs.devices, from_sysfs.namespaces
     )
+
+
+def test_a_device_with_no_numa_node(machine: FakeMachine, fake_tools: FakeTools) -> None:
+    """``memmap=64M!2G`` on a 256 MiB guest: its namespace, and the dax device made of it,
+    have no node; ndctl and daxctl leave the keys out (source: the guest)."""
+    machine.add_namespace(
+        "namespace0.0", mode="fsdax", size=64 * MiB, resource=2 * GiB, legacy=True, numa_node=-1
+    )
+    machine.set_namespace_mode("namespace0.0", "devdax")
+    for ndctl in (fake_tools.path("ndctl"), None):
+        listing = read_inventory(machine.root, ndctl=ndctl)
+        [device] = listing.devices
+        assert (device.path, device.target_node, device.namespace) == (
+            "/dev/dax0.0",
+            None,
+            "namespace0.0",
+        )
+        assert "target_node" not in devices_to_json(listing.devices)["devices"][0]
+        assert format_table(listing.devices).splitlines()[1].split()[-2] == "-"
