@@ -58,14 +58,24 @@ BINDING_MISSING = (
 )
 
 
-def _binding() -> ModuleType:
+def installed_binding() -> ModuleType | None:
+    """libvirt's Python binding, or None when it is not installed."""
     try:
         import libvirt
     except ImportError:
-        raise LiveError(BINDING_MISSING) from None
+        return None
+    # A directory named libvirt on sys.path (a test suite's, say) imports as an empty
+    # namespace package where the binding is missing: only the binding has the API.
+    return cast("ModuleType", libvirt) if hasattr(libvirt, "openAuth") else None
+
+
+def _binding() -> ModuleType:
+    libvirt = installed_binding()
+    if libvirt is None:
+        raise LiveError(BINDING_MISSING)
     # The binding's default handler prints every error on stderr besides raising it.
     libvirt.registerErrorHandler(lambda _context, _error: None, None)
-    return cast("ModuleType", libvirt)
+    return libvirt
 
 
 def one_line(error: Exception) -> str:

@@ -10,13 +10,14 @@ missing qemu.conf is written (and removed again), an existing one is left alone.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
+
+from famfs_xml.live.connection import installed_binding
 
 URI = "qemu:///system"
 LIBVIRTD = Path("/usr/sbin/libvirtd")
@@ -42,7 +43,7 @@ def unavailable_reason() -> str | None:
     missing += [tool for tool in ("virsh", "qemu-system-x86_64") if shutil.which(tool) is None]
     if missing:
         return f"{', '.join(missing)} missing: apt-get install {PACKAGES}"
-    if importlib.util.find_spec("libvirt") is None:
+    if installed_binding() is None:
         return (
             "libvirt's Python binding is not installed: pip install '.[libvirt]' "
             "(needs libvirt-dev and pkg-config)"

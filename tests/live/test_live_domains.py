@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import types
 
 import pytest
 
@@ -235,8 +236,17 @@ def test_a_missing_binding_is_one_line(cli: Cli, monkeypatch: pytest.MonkeyPatch
     assert result.stderr == f"famfs-xml: error: {connection.BINDING_MISSING}\n"
 
 
+def test_a_directory_named_libvirt_is_no_binding(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/libvirt on sys.path imports as an empty package where the binding is missing."""
+    monkeypatch.setitem(sys.modules, "libvirt", types.ModuleType("libvirt"))
+    result = cli("lint", "--connect", "qemu:///system", "--all")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"famfs-xml: error: {connection.BINDING_MISSING}\n"
+
+
 def test_an_unreachable_uri_is_one_line(cli: Cli) -> None:
-    pytest.importorskip("libvirt", reason="libvirt's Python binding is not installed")
+    if connection.installed_binding() is None:
+        pytest.skip("libvirt's Python binding is not installed")
     result = cli("fix", "--connect", "qemu+tcp://host.invalid/system", "--all")
     assert result.exit_code == 2
     assert result.stderr.startswith(
