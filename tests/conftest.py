@@ -9,11 +9,25 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
+
+
+def in_ci() -> bool:
+    """``CI=true`` (or 1, yes): a test tier whose prerequisites are missing fails instead of
+    skipping, so that CI cannot pass without having run it."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def unavailable(what: str, reason: str) -> NoReturn:
+    """Skip for ``reason``, or under CI fail, saying that ``what`` cannot run."""
+    if in_ci():
+        pytest.fail(f"CI=true but {what} cannot run: {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 @dataclass(frozen=True)

@@ -25,17 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from guestlab import GuestKit, GuestLab, KitUnavailable
 from libvirt_judge import JudgeUnavailable, LibvirtJudge, unavailable_reason
 
+from tests.conftest import in_ci, unavailable
+
 HERE = Path(__file__).resolve().parent
 _LABS: list[GuestLab] = []
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
 def _asked_for(config: pytest.Config) -> bool:
     """Was the guest tier selected: by marker, by path, or by environment?"""
-    if _in_ci() or os.environ.get("FAMFS_XML_GUESTS", "").strip() in {"1", "true", "yes"}:
+    if in_ci() or os.environ.get("FAMFS_XML_GUESTS", "").strip() in {"1", "true", "yes"}:
         return True
     markexpr = config.getoption("markexpr", "") or ""
     if re.search(r"(?<!not )\bguest\b", markexpr):
@@ -49,9 +47,7 @@ def _asked_for(config: pytest.Config) -> bool:
 
 
 def _unavailable(reason: str) -> None:
-    if _in_ci():
-        pytest.fail(f"CI=true but the guest tier cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
+    unavailable("the guest tier", reason)
 
 
 @pytest.fixture(scope="session")

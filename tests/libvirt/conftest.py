@@ -19,18 +19,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from libvirt_judge import JudgeUnavailable, LibvirtJudge, unavailable_reason
 
+from tests.conftest import unavailable
+
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures"
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
 def _unavailable(reason: str) -> None:
-    if _in_ci():
-        pytest.fail(f"CI=true but libvirt cannot judge: {reason}", pytrace=False)
-    pytest.skip(reason)
+    unavailable("libvirt's judge", reason)
 
 
 @pytest.fixture(scope="session")

@@ -6,18 +6,16 @@ the reason; under ``CI=true`` that is a failure instead, so that CI cannot pass 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
+from tests.conftest import unavailable
 from tests.live.libvirt_daemon import Daemon, DaemonUnavailable, unavailable_reason
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
-        pytest.fail(f"CI=true but the libvirt daemon tests cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
+    unavailable("the libvirt daemon tests", reason)
 
 
 @pytest.fixture(scope="session")
