@@ -53,6 +53,16 @@ def test_totals_are_computed_after_the_device_size_is_corrected() -> None:
     assert findings(data, facts=backing_of(64 * MiB)) == {}
 
 
+def test_with_unsafe_fixes_too_the_size_settles_before_the_totals() -> None:
+    """--unsafe-fixes offers FX103's raise for the 1 TiB target; it must wait for the pass
+    after FX305's correction, and is then no longer needed (the fix loop's stages)."""
+    vm = SizedDomain(memory=192, max_memory=192, cells=(128,), nvdimm=1024 * 1024)
+    data, applied = fixed(vm.xml(), facts=backing_of(64 * MiB), unsafe_fixes=True)
+    assert size_of(data, "devices/memory/target/size") == 64 * MiB
+    assert size_of(data, "maxMemory") == 192 * MiB
+    assert applied == ["FX305"]
+
+
 def test_totals_follow_the_corrected_size_in_a_later_pass() -> None:
     vm = SizedDomain(memory=384, max_memory=256, cells=(128,), nvdimm=256)
     data, applied = fixed(vm.xml(), facts=backing_of(64 * MiB))
