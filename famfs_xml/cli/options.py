@@ -11,9 +11,8 @@ run. Nothing here imports typer, so the launcher's fast path can read it.
 # (by the launcher and by the typer command builder), and evaluating them once here is
 # cheaper than resolving strings later.
 import enum
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, get_type_hints
 
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -83,13 +82,25 @@ class Args:
             raise TypeError(f"{type(self).__name__} needs {', '.join(missing)}")
 
 
-def declared(args_type: type) -> Iterator[Field]:
-    """The options of a command, in declaration order (base classes first)."""
-    for klass in reversed(args_type.__mro__):
-        for name, annotation in vars(klass).get("__annotations__", {}).items():
-            # Annotated[kind, Opt]: this module evaluates its annotations
-            default = vars(klass).get(name, REQUIRED)
-            yield Field(name, annotation.__origin__, default, annotation.__metadata__[0])
+_DECLARED: dict[str, tuple[Field, ...]] = {}
+
+
+def declared(args_type: type) -> tuple[Field, ...]:
+    """The options of a command, in declaration order (base classes first).
+
+    ``typing.get_type_hints`` is the one reading of class annotations that every Python
+    keeps working: since 3.14 they are evaluated on demand and no longer sit in the class
+    ``__dict__``.
+    """
+    key = f"{args_type.__module__}.{args_type.__qualname__}"
+    if key not in _DECLARED:
+        fields = []
+        for name, annotation in get_type_hints(args_type, include_extras=True).items():
+            # Annotated[kind, Opt]; a field without a class attribute has no default
+            default = getattr(args_type, name, REQUIRED)
+            fields.append(Field(name, annotation.__origin__, default, annotation.__metadata__[0]))
+        _DECLARED[key] = tuple(fields)
+    return _DECLARED[key]
 
 
 def plain_flags(args_type: type) -> dict[str, str]:
