@@ -83,6 +83,9 @@ class Daemon:
 
     def start(self) -> None:
         Path("/var/log/libvirt").mkdir(parents=True, exist_ok=True)  # else both exit 1
+        # libvirtd makes the directory of saved definitions at its first define only; the
+        # tests that edit a saved file by hand, as an operator would, need it before that.
+        SAVED.mkdir(parents=True, exist_ok=True)
         if not QEMU_CONF.exists():
             QEMU_CONF.write_text('user = "root"\ngroup = "root"\n', encoding="utf-8")
             self._wrote_conf = True
