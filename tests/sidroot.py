@@ -25,7 +25,6 @@ only after checking that nothing is mounted below it, and with ``rm --one-file-s
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import hashlib
@@ -340,34 +339,45 @@ def pytest_command(pytest_args: Sequence[str]) -> list[str]:
     ]
 
 
+USAGE = """usage: python3 tests/sidroot.py COMMAND
+  build                          make the root (or reuse it); print its path and versions
+  path                           print the root's path (it may not exist yet)
+  run [--bind DIR]... -- CMD...  run CMD inside the root
+  pytest [PYTEST ARGS]           the unit suite on the root's Python and libvirt
+  remove                         unmount and delete the root"""
+
+
+def _run_args(args: list[str]) -> tuple[list[Path], list[str]]:
+    binds = []
+    while args[:1] == ["--bind"] and len(args) > 1:
+        binds.append(Path(args[1]))
+        args = args[2:]
+    if args[:1] == ["--"]:
+        args = args[1:]
+    return binds, args or ["sh"]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("build", help="make the root (or reuse it) and print its versions")
-    commands.add_parser("path", help="print the root's path (it may not exist yet)")
-    commands.add_parser("remove", help="unmount and delete the root")
-    run_parser = commands.add_parser("run", help="run a command inside the root")
-    run_parser.add_argument("--bind", action="append", type=Path, default=[])
-    run_parser.add_argument("args", nargs=argparse.REMAINDER)
-    pytest_parser = commands.add_parser("pytest", help="the unit suite on the root's Python")
-    pytest_parser.add_argument("args", nargs=argparse.REMAINDER)
-    options = parser.parse_args(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    command, rest = (args[0], args[1:]) if args else ("", [])
     try:
-        if options.command == "path":
+        if command == "path" and not rest:
             print(root_path())
-        elif options.command == "remove":
+        elif command == "remove" and not rest:
             with locked(cache_dir()):
                 remove_tree(root_path())
-        elif options.command == "build":
+        elif command == "build" and not rest:
             root = build()
             print(root)
             print(json.dumps(versions(root), sort_keys=True))
-        elif options.command == "run":
-            args = options.args[1:] if options.args[:1] == ["--"] else options.args
-            return run(args or ["sh"], options.bind)
+        elif command == "run":
+            binds, cmd = _run_args(rest)
+            return run(cmd, binds)
+        elif command == "pytest":
+            return run(pytest_command(rest), shared_dirs())
         else:
-            args = options.args[1:] if options.args[:1] == ["--"] else options.args
-            return run(pytest_command(args), shared_dirs())
+            print(USAGE, file=sys.stderr)
+            return 2
     except (SidRootUnavailable, subprocess.CalledProcessError, OSError) as exc:
         print(f"sidroot: {exc}", file=sys.stderr)
         return 2
