@@ -14,8 +14,9 @@ the root is a directory in a cache, entered with ``chroot``.
   its own path; every mount is undone afterwards, also when CMD fails.
 * ``python3 tests/sidroot.py pytest [PYTEST ARGS]`` installs the checkout with its test
   extras into a Python 3.14 venv inside the root and runs pytest there: the unit suite on
-  the newest Python, judged by the newest libvirt. The checkout and ``../shared`` beside it
-  are bound at their own paths, so the tests find them as on the host.
+  the newest Python, judged by the newest libvirt. The checkout and the directories that
+  ``FAMFS_XML_*`` variables name are bound at their own paths, so the tests find them as
+  on the host.
 * ``python3 tests/sidroot.py remove`` unmounts what is left and deletes the root.
 
 The cache is ``$FAMFS_XML_SID_CACHE``, else ``~/.cache/famfs-xml/sid``. A root is removed
@@ -320,9 +321,18 @@ def run(args: Sequence[str], binds: Sequence[Path] = (), cache: Path | None = No
 
 
 def shared_dirs() -> list[Path]:
-    """The checkout, and ``../shared`` beside it (the corpora and schemas the tests read)."""
-    shared = REPO.parent / "shared"
-    return [REPO, shared] if shared.is_dir() else [REPO]
+    """The checkout, and the data the tests are pointed at by ``FAMFS_XML_*`` variables
+    (corpora, schemas): the directories bound so that the same paths work inside."""
+    found = [REPO]
+    for name, value in sorted(os.environ.items()):
+        # the caches (this root's own among them) are the host's business, not the tests'
+        if not name.startswith(PASSED_PREFIX) or name.endswith("_CACHE") or value[:1] != "/":
+            continue
+        path = Path(value)
+        directory = path if path.is_dir() else path.parent
+        if directory.is_dir() and not any(directory.is_relative_to(d) for d in found):
+            found = [d for d in found if not d.is_relative_to(directory)] + [directory]
+    return found
 
 
 def pytest_command(pytest_args: Sequence[str]) -> list[str]:
