@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +13,6 @@ from famfs_xml.api import fix_text, lint_text
 from famfs_xml.core.inventory import Inventory
 from famfs_xml.lint.checks import implemented_codes
 from famfs_xml.lint.libvirt_schema import find_schema
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 RULE_FILES = sorted((ROOT / "rules").glob("FX*.toml"))

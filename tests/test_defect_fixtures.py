@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +13,6 @@ from famfs_xml import api
 from famfs_xml.core.inventory import Inventory
 from famfs_xml.lint.catalog import load_catalog
 from tests.conftest import FIXTURES
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 DEFECTS = FIXTURES / "defects"
 EXPECTED: dict[str, dict[str, Any]] = tomllib.loads(

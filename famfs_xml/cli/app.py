@@ -138,7 +138,7 @@ app.command(
 )(command_from(FixArgs, [PATHS], _fix))
 
 
-class ListFormat(str, enum.Enum):
+class ListFormat(enum.StrEnum):
     text = "text"
     json = "json"
 

@@ -22,7 +22,7 @@ else:
         return lambda cls: cls
 
 
-class OutputFormat(str, enum.Enum):
+class OutputFormat(enum.StrEnum):
     text = "text"
     json = "json"
     sarif = "sarif"
@@ -30,7 +30,7 @@ class OutputFormat(str, enum.Enum):
     junit = "junit"
 
 
-class FailOn(str, enum.Enum):
+class FailOn(enum.StrEnum):
     error = "error"
     warning = "warning"
     info = "info"

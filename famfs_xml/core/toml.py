@@ -3,11 +3,6 @@ no config file and the packaged rule index never pays for it."""
 
 from __future__ import annotations
 
-import sys
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+import tomllib
 
 __all__ = ["tomllib"]

@@ -20,9 +20,8 @@ import os
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 FOLDER = REPO / "fixtures" / "clients" / "virt-install"

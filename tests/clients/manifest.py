@@ -7,7 +7,7 @@ Shared by the tests with and without libvirt; it needs no libvirt.
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,11 +15,6 @@ from typing import Any
 from famfs_xml import api
 from famfs_xml.core.findings import Finding, Severity
 from famfs_xml.core.inventory import Inventory
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 CLIENTS = Path(__file__).resolve().parents[2] / "fixtures" / "clients"
 FOLDERS = ("virt-install", "nova", "ovirt")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -12,11 +12,6 @@ from devices_fake_tools import Cli
 
 from famfs_xml.core.findings import Finding
 from famfs_xml.host.checks import RULES, check_host
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 def codes(findings: list[Finding]) -> list[str]:

@@ -5,7 +5,7 @@ Shared by the fixture tests, with and without libvirt; it needs no libvirt.
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,11 +15,6 @@ from lxml import etree
 from famfs_xml import api
 from famfs_xml.core.findings import Finding
 from famfs_xml.core.inventory import Inventory
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures"
