@@ -7,7 +7,7 @@ from importlinter import configuration
 from importlinter.application.use_cases import lint_imports
 
 from famfs_xml.cli import app as cli
-from famfs_xml.cli import main
+from famfs_xml.cli import plain
 from famfs_xml.cli.attach import register as register_attach
 from famfs_xml.cli.options import (
     REQUIRED,
@@ -74,5 +74,5 @@ def test_the_launcher_knows_exactly_lints_value_less_flags() -> None:
         if param.is_flag
         for spelling in param.opts + param.secondary_opts
     }
-    assert main.LINT_FLAGS == lint_flags == plain_flags(LintArgs)
-    assert set(main.JOBS) == set(_typer_options()["lint"]["jobs"].opts)
+    assert plain.LINT_FLAGS == lint_flags == plain_flags(LintArgs)
+    assert set(plain.JOBS) == set(_typer_options()["lint"]["jobs"].opts)

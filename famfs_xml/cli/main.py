@@ -1,64 +1,34 @@
-"""The ``famfs-xml`` program: the common ``lint`` call and libvirt's hook calls without typer,
+"""The ``famfs-xml`` program: libvirt's hook calls and the common ``lint`` calls without typer,
 everything else with it.
 
-A git hook runs ``famfs-xml lint [--only-domains] FILE...`` on every commit. Importing typer
-costs more than the whole lint of a few files, so an invocation made only of ``lint``, the
-value-less flags declared in :mod:`famfs_xml.cli.options`, ``--jobs N`` and paths goes
-straight to :func:`famfs_xml.cli.commands.lint`; any other invocation (an option with a
-value, ``--help``, another command, anything unknown) goes to the typer application in
-:mod:`famfs_xml.cli.app`, which owns the command line and its messages. Both read the
-one declaration of lint's options. ``famfs-xml libvirt-hook ...``, which libvirt runs on
-every event of every domain, goes to :mod:`famfs_xml.cli.hook` unless it asks for help.
+libvirt runs ``famfs-xml libvirt-hook ...`` for every event of every domain, and lets most of
+them through at once: that path imports nothing before :mod:`famfs_xml.cli.hook` has decided,
+not even :mod:`typing` (this module imports only :mod:`sys`). A git hook or a CI gate runs
+``famfs-xml lint [OPTIONS] FILE...``; importing typer costs more than the lint of a few
+files, so a ``lint`` call whose options the launcher can take as typer would
+(:mod:`famfs_xml.cli.plain`) goes straight to :func:`famfs_xml.cli.commands.lint`. Any other
+call (``--help``, another command, an option or value the launcher leaves to typer) goes to
+the typer application in :mod:`famfs_xml.cli.app`, which owns the command line and its
+messages.
 """
 
-from __future__ import annotations
-
 import sys
-from typing import Any, NamedTuple, NoReturn
 
-from famfs_xml.cli.options import LintArgs, declared, plain_flags
-
-# lint's options that take no value, by spelling (the launcher's whole vocabulary), and the
-# one that takes a number; typer words every other value, and every bad one.
-LINT_FLAGS = plain_flags(LintArgs)
-JOBS = next(item.opt.flags for item in declared(LintArgs) if item.name == "jobs")
-_JOBS_WITH_VALUE = tuple(f"{spelling}=" for spelling in JOBS if spelling.startswith("--"))
-
-
-class PlainLint(NamedTuple):
-    paths: list[str]
-    flags: set[str]  # parameter names of the flags given
-    jobs: int = 0
-
-
-def plain_lint(args: list[str]) -> PlainLint | None:
-    """A ``lint`` call made only of flags, ``--jobs N`` and paths; None for any other call."""
-    if not args or args[0] != "lint":
-        return None
-    plain = PlainLint([], set())
-    rest = iter(args[1:])
-    for arg in rest:
-        if arg in LINT_FLAGS:
-            plain.flags.add(LINT_FLAGS[arg])
-        elif arg in JOBS or arg.startswith(_JOBS_WITH_VALUE):
-            number = arg.partition("=")[2] if "=" in arg else next(rest, "")
-            if not number.isdigit() or not number.isascii():
-                return None
-            plain = plain._replace(jobs=int(number))
-        elif arg == "-" or not arg.startswith("-"):
-            plain.paths.append(arg)
-        else:
-            return None
-    return plain if plain.paths else None
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the hook's path
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run ``famfs-xml`` and return its exit code."""
     args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["libvirt-hook"] and not {"-h", "--help"} & set(args):
-        from famfs_xml.cli import hook  # libvirt runs it on every domain event: no typer
+    if args[:1] == ["libvirt-hook"]:
+        from famfs_xml.cli import hook
 
-        return hook.run(args[1:])
+        if not hook.asks_for_help(args[1:]):
+            return hook.run(args[1:])
+    from famfs_xml.cli.plain import plain_lint
+
     plain = plain_lint(args)
     if plain is None:
         from famfs_xml.cli.app import run as run_cli
@@ -66,12 +36,9 @@ def run(argv: list[str] | None = None) -> int:
         return run_cli(args)
     from famfs_xml.cli import commands
 
-    paths, flags, jobs = plain
-    given: dict[str, Any] = dict.fromkeys(flags, True)
-    lint_args = LintArgs(jobs=jobs, **given)
     # no option parser here: every exception is an internal error
-    return commands.guarded(lambda: commands.lint(paths, lint_args), lambda _: None)
+    return commands.guarded(lambda: commands.lint(plain.paths, plain.args()), lambda _: None)
 
 
-def main() -> NoReturn:
+def main() -> "NoReturn":
     sys.exit(run())
