@@ -4,6 +4,7 @@ as libvirt runs it but without a daemon (tests/live/test_daemon.py has the real 
 from __future__ import annotations
 
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 
 from famfs_xml.cli import hook
 from famfs_xml.live import hook as gate
-from tests.conftest import Cli
+from famfs_xml.live import wrapper as wrapper_module
+from tests.conftest import REPO, Cli
 from tests.live.fake_libvirt import libvirt_copy
 
 # The fixture's /dev/dax0.0 is not on this machine; the gate checks the backing (as
@@ -226,3 +228,155 @@ def test_the_hook_starts_without_typer() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", "False", "False"]
+
+
+def test_a_domain_whose_name_looks_like_an_option_is_gated_too(
+    cli: Cli, run_dir: Path, private: bytes
+) -> None:
+    for name in ("-x", "--install", "-h"):
+        result = cli(
+            "libvirt-hook", "--run-dir", str(run_dir), name, "prepare", "begin", "-", stdin=private
+        )
+        assert result.exit_code == 1, name
+        assert result.stderr.startswith(f"famfs-xml refuses to start {name}: FX301 "), name
+
+
+def test_the_pass_through_imports_nothing_but_the_launcher_and_the_event_test() -> None:
+    """libvirt's every other event: not even typing or pathlib is imported before the hook
+    answers (what makes it cost about a bare Python start)."""
+    import subprocess
+
+    probe = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "from famfs_xml.cli.main import run\n"
+        "code = run(['libvirt-hook', 'vm1', 'started', 'begin', '-'])\n"
+        "print(code, *sorted(set(sys.modules) - before))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    code, *loaded = out.stdout.split()
+    assert code == "0"
+    assert set(loaded) <= {
+        "__future__",
+        "famfs_xml",
+        "famfs_xml.cli",
+        "famfs_xml.cli.main",
+        "famfs_xml.cli.hook",
+        "famfs_xml.live",
+        "famfs_xml.live.hook",
+    }, loaded
+
+
+# -- the installed wrapper ---------------------------------------------------------------------
+
+PROGRAM = [sys.executable, str(REPO / "scripts" / "famfs-xml")]  # this checkout's program
+
+
+def _run(argv: list[str], stdin: bytes) -> tuple[int, str, str]:
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("FAMFS_XML_DEBUG", None)
+    done = subprocess.run(argv, input=stdin, capture_output=True, env=env, check=False)
+    return done.returncode, done.stdout.decode(), done.stderr.decode()
+
+
+@pytest.fixture
+def wrapper(tmp_path: Path, run_dir: Path) -> Path:
+    """The wrapper --install writes, pointed at this checkout's program."""
+    path = tmp_path / "qemu.d" / "famfs-xml"
+    path.parent.mkdir()
+    path.write_text(wrapper_module.script(PROGRAM, ["--run-dir", str(run_dir)]))
+    path.chmod(0o755)
+    return path
+
+
+CALLS = [
+    ["vm1", "prepare", "begin", "-"],
+    ["vm1", "start", "begin", "-"],
+    ["vm1", "started", "begin", "-"],
+    ["vm1", "stopped", "end", "-"],
+    ["vm1", "release", "end", "-"],
+    ["vm1", "migrate", "begin", "-"],
+    ["vm1", "restore", "begin", "-"],
+    ["vm1", "reconnect", "begin", "-"],
+    ["vm1", "prepare", "end", "-"],
+    ["vm1", "begin", "prepare", "-"],
+    ["prepare", "begin", "vm1", "-"],
+    ["-x", "started", "begin", "-"],
+    ["-x", "prepare", "begin", "-"],
+    ["vm1", "-prepare", "begin", "-"],
+    ["vm1", "prepare", "--begin", "-"],
+    ["vm1", "a:-b", "begin", "-"],
+    ["vm1", "prepare", "begin"],
+    ["vm1", "prepare", "begin", "-", "more"],
+    [],
+]
+
+
+@pytest.mark.parametrize("call", CALLS, ids=lambda call: " ".join(call) or "no arguments")
+@pytest.mark.parametrize("domain", ["private", "shared"])
+def test_the_wrapper_decides_as_famfs_xml_does(
+    wrapper: Path, run_dir: Path, call: list[str], domain: str, request: pytest.FixtureRequest
+) -> None:
+    xml: bytes = request.getfixturevalue(domain)
+    direct = _run([*PROGRAM, "libvirt-hook", "--run-dir", str(run_dir), *call], xml)
+    assert _run([str(wrapper), *call], xml) == direct
+
+
+def test_the_wrapper_lets_other_events_through_without_starting_python(tmp_path: Path) -> None:
+    path = tmp_path / "famfs-xml"
+    path.write_text(wrapper_module.script(["/nonexistent/python3", "-I", "-m", "famfs_xml"]))
+    path.chmod(0o755)
+    assert _run([str(path), "vm1", "started", "begin", "-"], b"<domain/>") == (0, "", "")
+    code, _, stderr = _run([str(path), "vm1", "prepare", "begin", "-"], b"<domain/>")
+    assert code != 0 and "/nonexistent/python3" in stderr
+
+
+def test_install_writes_an_executable_wrapper(tmp_path: Path, cli: Cli) -> None:
+    config = tmp_path / "gate.toml"
+    config.write_text('ignore = ["FX301"]\n')
+    result = cli(
+        "libvirt-hook", "--install", "--hooks-dir", str(tmp_path / "hooks"), "--config", str(config)
+    )
+    written = tmp_path / "hooks" / "qemu.d" / "famfs-xml"
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"wrote {written};")
+    assert written.stat().st_mode & 0o777 == 0o755
+    text = written.read_text()
+    expected = wrapper_module.script(
+        wrapper_module.program(sys.executable), ["--config", str(config)]
+    )
+    assert text == expected
+    assert text.startswith("#!/bin/sh\n")
+    # written again over the old one, in place
+    assert cli("libvirt-hook", "--install", "--hooks-dir", str(tmp_path / "hooks")).exit_code == 0
+    assert "--config" not in written.read_text()
+    assert os.listdir(written.parent) == ["famfs-xml"]
+
+
+def test_install_refuses_a_program_that_cannot_start(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wrapper_module, "program", lambda _python: ["/nonexistent/python3"])
+    result = cli("libvirt-hook", "--install", "--hooks-dir", str(tmp_path / "hooks"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("famfs-xml: error: cannot run /nonexistent/python3")
+    assert result.stderr.count("\n") == 1
+    assert not (tmp_path / "hooks").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--install", "--hooks-dir"],
+        ["--install", "--bogus"],
+        ["--install", "vm1"],
+        ["--install", "--hooks-dir=", "x"],
+    ],
+)
+def test_install_usage_errors(cli: Cli, args: list[str]) -> None:
+    result = cli("libvirt-hook", *args)
+    assert (result.exit_code, result.stderr) == (2, hook.USAGE + "\n")
