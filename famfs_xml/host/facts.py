@@ -6,10 +6,13 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from famfs_xml.core.inventory import BackingDevice
-from famfs_xml.host.namespaces import default_ndctl, find_namespace, list_namespaces
-from famfs_xml.host.sysfs import Namespace, dax_device, under
+from famfs_xml.host.sysfs import dax_device, under
+
+if TYPE_CHECKING:
+    from famfs_xml.host.sysfs import Namespace
 
 _DAX_PATH = re.compile(r"/dev/(dax\d+\.\d+)")
 _PMEM_PATH = re.compile(r"/dev/pmem\d+")
@@ -25,7 +28,7 @@ class HostFacts:
 
     def __init__(self, root: Path = Path("/"), ndctl: str | None = None) -> None:
         self._root = root
-        self._ndctl = ndctl if ndctl is not None else default_ndctl(root)
+        self._ndctl = ndctl
         self._namespaces: list[Namespace] | None = None
 
     def lookup(self, path: str) -> BackingDevice | None:
@@ -37,8 +40,12 @@ class HostFacts:
         return self._file(path)
 
     def _pmem(self, path: str) -> BackingDevice:
+        # ndctl and its module only for a /dev/pmemX: the libvirt hook looks up dax devices
+        from famfs_xml.host.namespaces import default_ndctl, find_namespace, list_namespaces
+
         if self._namespaces is None:
-            self._namespaces = list_namespaces(self._root, self._ndctl)
+            ndctl = self._ndctl if self._ndctl is not None else default_ndctl(self._root)
+            self._namespaces = list_namespaces(self._root, ndctl)
         namespace = find_namespace(self._namespaces, path)
         if namespace is None:
             return BackingDevice(path, "pmem", exists=False)

@@ -83,6 +83,14 @@ def discover(start: Path) -> Path | None:
 
 def _has_tool_table(path: Path) -> bool:
     try:
+        text = path.read_bytes()
+    except OSError:
+        return False
+    # Most pyproject.toml files are not ours, and parsing one costs more than linting a
+    # domain: a [tool.famfs-xml] table spells "famfs", unless a quoted key escapes it.
+    if b"famfs" not in text and b"\\" not in text:
+        return False
+    try:
         data = _read_toml(path)
     except ConfigError:
         # a broken pyproject.toml is our business only when it seems to configure us

@@ -36,6 +36,22 @@ def test_pyproject_without_our_table_is_not_a_config(tmp_path: Path) -> None:
     assert config.discover(tmp_path / "sub") == top
 
 
+@pytest.mark.parametrize(
+    "table",
+    [
+        '[tool."famfs-xml"]\nfail-on = "error"\n',
+        '[tool]\n"famfs-xml" = { fail-on = "error" }\n',
+        'tool.famfs-xml.fail-on = "error"\n',
+        # no "famfs" in the bytes: the quick look for it must not decide alone
+        '[tool."\\u0066amfs-xml"]\nfail-on = "error"\n',
+    ],
+)
+def test_every_spelling_of_our_pyproject_table_is_found(tmp_path: Path, table: str) -> None:
+    found = _write(tmp_path / "pyproject.toml", table)
+    assert config.discover(tmp_path) == found
+    assert config.load(found, CATALOG).fail_on is Severity.ERROR
+
+
 def test_dedicated_file_beats_pyproject_in_the_same_directory(tmp_path: Path) -> None:
     _write(tmp_path / "pyproject.toml", '[tool.famfs-xml]\nfail-on = "error"\n')
     dedicated = _write(tmp_path / ".famfs-xml.toml", "")
