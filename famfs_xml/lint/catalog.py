@@ -11,7 +11,7 @@ from famfs_xml.core.findings import Applicability, Severity
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-IndexEntry = tuple[str, str, str, str, str, tuple[str, ...]]
+IndexEntry = tuple[str, str, str, str, str, tuple[str, ...], str]
 
 DOCS_URL = "https://github.com/famfs-xml/famfs-xml/blob/main/rules/{code}.toml"
 
@@ -31,8 +31,9 @@ class _Details(NamedTuple):
 
 
 class RuleInfo:
-    """One catalog entry. A lint run needs only the first fields; the explanation, example
-    and any extra keys are read from ``source`` the first time they are asked for."""
+    """One catalog entry. A lint run needs only the first fields; the example and any extra
+    keys (and the explanation, unless the packaged index gave it) are read from ``source``
+    the first time they are asked for."""
 
     def __init__(
         self,
@@ -43,6 +44,7 @@ class RuleInfo:
         summary: str,
         tags: tuple[str, ...] = (),
         source: Path | None = None,
+        explanation: str | None = None,
     ) -> None:
         self.code = code
         self.name = name
@@ -51,6 +53,7 @@ class RuleInfo:
         self.summary = summary
         self.tags = tags
         self.source = source
+        self._explanation = explanation
 
     def __repr__(self) -> str:
         return f"RuleInfo({self.code} {self.name})"
@@ -75,6 +78,8 @@ class RuleInfo:
 
     @property
     def explanation(self) -> str:
+        if self._explanation is not None:
+            return self._explanation
         return self._details.explanation
 
     @property
@@ -196,7 +201,7 @@ def load_catalog(directory: Path | None = None) -> dict[str, RuleInfo]:
 
 def _from_index(entries: Iterable[IndexEntry], folder: Path) -> dict[str, RuleInfo]:
     rules: dict[str, RuleInfo] = {}
-    for code, name, severity, fix, summary, tags in entries:
+    for code, name, severity, fix, summary, tags, explanation in entries:
         rules[code] = RuleInfo(
             code=code,
             name=name,
@@ -205,6 +210,7 @@ def _from_index(entries: Iterable[IndexEntry], folder: Path) -> dict[str, RuleIn
             summary=summary,
             tags=tuple(tags),
             source=folder / f"{code}.toml",
+            explanation=explanation,
         )
     return rules
 
@@ -236,12 +242,12 @@ def find_rule(key: str) -> RuleInfo | None:
 def render_index(catalog: dict[str, RuleInfo]) -> str:
     """The source of ``famfs_xml/lint/_rule_index.py`` for ``catalog``."""
     lines = [
-        '"""The rule catalog\'s header fields, generated from rules/*.toml.',
+        '"""The rule catalog\'s header fields and explanations, generated from rules/*.toml.',
         "",
         "Regenerate with ``python -m famfs_xml.lint.catalog`` after editing a rule; do not edit.",
         '"""',
         "",
-        "RULES: tuple[tuple[str, str, str, str, str, tuple[str, ...]], ...] = (",
+        "RULES: tuple[tuple[str, str, str, str, str, tuple[str, ...], str], ...] = (",
     ]
     for rule in catalog.values():
         entry: IndexEntry = (
@@ -251,6 +257,8 @@ def render_index(catalog: dict[str, RuleInfo]) -> str:
             rule.fix.value,
             rule.summary,
             rule.tags,
+            # every SARIF report carries the whole rule table: no TOML parsing for it
+            rule.explanation,
         )
         lines.append(f"    {entry!r},")
     lines.append(")")
