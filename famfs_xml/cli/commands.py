@@ -241,14 +241,17 @@ def render_report(
     show_fixes: bool = False,
 ) -> str:
     from famfs_xml.report import REPORTERS
-    from famfs_xml.report import statistics as stats
 
     if statistics:
+        from famfs_xml.report import statistics as stats
+
         if output_format is OutputFormat.json:
             return stats.render_json(result)
         return stats.render(result)
     text = REPORTERS[output_format.value](result, command)
     if show_fixes and output_format is OutputFormat.text:
+        from famfs_xml.report import statistics as stats
+
         text = stats.render_fixes(result) + text
     return text
 

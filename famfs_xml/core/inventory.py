@@ -9,17 +9,15 @@ machine (see :mod:`famfs_xml.host.facts`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 
 class InventoryError(Exception):
     """The inventory file cannot be read or has no shape we know."""
 
 
-@dataclass(frozen=True)
-class BackingDevice:
+class BackingDevice(NamedTuple):
     """What we know about one backing path.
 
     ``kind`` is ``dax`` (a /dev/daxX.Y), ``pmem`` (a /dev/pmemX block device) or ``file``.
@@ -122,7 +120,7 @@ def _devices_from_json(data: Any) -> Iterator[BackingDevice]:
             region = data.get("id", data.get("dev"))
             for device in _devices_from_json(nested):
                 if device.region is None and region is not None:
-                    device = replace(device, region=str(region))
+                    device = device._replace(region=str(region))
                 yield device
 
 

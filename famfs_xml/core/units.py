@@ -8,7 +8,6 @@ stores every size in KiB, rounding bytes up, so :func:`to_bytes` does the same.
 from __future__ import annotations
 
 import itertools
-import re
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -18,7 +17,6 @@ _PREFIXES = "kmgtpe"
 _BINARY_NAMES = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 _DECIMAL_NAMES = ("KB", "MB", "GB", "TB", "PB", "EB")
 _LIMIT = 2**63 - 1  # LLONG_MAX bytes: libvirt's overflow limit on 64-bit hosts
-_DIGITS = re.compile(r"[0-9]+\Z")
 
 
 class UnitError(ValueError):
@@ -59,9 +57,10 @@ def binary_counterpart(unit: str) -> str:
 
 def parse_number(text: str | None) -> int:
     """A non-negative base-10 integer, surrounding whitespace allowed, nothing else."""
-    if text is None or not _DIGITS.match(text.strip()):
-        raise UnitError(f"Invalid value '{(text or '').strip()}'")
-    return int(text.strip())
+    digits = "" if text is None else text.strip()
+    if not (digits.isascii() and digits.isdigit()):  # ASCII 0-9 only, at least one
+        raise UnitError(f"Invalid value '{digits}'")
+    return int(digits)
 
 
 def to_bytes(value: str | None, unit: str | None) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 def _with_namespaces(dax: list[BackingDevice], namespaces: list[Namespace]) -> list[BackingDevice]:
     by_chardev = {f"/dev/{ns.chardev}": ns.name for ns in namespaces if ns.chardev}
     return [
-        replace(device, namespace=device.namespace or by_chardev.get(device.path)) for device in dax
+        device._replace(namespace=device.namespace or by_chardev.get(device.path)) for device in dax
     ]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +122,7 @@ def _explain_disabled(root: Path, namespaces: list[Namespace]) -> list[Namespace
     for namespace in namespaces:
         seen = namespace_from_sysfs(root, namespace.name) if not namespace.enabled else None
         if seen is not None and not seen.enabled:
-            namespace = replace(namespace, disabled=seen.disabled)
+            namespace = namespace._replace(disabled=seen.disabled)
         explained.append(namespace)
     return explained
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from famfs_xml.core.inventory import BackingDevice
 
@@ -154,8 +154,7 @@ def dax_devices(root: Path) -> list[BackingDevice]:
 # --- pmem namespaces ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Namespace:
+class Namespace(NamedTuple):
     """A libnvdimm namespace and the device node it currently offers."""
 
     name: str

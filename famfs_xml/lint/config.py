@@ -32,7 +32,7 @@ PYPROJECT = "pyproject.toml"
 TOOL_TABLE = "famfs-xml"
 
 _TOP_KEYS = ("select", "extend-select", "ignore", "fail-on", "per-file-ignores", "rules")
-_SIZE = re.compile(r"\s*([0-9]+)\s*([A-Za-z]*)\s*\Z")
+_SIZE = r"\s*([0-9]+)\s*([A-Za-z]*)\s*\Z"  # compiled when a config sets a size
 
 
 class ConfigError(Exception):
@@ -257,7 +257,7 @@ def parse_size(value: Any) -> int:
         return value
     if not isinstance(value, str):
         raise ValueError('expected a size such as "2MiB"')
-    match = _SIZE.match(value)
+    match = re.match(_SIZE, value)
     if match is None or not match.group(2):
         raise ValueError('expected a number and a unit, such as "2MiB" or "1GiB"')
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import codecs
 import re
-import xml.parsers.expat
 from functools import cached_property
 from typing import NamedTuple
 
@@ -22,10 +21,12 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-_PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE|<!ENTITY", re.DOTALL)
-_ATTRIBUTE = re.compile(rb"""([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-_QUOTED_ATTR = re.compile(rb"""=\s*(["'])""")
-_INDENT = re.compile(rb"\n([ \t]+)<")
+# Compiled on first use (re keeps them): a file without a DOCTYPE, a finding or a fix
+# needs none of them, and compiling costs start-up time.
+_PROLOG_ITEM = rb"\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE|<!ENTITY"
+_ATTRIBUTE = rb"""([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')"""
+_QUOTED_ATTR = rb"""=\s*(["'])"""
+_INDENT = rb"\n([ \t]+)<"
 
 
 class LoadProblem(NamedTuple):
@@ -142,7 +143,7 @@ class Document:
             return {}
         result: dict[str, AttributeSpan] = {}
         tag = self.work[span.start : span.start_tag_end]
-        for match in _ATTRIBUTE.finditer(tag, _tag_name_end(tag)):
+        for match in re.compile(_ATTRIBUTE).finditer(tag, _tag_name_end(tag)):
             group = 2 if match.group(2) is not None else 3
             name = match.group(1).decode("utf-8")
             result[name] = AttributeSpan(
@@ -196,6 +197,8 @@ def _expat_spans(work: bytes) -> list[list[int]]:
     the byte index of each tag, which lxml does not. Lines and columns are worked out later,
     for the few elements a finding points at.
     """
+    import xml.parsers.expat  # only for a finding's or a fix's position
+
     parser = xml.parsers.expat.ParserCreate(encoding="UTF-8")
     parser.ordered_attributes = True  # a list per start tag is cheaper to build than a dict
     starts: list[list[int]] = []
@@ -227,12 +230,12 @@ def _make_span(work: bytes, start: int, end_index: int) -> Span:
 
 
 # A start tag: quoted attribute values may hold '>' (one regex match instead of a byte loop).
-_START_TAG = re.compile(rb"""<[^\s/>'"]+(?:[^'">]|"[^"]*"|'[^']*')*>""")
+_START_TAG = rb"""<[^\s/>'"]+(?:[^'">]|"[^"]*"|'[^']*')*>"""
 
 
 def _start_tag_end(work: bytes, start: int) -> int:
     """The offset just past the '>' that closes the start tag at ``start``."""
-    match = _START_TAG.match(work, start)
+    match = re.compile(_START_TAG).match(work, start)
     if match is not None:
         return match.end()
     quote = 0
@@ -250,7 +253,7 @@ def _start_tag_end(work: bytes, start: int) -> int:
 
 
 def detect_style(work: bytes, encoding: str, bom: bytes) -> Style:
-    quotes = _QUOTED_ATTR.findall(work[:65536])
+    quotes = re.compile(_QUOTED_ATTR).findall(work[:65536])
     single = sum(1 for q in quotes if q == b"'")
     quote = "'" if single * 2 >= len(quotes) and quotes else ('"' if quotes else "'")
     newline = "\r\n" if b"\r\n" in work[:65536] else "\n"
@@ -265,7 +268,7 @@ def detect_style(work: bytes, encoding: str, bom: bytes) -> Style:
 
 
 def _indent_unit(work: bytes) -> str:
-    indents = {m.group(1) for m in _INDENT.finditer(work[:65536])}
+    indents = {m.group(1) for m in re.compile(_INDENT).finditer(work[:65536])}
     if not indents:
         return "  "
     if any(i.startswith(b"\t") for i in indents):
@@ -301,7 +304,7 @@ def _find_doctype(work: bytes) -> int | None:
         return None
     offset = 0
     while True:
-        match = _PROLOG_ITEM.match(work, offset)
+        match = re.compile(_PROLOG_ITEM, re.DOTALL).match(work, offset)
         if match is None:
             return None
         if match.group(0) in (b"<!DOCTYPE", b"<!ENTITY"):

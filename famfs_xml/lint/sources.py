@@ -109,7 +109,8 @@ def _unreadable(source: Source, message: str) -> Document:
 
 
 # The comment libvirt writes at the top of every definition it saves (/etc/libvirt/qemu/*.xml).
-_LIBVIRT_HEADER = re.compile(
+# (compiled when a fix writes a file, the one time it is needed)
+_LIBVIRT_HEADER = (
     rb"\A(?:\xef\xbb\xbf)?\s*<!--\s*WARNING: THIS IS AN AUTO-GENERATED FILE\."
     rb"[^>]*?virsh edit ([^\s<>]+)"
 )
@@ -123,7 +124,7 @@ def libvirt_owned_note(display: str, raw: bytes, command: str, extra: str = "") 
     libvirtd keeps its own copy of every persistent domain: it reads the file only when it
     starts or reloads, and writes its copy back over the file whenever it saves the domain.
     """
-    match = _LIBVIRT_HEADER.match(raw[:1024])
+    match = re.match(_LIBVIRT_HEADER, raw[:1024])
     if match is None:
         return None
     name = match.group(1).decode("utf-8", "replace")

@@ -18,8 +18,9 @@ from famfs_xml.lint.domain import MemoryDevice
 if TYPE_CHECKING:
     from famfs_xml.core.inventory import BackingDevice
 
-_DAX_NAME = re.compile(r"/dev/dax\d+\.\d+")
-_PMEM_NAME = re.compile(r"/dev/pmem\d+(?:\.\d+)?s?")
+# compiled on first use: only a domain with a backing path needs them
+_DAX_NAME = r"/dev/dax\d+\.\d+"
+_PMEM_NAME = r"/dev/pmem\d+(?:\.\d+)?s?"
 
 
 class BackingKind(enum.Enum):
@@ -49,9 +50,9 @@ def backing_kind(ctx: RuleContext, device: MemoryDevice) -> BackingKind:
         if facts.kind == "file" and facts.size is not None:  # stat found a regular file
             return BackingKind.FILE
     path = device.path or ""
-    if _DAX_NAME.fullmatch(path):
+    if re.fullmatch(_DAX_NAME, path):
         return BackingKind.DAX
-    if _PMEM_NAME.fullmatch(path):
+    if re.fullmatch(_PMEM_NAME, path):
         return BackingKind.PMEM
     return BackingKind.UNKNOWN
 
