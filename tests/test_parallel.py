@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +17,7 @@ from famfs_xml.lint.checks import OPT_IN_CODES
 from famfs_xml.lint.options import LintOptions
 from famfs_xml.lint.run import RunResult, lint_paths
 from famfs_xml.lint.selection import select_codes
+from famfs_xml.lint.sources import Source
 from tests.conftest import FIXTURES, Cli
 from tests.samples import GUIDE_VM
 
@@ -111,3 +116,72 @@ def test_automatic_workers_follow_the_cores(monkeypatch: pytest.MonkeyPatch) -> 
     assert parallel.workers_for(0, 10_000) == 8
     monkeypatch.setattr(parallel, "available_cores", lambda: 1)
     assert parallel.workers_for(0, 10_000) == 1
+
+
+def test_this_process_may_fork() -> None:
+    """The comparisons above run real workers: pytest itself runs no other thread."""
+    assert parallel.may_fork()
+
+
+def test_the_result_does_not_depend_on_the_order_workers_finish_in(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outcomes come back as workers finish their chunks; FX501's messages name the first
+    domain that disagrees in the order of the files, whatever that order was."""
+    sequential = lint_paths([str(tree)], OPTIONS, jobs=1)
+
+    def last_chunk_first(chunks: Iterator[list[tuple[int, Source]]], _count: int) -> Iterator[Any]:
+        finished = [[parallel._lint_one(*item) for item in chunk] for chunk in chunks]
+        for outcomes in reversed(finished):
+            yield from reversed(outcomes)
+
+    monkeypatch.setattr(parallel, "_forked", last_chunk_first)
+    assert _summary(lint_paths([str(tree)], OPTIONS, jobs=2)) == _summary(sequential)
+
+
+def test_a_process_with_other_threads_does_not_fork(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sequential = lint_paths([str(tree)], OPTIONS, jobs=1)
+
+    def no_fork(*_args: object) -> None:
+        raise AssertionError("forked while another thread runs")
+
+    monkeypatch.setattr(parallel, "_Worker", no_fork)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not parallel.may_fork()
+        assert _summary(lint_paths([str(tree)], OPTIONS, jobs=2)) == _summary(sequential)
+    finally:
+        stop.set()
+        other.join()
+
+
+def test_an_error_in_a_worker_is_raised_in_the_parent(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(position: int, source: Source) -> parallel.Outcome:
+        raise RuntimeError(f"boom at {position}")
+
+    monkeypatch.setattr(parallel, "_lint_one", broken)  # the workers inherit it
+    with pytest.raises(RuntimeError, match="boom at"):
+        lint_paths([str(tree)], OPTIONS, jobs=2)
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def dies(position: int, source: Source) -> parallel.Outcome:
+        os._exit(3)
+
+    monkeypatch.setattr(parallel, "_lint_one", dies)
+    with pytest.raises(parallel.WorkerFailed):
+        lint_paths([str(tree)], OPTIONS, jobs=2)
+
+
+def test_every_worker_is_reaped(tree: Path) -> None:
+    lint_paths([str(tree)], OPTIONS, jobs=3)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)

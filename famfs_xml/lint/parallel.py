@@ -8,15 +8,19 @@ in, the parent compares those, adds the FX501 findings and applies the suppressi
 file with directives is read again for them). Results keep the order of the files.
 
 Workers are forked, so they start with everything the parent has imported and with the
-run's options; only paths go out and findings come back.
+run's options; only paths go out and findings come back. A process that runs other threads
+does not fork (see :func:`may_fork`): its run stays in one process, with the same result.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
+import pickle
+import sys
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn, cast
 
 from famfs_xml.core.findings import FileResult, Finding
 from famfs_xml.lint import engine
@@ -75,10 +79,9 @@ def workers_for(jobs: int, files: int) -> int:
 def lint_in_workers(
     sources: Iterable[tuple[int, Source]], options: LintOptions, workers: int
 ) -> Iterator[Outcome]:
-    """Each ``(position, source)``'s outcome, the sources taken as the workers need them
-    (never all at once); held files are finished here, after all the others."""
-    import multiprocessing  # only for runs that use workers: it is slow to import
-
+    """Each ``(position, source)``'s outcome, in no particular order, the sources taken as
+    the workers need them (never all at once); held files are finished here, after all the
+    others."""
     global _options
     _options = options
     held: list[Outcome] = []
@@ -86,17 +89,157 @@ def lint_in_workers(
     frozen_before = gc.get_freeze_count() > 0
     gc.freeze()
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for outcomes in pool.imap(_lint_chunk, _chunks(sources)):
-                for outcome in outcomes:
-                    if outcome.held is None:
-                        yield outcome
-                    else:
-                        held.append(outcome)
+        for outcome in _forked(_chunks(sources), workers):
+            if outcome.held is None:
+                yield outcome
+            else:
+                held.append(outcome)
     finally:
         if not frozen_before:
             gc.unfreeze()
+    # in the order of the files, as a single process compares them (outcomes arrive in the
+    # order the workers finish their chunks)
+    held.sort(key=lambda outcome: outcome.position)
     yield from _finish_held(held, options)
+
+
+def may_fork() -> bool:
+    """Whether this process may fork workers: not while other threads run (a forked child
+    could inherit a lock one of them holds; Python 3.12+ warns of exactly that)."""
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        return False
+    try:  # threads started outside Python (a C library's) count too
+        with open("/proc/self/stat", "rb") as stat:
+            return int(stat.read().rsplit(b")", 1)[1].split()[17]) == 1
+    except (OSError, ValueError, IndexError):
+        return True  # no /proc: the check above is all there is
+
+
+class WorkerFailed(Exception):
+    """A worker process ended without sending its results."""
+
+
+# -- forked workers --------------------------------------------------------------------------
+#
+# No multiprocessing: its import and its pool's threads cost more than a lint of a thousand
+# small files. Each worker is a plain fork with two pipes: chunks of paths go in, a list of
+# outcomes per chunk comes out (a length, then a pickle). A worker gets its next chunk only
+# after the parent has read its results, so neither side can block the other on a full pipe.
+
+
+class _Worker:
+    def __init__(self, others: list[_Worker]) -> None:
+        tasks_r, self.tasks = os.pipe()
+        self.results, results_w = os.pipe()
+        self.stopped = False
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: serves chunks until told to stop, never returns
+            # the parent's ends of every pipe, its own and the earlier workers', stay there
+            for fd in (self.tasks, self.results, *(f for w in others for f in w.fds)):
+                os.close(fd)
+            _serve(tasks_r, results_w)
+        os.close(tasks_r)
+        os.close(results_w)
+
+    @property
+    def fds(self) -> tuple[int, int]:
+        return self.tasks, self.results
+
+    def give(self, chunk: list[tuple[int, Source]] | None) -> None:
+        self.stopped = chunk is None
+        _send(self.tasks, chunk)
+
+    def take(self) -> list[Outcome]:
+        outcomes = _receive(self.results)
+        if isinstance(outcomes, BaseException):
+            raise outcomes
+        if outcomes is None:
+            raise WorkerFailed(f"lint worker {self.pid} ended without its results")
+        return cast("list[Outcome]", outcomes)
+
+
+def _forked(chunks: Iterator[list[tuple[int, Source]]], count: int) -> Iterator[Outcome]:
+    import select
+    import signal
+
+    workers: list[_Worker] = []
+    try:
+        for _ in range(count):
+            workers.append(_Worker(workers))
+        busy: dict[int, _Worker] = {}
+        for worker in workers:
+            chunk = next(chunks, None)
+            worker.give(chunk)
+            if chunk is not None:
+                busy[worker.results] = worker
+        poller = select.poll()
+        for fd in busy:
+            poller.register(fd, select.POLLIN)
+        while busy:
+            for fd, _event in poller.poll():
+                worker = busy[fd]
+                yield from worker.take()
+                chunk = next(chunks, None)
+                worker.give(chunk)
+                if chunk is None:
+                    poller.unregister(fd)
+                    del busy[fd]
+    finally:
+        for worker in workers:
+            for fd in worker.fds:
+                os.close(fd)
+            if not worker.stopped:  # the run ends early (an error, an interrupt)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker.pid, signal.SIGTERM)
+        for worker in workers:
+            os.waitpid(worker.pid, 0)
+
+
+def _serve(tasks: int, results: int) -> NoReturn:
+    code = 0
+    try:
+        while (chunk := _receive(tasks)) is not None:
+            numbered = cast("list[tuple[int, Source]]", chunk)
+            _send(results, [_lint_one(position, source) for position, source in numbered])
+    except BaseException as exc:  # every failure goes to the parent, which raises it
+        code = 1
+        with contextlib.suppress(BaseException):
+            _send(results, exc)
+    finally:
+        os._exit(code)  # no interpreter shutdown: the parent owns every inherited resource
+
+
+_HEADER = 8  # bytes of a message's length
+
+
+def _send(fd: int, message: object) -> None:
+    data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+    view = memoryview(len(data).to_bytes(_HEADER, "little") + data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _receive(fd: int) -> object:
+    """The next message; None at the end of the pipe (the other side closed it)."""
+    header = _read_exactly(fd, _HEADER)
+    if header is None:
+        return None
+    data = _read_exactly(fd, int.from_bytes(header, "little"))
+    if data is None:
+        return None
+    return pickle.loads(data)
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    parts: list[bytes] = []
+    while size:
+        part = os.read(fd, min(size, 1 << 20))
+        if not part:
+            return None
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)
 
 
 def _finish_held(held: list[Outcome], options: LintOptions) -> Iterator[Outcome]:

@@ -129,7 +129,7 @@ def lint_paths(
         numbered = _numbered(paths, errors_at, only_domains=only_domains)
         first = list(itertools.islice(numbered, max(jobs, parallel.AUTO_MIN_FILES)))
         workers = parallel.workers_for(jobs, len(first))
-        if workers > 1:
+        if workers > 1 and parallel.may_fork():
             read_errors = _lint_in_workers(
                 itertools.chain(first, numbered), options, workers, result
             )
