@@ -102,6 +102,7 @@ class Domain:
     devices: Element | None = None
     os: Element | None = None
     features: Element | None = None
+    arch: str | None = None  # <os><type arch=...>; None when not given
 
     def __init__(self, root: Element) -> None:
         self.root = root
@@ -143,11 +144,6 @@ class Domain:
         return [d for d in self.memory_devices if d.uses_slot]
 
     @property
-    def arch(self) -> str | None:
-        os_type = self.os.find("type") if self.os is not None else None
-        return os_type.get("arch") if os_type is not None else None
-
-    @property
     def guest_nodes(self) -> int:
         """Guest NUMA nodes as libvirt counts them: the cells, or one without any."""
         return max(len(self.cells), 1)
@@ -177,6 +173,9 @@ def build(root: Element) -> Domain:
             _read_memory_device(domain, el) for el in _children(domain.devices, "memory")
         ]
     domain.os = top.get("os")
+    if domain.os is not None:  # read once: several rules depend on the architecture
+        os_type = _child(domain.os, "type")
+        domain.arch = os_type.get("arch") if os_type is not None else None
     domain.features = top.get("features")
     return domain
 

@@ -32,9 +32,11 @@ def check_firmware_efi(ctx: RuleContext) -> Iterator[Finding]:
 
 
 def check_efi_acpi(ctx: RuleContext) -> Iterator[Finding]:
+    if not uses_efi(ctx):
+        return
     features = ctx.domain.features
     has_acpi = features is not None and next(features.iterchildren("acpi"), None) is not None
-    if not uses_efi(ctx) or has_acpi or ctx.domain.arch not in _X86:
+    if has_acpi or ctx.domain.arch not in _X86:
         return  # libvirt asks for ACPI with UEFI on x86 only (aarch64 may boot a device tree)
     yield ctx.finding(
         "FX402",

@@ -24,6 +24,7 @@ from famfs_xml.lint.domain import Element
 from famfs_xml.lint.edits import Node, choose_unit
 
 _H = units.human
+_X86 = (None, "x86_64", "i686")  # no arch attribute: libvirt takes the host's, x86 here
 
 
 def check_maxmemory_missing(ctx: RuleContext) -> Iterator[Finding]:
@@ -184,15 +185,17 @@ def _set_memory(ctx: RuleContext, total: int) -> list[Edit]:
 def check_current_memory(ctx: RuleContext) -> Iterator[Finding]:
     domain = ctx.domain
     memory_element = domain.memory_element
+    current = domain.current_memory
+    if current is None and (
+        domain.current_memory_element is not None
+        or not domain.memory_devices
+        or memory_element is None
+    ):
+        return  # before the totals: most domains end here
     expected = None
     if not numa_includes_devices(domain) and not sizes_in_doubt(ctx):
         expected = required_total(domain)
-    current = domain.current_memory
     if current is None:
-        if domain.current_memory_element is not None or not domain.memory_devices:
-            return
-        if memory_element is None:
-            return
         # libvirt fills a missing <currentMemory> in with <memory>: nothing is wrong (Nova
         # never writes it), so this is advice for those who ask for FX105 by name.
         yield ctx.finding(
@@ -259,7 +262,7 @@ def check_decimal_unit(ctx: RuleContext) -> Iterator[Finding]:
 
 def check_memory_alignment(ctx: RuleContext) -> Iterator[Finding]:
     domain = ctx.domain
-    if not _is_x86(ctx):
+    if domain.arch not in _X86:
         return
     for cell in domain.cells:
         if cell.memory is not None and cell.memory.bytes % units.MiB:
@@ -276,10 +279,12 @@ def check_memory_alignment(ctx: RuleContext) -> Iterator[Finding]:
             f"maxMemory of {domain.max_memory.bytes // units.KiB} KiB is not a multiple of 1 MiB; "
             "QEMU start rounds it up",
         )
-    reported_elsewhere = _sizes_fx305_or_fx306_report(ctx)
+    reported_elsewhere: set[Element] | None = None  # worked out for the first odd size
     for device in domain.slot_devices:
         if device.size is None or not device.size.bytes % (2 * units.MiB):
             continue
+        if reported_elsewhere is None:
+            reported_elsewhere = _sizes_fx305_or_fx306_report(ctx)
         if device.element in reported_elsewhere:
             continue
         message = (
@@ -307,12 +312,6 @@ def _sizes_fx305_or_fx306_report(ctx: RuleContext) -> set[Element]:
             and _off_step(check.size, check.device.alignsize.bytes)
         )
     }
-
-
-def _is_x86(ctx: RuleContext) -> bool:
-    os_type = next(ctx.domain.os.iterchildren("type"), None) if ctx.domain.os is not None else None
-    arch = os_type.get("arch") if os_type is not None else None
-    return arch is None or arch in ("x86_64", "i686")
 
 
 def check_memory_size_missing(ctx: RuleContext) -> Iterator[Finding]:

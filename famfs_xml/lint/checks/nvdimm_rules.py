@@ -411,6 +411,8 @@ def _add_node(ctx: RuleContext, device: MemoryDevice) -> list[Edit]:
 def check_slot(ctx: RuleContext) -> Iterator[Finding]:
     domain = ctx.domain
     devices = [d for d in domain.slot_devices if d.address_type == "dimm"]
+    if not devices:
+        return
     counts = Counter(d.slot for d in devices if d.slot is not None)
     used = set(counts)
     for device in devices:
