@@ -80,7 +80,7 @@ def lint_document(doc: Document, options: LintOptions, *, explicit: bool = True)
     context = context_for(doc, options)
     assert context is not None  # a parsed <domain>
     findings = []
-    for check in _selected_checks(options.codes):
+    for check in _selected_checks(options.codes, bool(context.domain.memory_devices)):
         # a plain loop: a generator expression per check and document costs as much as
         # most checks themselves (which return at once for a domain they do not concern)
         for finding in check(context):
@@ -110,9 +110,14 @@ def context_for(doc: Document, options: LintOptions) -> RuleContext | None:
 
 
 @cache
-def _selected_checks(codes: frozenset[str]) -> tuple[Check, ...]:
-    """The per-document checks of a selection, in registry order (worked out once a run)."""
-    return tuple(check for code, check in checks.DOCUMENT_CHECKS.items() if code in codes)
+def _selected_checks(codes: frozenset[str], memory_devices: bool) -> tuple[Check, ...]:
+    """The per-document checks of a selection, in registry order (worked out once a run),
+    for a domain with or without memory devices (see ``checks.MEMORY_DEVICE_CODES``)."""
+    return tuple(
+        check
+        for code, check in checks.DOCUMENT_CHECKS.items()
+        if code in codes and (memory_devices or code not in checks.MEMORY_DEVICE_CODES)
+    )
 
 
 def _load_findings(

@@ -54,6 +54,27 @@ DOCUMENT_CHECKS: dict[str, Check] = {
     "FX901": schema_rules.check_libvirt_schema,
 }
 
+# The checks that look at nothing but the domain's memory devices (<devices><memory>): they
+# find nothing in a domain without one, so the engine runs them only where there is one
+# (most domains have none, and calling a check that returns at once costs more than a
+# memory device's own checks). tests/test_engine_skips.py holds them to it.
+MEMORY_DEVICE_CODES = frozenset(
+    {
+        "FX101",
+        "FX301",
+        "FX302",
+        "FX303",
+        "FX304",
+        "FX305",
+        "FX306",
+        "FX307",
+        "FX308",
+        "FX309",
+        "FX310",
+        "FX311",
+    }
+)
+
 # The order in which the fix loop settles sizes: device sizes (and what decides whether one
 # can be trusted: its unit, its alignment), then the NUMA cells, then the totals computed
 # from both (maxMemory, memory, currentMemory). A pass applies the fixes of the first stage
@@ -85,6 +106,7 @@ __all__ = [
     "DOCUMENT_CHECKS",
     "FIX_STAGES",
     "LOAD_CODES",
+    "MEMORY_DEVICE_CODES",
     "SUPPRESSION_CODES",
     "RuleContext",
     "check_shared_backing",
