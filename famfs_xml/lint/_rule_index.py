@@ -26,7 +26,7 @@ RULES: tuple[tuple[str, str, str, str, str, tuple[str, ...]], ...] = (
     ('FX106', 'decimal-unit', 'warning', 'unsafe', 'A size uses a decimal unit such as `GB` where `GiB` was almost certainly meant.', ('famfs',)),
     ('FX107', 'memory-not-aligned', 'warning', 'none', 'A NUMA cell or `maxMemory` is not a multiple of 1 MiB, or a dimm/nvdimm size not a multiple of 2 MiB.', ('famfs',)),
     ('FX108', 'memory-size-missing', 'error', 'none', 'The domain has no memory size: no `<memory>` (or zero) and no NUMA cells.', ('libvirt',)),
-    ('FX201', 'numa-missing', 'error', 'safe', 'Memory devices are present but the guest has no NUMA cell.', ('libvirt',)),
+    ('FX201', 'numa-missing', 'error', 'safe', 'Memory devices (or `<maxMemory>`) are present but the guest has no NUMA cell.', ('libvirt',)),
     ('FX202', 'numa-includes-device-memory', 'error', 'unsafe', "The NUMA cells count the nvdimm's memory a second time.", ('libvirt',)),
     ('FX203', 'numa-cpus-mismatch', 'error', 'safe', 'NUMA cell `cpus` overlap, name a vCPU that does not exist, or leave vCPUs out.', ('libvirt',)),
     ('FX204', 'numa-cell-ids', 'error', 'none', 'NUMA cell ids are duplicated or do not run 0, 1, ... n-1.', ('libvirt',)),
