@@ -1,19 +1,20 @@
 """``famfs-xml libvirt-hook``: the start-time gate, run by libvirt for every domain event.
 
-libvirt calls the hook as ``famfs-xml libvirt-hook [--config FILE] [--run-dir DIR] NAME
-OPERATION SUB-OPERATION EXTRA`` with the domain XML on stdin. The launcher sends such a call
-here without loading typer, and until the event is known to be one the gate checks, nothing
-but :mod:`sys` and the gate's event test is imported: the hook runs on every start, stop,
-migration and reconnect of every domain. The gate itself is :mod:`famfs_xml.live.hook`.
+libvirt calls the hook as ``famfs-xml libvirt-hook [--config FILE] [--run-dir DIR]
+[--defined-dir DIR] NAME OPERATION SUB-OPERATION EXTRA`` with the domain XML on stdin. The
+launcher sends such a call here without loading typer, and until the event is known to be
+one the gate checks, nothing but :mod:`sys` and the gate's event test is imported: the hook
+runs on every start, stop, migration and reconnect of every domain. The gate itself is
+:mod:`famfs_xml.live.hook`.
 
 Exit 0 lets libvirt go on; exit 1, with one line on stderr, refuses the start. A broken
 ``--config`` file refuses the start too (the operator asked for it and must hear of it);
 an internal error lets the start through and says so on stderr, so that a fault in
 famfs-xml never keeps virtual machines from starting.
 
-``famfs-xml libvirt-hook --install [--hooks-dir DIR] [--config FILE] [--run-dir DIR]``
-writes the hook into ``DIR/qemu.d/`` (:mod:`famfs_xml.live.wrapper`): a shell script that
-lets libvirt's other events through without starting Python at all.
+``famfs-xml libvirt-hook --install [--hooks-dir DIR] [--config FILE] [--run-dir DIR]
+[--defined-dir DIR]`` writes the hook into ``DIR/qemu.d/`` (:mod:`famfs_xml.live.wrapper`):
+a shell script that lets libvirt's other events through without starting Python at all.
 """
 
 # No ``from __future__ import annotations`` (that is an import too): typer reads the
@@ -25,16 +26,18 @@ if TYPE_CHECKING:
     import typer
 
 RUN_DIR = "/run/libvirt/qemu"  # where the system daemon keeps running domains' XML
+DEFINED_DIR = "/etc/libvirt/qemu"  # and the definitions it holds
 HOOKS_DIR = "/etc/libvirt/hooks"
 
 USAGE = (
-    "usage: famfs-xml libvirt-hook [--config FILE] [--run-dir DIR] "
+    "usage: famfs-xml libvirt-hook [--config FILE] [--run-dir DIR] [--defined-dir DIR] "
     "NAME OPERATION SUB-OPERATION EXTRA (libvirt's qemu hook; the domain XML on stdin), "
-    "or famfs-xml libvirt-hook --install [--hooks-dir DIR] [--config FILE] [--run-dir DIR]"
+    "or famfs-xml libvirt-hook --install [--hooks-dir DIR] [--config FILE] [--run-dir DIR] "
+    "[--defined-dir DIR]"
 )
 EXIT_LET_THROUGH, EXIT_REFUSE, EXIT_USAGE = 0, 1, 2
 # The options of libvirt's call (a wrapper passes them on), and those --install also takes.
-CALL_OPTIONS = ("--config", "--run-dir")
+CALL_OPTIONS = ("--config", "--run-dir", "--defined-dir")
 INSTALL_OPTIONS = (*CALL_OPTIONS, "--hooks-dir")
 
 
@@ -47,12 +50,12 @@ class HookCall:
         self.name = name
         self.operation = operation
         self.sub_operation = sub_operation
-        self.options = options  # by spelling: --config, --run-dir
+        self.options = options  # by spelling: --config, --run-dir, --defined-dir
 
 
 def parse(args: list[str]) -> "HookCall | None":
-    """libvirt's call: the last four arguments, after ``--config``/``--run-dir``; None for
-    anything else.
+    """libvirt's call: the last four arguments, after the options of :data:`CALL_OPTIONS`;
+    None for anything else.
 
     The four are libvirt's whatever they hold (a domain may be named ``-x``), but an
     operation and a sub-operation are words: an option there means the call is not libvirt's.
@@ -151,7 +154,8 @@ def _refusal(call: HookCall, xml: bytes) -> "str | None":
     except UsageFailure as exc:
         raise _ConfigProblem(str(exc)) from None
     run_dir = Path(call.options.get("--run-dir", RUN_DIR))
-    return refusal(call.name, xml, settings.options, run_dir)
+    defined_dir = Path(call.options.get("--defined-dir", DEFINED_DIR))
+    return refusal(call.name, xml, settings.options, run_dir, defined_dir)
 
 
 def _install(args: list[str]) -> int:
@@ -194,7 +198,8 @@ def register(app: "typer.Typer") -> None:
 
     @app.command(
         "libvirt-hook",
-        help="libvirt's qemu hook: refuse to start a domain whose memory devices have errors. "
+        help="libvirt's qemu hook: refuse to start a domain whose memory devices would keep it "
+        "from starting or break sharing with another domain. "
         "Install it with --install (into /etc/libvirt/hooks/qemu.d/famfs-xml).",
     )
     def libvirt_hook(
@@ -216,13 +221,21 @@ def register(app: "typer.Typer") -> None:
                 "--run-dir", metavar="DIR", help=f"Running domains' XML [default: {RUN_DIR}]."
             ),
         ] = None,
+        defined_dir: Annotated[
+            Path | None,
+            typer.Option(
+                "--defined-dir",
+                metavar="DIR",
+                help=f"Defined domains' XML [default: {DEFINED_DIR}].",
+            ),
+        ] = None,
         install: Annotated[
             bool,
             typer.Option(
                 "--install",
-                help="Write the hook into HOOKS-DIR/qemu.d/famfs-xml (with --config and "
-                "--run-dir as given), a wrapper that lets libvirt's other events through "
-                "without starting Python; give no NAME ... EXTRA.",
+                help="Write the hook into HOOKS-DIR/qemu.d/famfs-xml (with --config, "
+                "--run-dir and --defined-dir as given), a wrapper that lets libvirt's other "
+                "events through without starting Python; give no NAME ... EXTRA.",
             ),
         ] = False,
         hooks_dir: Annotated[
@@ -235,7 +248,12 @@ def register(app: "typer.Typer") -> None:
         ] = None,
     ) -> None:
         args = [name, operation, sub_operation, extra]
-        given = (("--config", config), ("--run-dir", run_dir), ("--hooks-dir", hooks_dir))
+        given = (
+            ("--config", config),
+            ("--run-dir", run_dir),
+            ("--defined-dir", defined_dir),
+            ("--hooks-dir", hooks_dir),
+        )
         for option, value in given:
             if value is not None:
                 args[:0] = [option, str(value)]
