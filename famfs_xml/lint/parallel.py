@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import pickle
 import sys
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple, NoReturn, cast
@@ -160,6 +159,7 @@ class _Worker:
 
 
 def _forked(chunks: Iterator[list[tuple[int, Source]]], count: int) -> Iterator[Outcome]:
+    import pickle  # noqa: F401  (here, before the fork: the workers inherit it imported)
     import select
     import signal
 
@@ -214,6 +214,8 @@ _HEADER = 8  # bytes of a message's length
 
 
 def _send(fd: int, message: object) -> None:
+    import pickle  # a run without workers does without it
+
     data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
     view = memoryview(len(data).to_bytes(_HEADER, "little") + data)
     while view:
@@ -228,6 +230,8 @@ def _receive(fd: int) -> object:
     data = _read_exactly(fd, int.from_bytes(header, "little"))
     if data is None:
         return None
+    import pickle
+
     return pickle.loads(data)
 
 
