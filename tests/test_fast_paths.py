@@ -49,6 +49,51 @@ def test_a_plain_lint_imports_neither_the_cli_framework_nor_anything_heavy() -> 
     assert not loaded & {*HEAVY, "typer", "click"}, sorted(loaded & {*HEAVY, "typer", "click"})
 
 
+# What a lint of a clean file, with no configuration file around, does without: each is
+# imported only by the run that needs it (workers, a config file, a report format, a finding's
+# position, a fix, the host's tools).
+LAZY = (
+    "pickle",
+    "multiprocessing",
+    "tomllib",
+    "json",
+    "dataclasses",
+    "subprocess",
+    "tempfile",
+    "difflib",
+    "xml.parsers.expat",
+    "famfs_xml.report.statistics",
+    "famfs_xml.lint.suppressions",
+    "famfs_xml.host.tools",
+)
+
+
+@pytest.mark.parametrize(("output_format", "needs"), [("text", set()), ("sarif", {"json"})])
+def test_a_lint_of_a_clean_file_imports_only_what_it_uses(
+    tmp_path: os.PathLike[str], output_format: str, needs: set[str]
+) -> None:
+    probe = (
+        "import sys\n"
+        "from famfs_xml.cli.main import run\n"
+        f"code = run(['lint', '--format', {output_format!r}, {GUIDE!r}])\n"
+        "sys.__stderr__.write('\\nmodules: ' + ' '.join(sorted(sys.modules)))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("GITHUB_ACTIONS", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    loaded = set(proc.stderr.rsplit("modules: ", 1)[-1].split())
+    assert proc.returncode == 0 and "famfs_xml.lint.engine" in loaded, proc.stderr
+    assert loaded & set(LAZY) == needs, sorted(loaded & set(LAZY))
+
+
 def _typer_in_pinned_range() -> bool:
     from importlib.metadata import version
 
