@@ -16,9 +16,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from famfs_xml.cli.options import CheckArgs, FailOn, FixArgs, LintArgs, OutputFormat, RuleArgs
-
 if TYPE_CHECKING:
+    # (at run time only the report's format is needed: the libvirt hook, which only builds
+    # settings here, does without the option declarations)
+    from famfs_xml.cli.options import (
+        CheckArgs,
+        FailOn,
+        FixArgs,
+        LintArgs,
+        OutputFormat,
+        RuleArgs,
+    )
     from famfs_xml.core.findings import Severity
     from famfs_xml.core.inventory import DeviceFacts
     from famfs_xml.core.libvirt_version import LibvirtTarget, LibvirtVersion
@@ -245,6 +253,8 @@ def start_up_done() -> None:
 
 def report_format(requested: OutputFormat | None) -> OutputFormat:
     """The report format: as asked, else GitHub annotations inside GitHub Actions, else text."""
+    from famfs_xml.cli.options import OutputFormat
+
     if requested is not None:
         return requested
     if os.environ.get("GITHUB_ACTIONS") == "true":
@@ -272,6 +282,7 @@ def render_report(
     statistics: bool = False,
     show_fixes: bool = False,
 ) -> str:
+    from famfs_xml.cli.options import OutputFormat
     from famfs_xml.report import REPORTERS
 
     if statistics:
