@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from famfs_xml.lint.checks import OPT_IN_CODES
 from famfs_xml.lint.options import LintOptions
 from famfs_xml.lint.run import RunResult, lint_paths
 from famfs_xml.lint.selection import select_codes
-from famfs_xml.lint.sources import Source
+from famfs_xml.lint.sources import Source, expand
 from tests.conftest import FIXTURES, Cli
 from tests.samples import GUIDE_VM
 
@@ -50,6 +50,11 @@ def tree(tmp_path: Path) -> Path:
     (tmp_path / "nets").mkdir()
     (tmp_path / "nets" / "default.xml").write_text("<network/>", encoding="utf-8")
     return tmp_path
+
+
+def _numbered_sources(tree: Path) -> list[tuple[int, Source]]:
+    sources, _ = expand([str(tree)], [])
+    return list(enumerate(sources))
 
 
 def _summary(result: RunResult) -> list[tuple[str, bool, list[tuple[str, int, int, str]]]]:
@@ -159,13 +164,28 @@ def test_a_process_with_other_threads_does_not_fork(
         other.join()
 
 
+def _in_workers_only(
+    monkeypatch: pytest.MonkeyPatch, misbehave: Callable[[int], parallel.Outcome]
+) -> None:
+    """``misbehave`` in place of a file's lint in the forked workers (which inherit it); this
+    process, which lints its share too, lints as ever."""
+    parent, lint_one = os.getpid(), parallel._lint_one
+
+    def patched(position: int, source: Source) -> parallel.Outcome:
+        if os.getpid() == parent:
+            return lint_one(position, source)
+        return misbehave(position)
+
+    monkeypatch.setattr(parallel, "_lint_one", patched)
+
+
 def test_an_error_in_a_worker_is_raised_in_the_parent(
     tree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(position: int, source: Source) -> parallel.Outcome:
+    def broken(position: int) -> parallel.Outcome:
         raise RuntimeError(f"boom at {position}")
 
-    monkeypatch.setattr(parallel, "_lint_one", broken)  # the workers inherit it
+    _in_workers_only(monkeypatch, broken)
     with pytest.raises(RuntimeError, match="boom at"):
         lint_paths([str(tree)], OPTIONS, jobs=2)
 
@@ -173,12 +193,30 @@ def test_an_error_in_a_worker_is_raised_in_the_parent(
 def test_a_worker_that_dies_is_an_error_not_a_hang(
     tree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def dies(position: int, source: Source) -> parallel.Outcome:
+    def dies(position: int) -> parallel.Outcome:
         os._exit(3)
 
-    monkeypatch.setattr(parallel, "_lint_one", dies)
+    _in_workers_only(monkeypatch, dies)
     with pytest.raises(parallel.WorkerFailed):
         lint_paths([str(tree)], OPTIONS, jobs=2)
+
+
+def test_the_workers_lint_their_share(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files really are linted in other processes (each outcome says where)."""
+    parent = os.getpid()
+    seen: set[bool] = set()
+    in_process = parallel._lint_one
+
+    def marked(position: int, source: Source) -> parallel.Outcome:
+        outcome = in_process(position, source)
+        return outcome._replace(error=None if os.getpid() == parent else "worker")
+
+    monkeypatch.setattr(parallel, "_lint_one", marked)
+    for outcome in parallel.lint_in_workers(
+        ((position, source) for position, source in _numbered_sources(tree)), OPTIONS, 2
+    ):
+        seen.add(outcome.error == "worker")
+    assert seen == {True, False}
 
 
 def test_every_worker_is_reaped(tree: Path) -> None:

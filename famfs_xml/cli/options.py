@@ -209,7 +209,8 @@ class LintArgs(CheckArgs):
         int,
         Opt(
             ("--jobs", "-j"),
-            "Worker processes; 0 (the default): one per core from 200 files on, none below.",
+            "Processes that lint, this one included; 0 (the default): one per core from 300 "
+            "files on, else 1.",
             minimum=0,
         ),
     ] = 0

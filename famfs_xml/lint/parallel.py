@@ -1,8 +1,8 @@
 """Lint of many files on several cores (``lint --jobs``).
 
 Files are independent except for FX501, which compares the nvdimms of every file that
-shares a backing device. Worker processes run every per-file check on chunks of files and
-send back each file's result. For a file FX501 may concern (an nvdimm with a backing path)
+shares a backing device. The parent and its forked worker processes run every per-file
+check on chunks of files; the workers send back each file's result. For a file FX501 may concern (an nvdimm with a backing path)
 they also send the nvdimms' settings and places (:class:`DeviceUse`); once all files are
 in, the parent compares those, adds the FX501 findings and applies the suppressions (a
 file with directives is read again for them). Results keep the order of the files.
@@ -19,7 +19,7 @@ import gc
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple, NoReturn, cast
+from typing import TYPE_CHECKING, NamedTuple, NoReturn, cast
 
 from famfs_xml.core.findings import FileResult, Finding
 from famfs_xml.lint import engine
@@ -30,8 +30,13 @@ from famfs_xml.lint.checks.shared_backing import DeviceUse
 from famfs_xml.lint.options import LintOptions
 from famfs_xml.lint.sources import Source, read
 
-# Below this many files a pool costs more (fork, pickling) than it saves.
-AUTO_MIN_FILES = 200
+if TYPE_CHECKING:
+    import select
+
+# Below this many files forking costs more than it saves: measured on two cores with
+# Python 3.11 and 3.14, a second process costs ~6 ms and pays for itself from ~300 of
+# libvirt's test domains on (docs/performance.md, "Workers").
+AUTO_MIN_FILES = 300
 # Files per task: large enough to amortise a round trip, small enough to balance the load.
 _CHUNK_FILES = 32
 
@@ -66,8 +71,9 @@ def available_cores() -> int:
 
 
 def workers_for(jobs: int, files: int) -> int:
-    """Worker processes for ``files`` files: ``jobs`` when given (> 0), else automatic:
-    one per core (at most 8) once there are enough files to pay for the pool, else none."""
+    """Processes that lint ``files`` files, this one included: ``jobs`` when given (> 0),
+    else automatic: one per core (at most 8) once there are enough files to pay for the
+    forks, else this one alone."""
     if jobs > 0:
         return max(1, min(jobs, files))
     if files < AUTO_MIN_FILES:
@@ -159,32 +165,29 @@ class _Worker:
 
 
 def _forked(chunks: Iterator[list[tuple[int, Source]]], count: int) -> Iterator[Outcome]:
+    """The outcomes of ``count`` processes: this one and ``count - 1`` forked workers.
+
+    This process lints too (on two cores a coordinator that only waited would leave one of
+    them to the other worker's overhead): between two of its own files it hands a chunk to
+    every worker that has finished one, without waiting for any.
+    """
     import pickle  # noqa: F401  (here, before the fork: the workers inherit it imported)
-    import select
     import signal
 
     workers: list[_Worker] = []
     try:
-        for _ in range(count):
+        for _ in range(count - 1):
             workers.append(_Worker(workers))
-        busy: dict[int, _Worker] = {}
+        pending = _Pending(chunks, workers)
+        pending.feed()
+        while (own := pending.next_chunk()) is not None:
+            for position, source in own:
+                yield _lint_one(position, source)
+                yield from pending.collect(wait=False)
+        while pending.busy:
+            yield from pending.collect(wait=True)
         for worker in workers:
-            chunk = next(chunks, None)
-            worker.give(chunk)
-            if chunk is not None:
-                busy[worker.results] = worker
-        poller = select.poll()
-        for fd in busy:
-            poller.register(fd, select.POLLIN)
-        while busy:
-            for fd, _event in poller.poll():
-                worker = busy[fd]
-                yield from worker.take()
-                chunk = next(chunks, None)
-                worker.give(chunk)
-                if chunk is None:
-                    poller.unregister(fd)
-                    del busy[fd]
+            worker.give(None)
     finally:
         for worker in workers:
             for fd in worker.fds:
@@ -194,6 +197,44 @@ def _forked(chunks: Iterator[list[tuple[int, Source]]], count: int) -> Iterator[
                     os.kill(worker.pid, signal.SIGTERM)
         for worker in workers:
             os.waitpid(worker.pid, 0)
+
+
+class _Pending:
+    """The chunks still to lint, and the workers that have one."""
+
+    def __init__(self, chunks: Iterator[list[tuple[int, Source]]], workers: list[_Worker]) -> None:
+        import select
+
+        self.chunks = chunks
+        self.idle = list(reversed(workers))
+        self.busy: dict[int, _Worker] = {}
+        self.poller: select.poll = select.poll()
+        for worker in workers:
+            self.poller.register(worker.results, select.POLLIN)
+
+    def next_chunk(self) -> list[tuple[int, Source]] | None:
+        return next(self.chunks, None)
+
+    def feed(self) -> None:
+        """A chunk for every idle worker, while there are chunks."""
+        while self.idle:
+            chunk = self.next_chunk()
+            if chunk is None:
+                return
+            worker = self.idle.pop()
+            worker.give(chunk)
+            self.busy[worker.results] = worker
+
+    def collect(self, *, wait: bool) -> Iterator[Outcome]:
+        """The outcomes of the workers that have finished a chunk (waiting for one, with
+        ``wait``), each given its next chunk."""
+        if not self.busy:
+            return
+        for fd, _event in self.poller.poll(-1 if wait else 0):
+            worker = self.busy.pop(fd)
+            yield from worker.take()
+            self.idle.append(worker)
+        self.feed()
 
 
 def _serve(tasks: int, results: int) -> NoReturn:

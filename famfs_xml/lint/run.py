@@ -122,8 +122,9 @@ def _in_order(
 def lint_paths(
     paths: Sequence[str], options: LintOptions, *, only_domains: bool = False, jobs: int = 1
 ) -> RunResult:
-    """Lint every file. ``jobs``: worker processes (1: none; 0: one per core when there
-    are enough files to pay for them, see :func:`famfs_xml.lint.parallel.workers_for`)."""
+    """Lint every file. ``jobs``: processes that lint, this one included (1: this one
+    alone; 0: one per core when there are enough files to pay for the others, see
+    :func:`famfs_xml.lint.parallel.workers_for`)."""
     result = RunResult(libvirt=options.libvirt)
     if jobs == 1 or STDIN in paths:
         loaded = _load_all(paths, result, only_domains=only_domains)
