@@ -2,10 +2,11 @@
 
 Files are independent except for FX501, which compares the nvdimms of every file that
 shares a backing device. The parent and its forked worker processes run every per-file
-check on chunks of files; the workers send back each file's result. For a file FX501 may concern (an nvdimm with a backing path)
-they also send the nvdimms' settings and places (:class:`DeviceUse`); once all files are
-in, the parent compares those, adds the FX501 findings and applies the suppressions (a
-file with directives is read again for them). Results keep the order of the files.
+check on chunks of files; the workers send back each file's result. For a file FX501 may
+concern (an nvdimm with a backing path) the result comes with the nvdimms' settings and
+places (:class:`DeviceUse`); once all files are in, the parent compares those, adds the
+FX501 findings and applies the suppressions (a file with directives is read again for
+them). Results keep the order of the files.
 
 Workers are forked, so they start with everything the parent has imported and with the
 run's options; only paths go out and findings come back. A process that runs other threads
