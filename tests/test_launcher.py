@@ -56,9 +56,15 @@ def test_every_value_option_is_an_option_of_lint_with_a_value(spelling: str) -> 
 
 
 def test_the_launcher_leaves_only_connect_to_typer() -> None:
-    """Every option of lint but --connect (libvirt's domains, not files) is the launcher's."""
+    """Every option of lint but --connect (libvirt's domains, not files) is the launcher's:
+    each one's kind is one it converts (a value of a kind it does not know would make every
+    call with that option typer's)."""
     known = set(plain.LINT_FLAGS) | set(plain.VALUE_OPTIONS)
     assert set(_lint_params()) - known == {"--connect", "-c"}
+    for spelling, item in plain.VALUE_OPTIONS.items():
+        assert plain._converted(item, "1") is not None or item.kind is not int, spelling
+        if item.name != "jobs" and plain._choices(item.kind) is None:
+            assert plain._converted(item, "x") is not None, spelling
 
 
 @pytest.mark.parametrize(
@@ -140,6 +146,9 @@ PLAIN_CALLS = [
     ["lint", "--config", "no-such-config.toml", GUIDE],
     ["lint", "--libvirt-schemas", str(FIXTURES), GUIDE],
     ["lint", "--host", "--root", str(FIXTURES), GUIDE],
+    ["lint", "--libvirt-version", "9.0", PRIVATE],
+    ["lint", "--libvirt-version=12.8", "--format", "json", PRIVATE],
+    ["lint", "--libvirt-version", "nine", GUIDE],
     ["lint", "--all", GUIDE],
 ]
 

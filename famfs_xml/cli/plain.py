@@ -3,7 +3,8 @@ options (:mod:`famfs_xml.cli.options`).
 
 A call is *plain* when every option in it is one the launcher can take exactly as typer
 would: a value-less flag, ``--jobs N``, a choice (``--format sarif``, ``--fail-on info``)
-spelled as one of its values, a rule list (``--select FX3``), or a path. Anything else (a
+spelled as one of its values, a rule list (``--select FX3``), a path or a plain string
+(``--libvirt-version 9.0``, which the settings check as they do for typer's call). Anything else (a
 value typer would refuse or convert differently, ``--connect``, ``--help``, ``--``, an
 unknown option) makes the call not plain, and typer, which owns the command line and its
 messages, reads it. So the launcher never words an error of its own.
@@ -23,7 +24,8 @@ JOBS = next(item.opt.flags for item in declared(LintArgs) if item.name == "jobs"
 
 
 def _value_options() -> dict[str, Field]:
-    """lint's options with a value that the launcher converts as typer does, by spelling."""
+    """lint's options with a value, by spelling: :func:`_converted` converts them as typer
+    does (an option of a kind it does not know is left to typer, whatever its value)."""
     found: dict[str, Field] = {}
     for item in declared(LintArgs):
         if item.kind is bool or item.name == "connect":  # --connect: libvirt's domains
@@ -82,7 +84,7 @@ def _converted(item: Field, value: str) -> object | None:
         return choices.get(value)
     if kind in (Path, Path | None):
         return Path(value)
-    if kind == list[str] | None:
+    if kind in (str, str | None, list[str] | None):
         return value
     return None
 
