@@ -1,9 +1,17 @@
-"""``lint --jobs``: worker processes give exactly the sequential run's result."""
+"""``lint --jobs``: worker processes give exactly the sequential run's result.
+
+famfs-xml never forks a process that runs other threads (:func:`parallel.may_fork`), and this
+test process may run some by the time these tests run (import-linter's, for one). So every
+check that needs real workers runs in a fresh interpreter, a process with no other thread,
+as famfs-xml's own is: the ``_check_...`` functions below, run by :func:`_in_a_fresh_process`.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +26,7 @@ from famfs_xml.lint.options import LintOptions
 from famfs_xml.lint.run import RunResult, lint_paths
 from famfs_xml.lint.selection import select_codes
 from famfs_xml.lint.sources import Source, expand
-from tests.conftest import FIXTURES, Cli
+from tests.conftest import FIXTURES, REPO
 from tests.samples import GUIDE_VM
 
 OPTIONS = LintOptions(select_codes(load_catalog(), None, None, None, OPT_IN_CODES))
@@ -64,41 +72,149 @@ def _summary(result: RunResult) -> list[tuple[str, bool, list[tuple[str, int, in
     ]
 
 
-@pytest.mark.parametrize("jobs", [2, 3])
-def test_workers_give_the_sequential_result(tree: Path, jobs: int) -> None:
-    sequential = lint_paths([str(tree)], OPTIONS, jobs=1)
-    in_workers = lint_paths([str(tree)], OPTIONS, jobs=jobs)
-    assert _summary(in_workers) == _summary(sequential)
-    assert in_workers.errors == sequential.errors
+def _in_a_fresh_process(check: Callable[[str], None], tree: Path) -> None:
+    """``check(tree)`` in a new interpreter, which first makes sure it may fork."""
+    code = (
+        "import sys\n"
+        "from famfs_xml.lint import parallel\n"
+        "assert parallel.may_fork(), 'a fresh interpreter runs other threads'\n"
+        f"from tests.test_parallel import {check.__name__}\n"
+        f"{check.__name__}(sys.argv[1])\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("FAMFS_XML_DEBUG", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tree)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+
+
+def _check_workers_give_the_sequential_result(tree: str) -> None:
+    sequential = lint_paths([tree], OPTIONS, jobs=1)
+    for jobs in (2, 3):
+        in_workers = lint_paths([tree], OPTIONS, jobs=jobs)
+        assert _summary(in_workers) == _summary(sequential), jobs
+        assert in_workers.errors == sequential.errors, jobs
     codes = {f.code for f in sequential.findings}
     assert {"FX001", "FX006", "FX501"} <= codes  # the tree exercises every path
 
 
-def test_per_file_ignores_apply_in_workers(tree: Path) -> None:
+def _check_per_file_ignores_apply_in_workers(tree: str) -> None:
     options = OPTIONS._replace(per_file_ignores=(("plain-0[5-7]*", frozenset({"FX501"})),))
-    sequential = lint_paths([str(tree)], options, jobs=1)
-    assert _summary(lint_paths([str(tree)], options, jobs=2)) == _summary(sequential)
+    sequential = lint_paths([tree], options, jobs=1)
+    assert _summary(lint_paths([tree], options, jobs=2)) == _summary(sequential)
     fx501 = {Path(f.path).name for f in sequential.findings if f.code == "FX501"}
     assert fx501 == {"a-first.xml"}
 
 
-def test_fx501_spans_chunks_and_honours_suppressions(tree: Path) -> None:
-    result = lint_paths([str(tree)], OPTIONS, jobs=2)
+def _check_fx501_spans_chunks_and_honours_suppressions(tree: str) -> None:
+    result = lint_paths([tree], OPTIONS, jobs=2)
     fx501 = {Path(f.path).name for f in result.findings if f.code == "FX501"}
     assert fx501 == {"a-first.xml", "plain-050-shared.xml", "plain-070-unused.xml"}
 
 
-def test_path_errors_keep_their_place(tree: Path) -> None:
-    paths = [str(tree / "missing.xml"), str(tree), str(tree / "also-missing.xml")]
+def _check_path_errors_keep_their_place(tree: str) -> None:
+    base = Path(tree)
+    paths = [str(base / "missing.xml"), tree, str(base / "also-missing.xml")]
     assert lint_paths(paths, OPTIONS, jobs=2).errors == lint_paths(paths, OPTIONS).errors
     assert len(lint_paths(paths, OPTIONS).errors) == 2
 
 
-def test_the_cli_reports_the_same_with_and_without_workers(cli: Cli, tree: Path) -> None:
-    one = cli("lint", "--format", "json", "--jobs", "1", str(tree))
-    two = cli("lint", "--format", "json", "-j", "2", str(tree))
-    assert one.exit_code == two.exit_code == 1
-    assert json.loads(two.stdout) == json.loads(one.stdout)
+def _check_the_workers_lint_their_share(tree: str) -> None:
+    """Files really are linted in other processes (each outcome says where)."""
+    parent = os.getpid()
+    in_process = parallel._lint_one
+
+    def marked(position: int, source: Source) -> parallel.Outcome:
+        outcome = in_process(position, source)
+        return outcome._replace(error=None if os.getpid() == parent else "worker")
+
+    parallel._lint_one = marked  # type: ignore[assignment]  # the workers inherit it
+    numbered = iter(_numbered_sources(Path(tree)))
+    where = {outcome.error for outcome in parallel.lint_in_workers(numbered, OPTIONS, 2)}
+    assert where == {"worker", None}
+
+
+def _in_workers_only(misbehave: Callable[[int], parallel.Outcome]) -> None:
+    """``misbehave`` in place of a file's lint in the forked workers (which inherit it); this
+    process, which lints its share too, lints as ever."""
+    parent, lint_one = os.getpid(), parallel._lint_one
+
+    def patched(position: int, source: Source) -> parallel.Outcome:
+        if os.getpid() == parent:
+            return lint_one(position, source)
+        return misbehave(position)
+
+    parallel._lint_one = patched  # type: ignore[assignment]
+
+
+def _check_an_error_in_a_worker_is_raised_in_the_parent(tree: str) -> None:
+    def broken(position: int) -> parallel.Outcome:
+        raise RuntimeError(f"boom at {position}")
+
+    _in_workers_only(broken)
+    with pytest.raises(RuntimeError, match="boom at"):
+        lint_paths([tree], OPTIONS, jobs=2)
+    _check_no_child_is_left()
+
+
+def _check_a_worker_that_dies_is_an_error_not_a_hang(tree: str) -> None:
+    def dies(position: int) -> parallel.Outcome:
+        os._exit(3)
+
+    _in_workers_only(dies)
+    with pytest.raises(parallel.WorkerFailed):
+        lint_paths([tree], OPTIONS, jobs=2)
+    _check_no_child_is_left()
+
+
+def _check_every_worker_is_reaped(tree: str) -> None:
+    lint_paths([tree], OPTIONS, jobs=3)
+    _check_no_child_is_left()
+
+
+def _check_no_child_is_left() -> None:
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        _check_workers_give_the_sequential_result,
+        _check_per_file_ignores_apply_in_workers,
+        _check_fx501_spans_chunks_and_honours_suppressions,
+        _check_path_errors_keep_their_place,
+        _check_the_workers_lint_their_share,
+        _check_an_error_in_a_worker_is_raised_in_the_parent,
+        _check_a_worker_that_dies_is_an_error_not_a_hang,
+        _check_every_worker_is_reaped,
+    ],
+    ids=lambda check: check.__name__.removeprefix("_check_"),
+)
+def test_with_workers(tree: Path, check: Callable[[str], None]) -> None:
+    _in_a_fresh_process(check, tree)
+
+
+def test_the_cli_reports_the_same_with_and_without_workers(tree: Path) -> None:
+    """The program, as installed: a process of its own, which forks its workers."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("GITHUB_ACTIONS", None)
+    program = [sys.executable, str(REPO / "scripts" / "famfs-xml"), "lint", "--format", "json"]
+    runs = [
+        subprocess.run(
+            [*program, *jobs, str(tree)], env=env, capture_output=True, text=True, check=False
+        )
+        for jobs in (["--jobs", "1"], ["-j", "2"])
+    ]
+    assert [run.returncode for run in runs] == [1, 1], runs[1].stderr
+    assert json.loads(runs[1].stdout) == json.loads(runs[0].stdout)
 
 
 @pytest.mark.parametrize(
@@ -123,11 +239,6 @@ def test_automatic_workers_follow_the_cores(monkeypatch: pytest.MonkeyPatch) -> 
     assert parallel.workers_for(0, 10_000) == 1
 
 
-def test_this_process_may_fork() -> None:
-    """The comparisons above run real workers: pytest itself runs no other thread."""
-    assert parallel.may_fork()
-
-
 def test_the_result_does_not_depend_on_the_order_workers_finish_in(
     tree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -141,6 +252,7 @@ def test_the_result_does_not_depend_on_the_order_workers_finish_in(
             yield from reversed(outcomes)
 
     monkeypatch.setattr(parallel, "_forked", last_chunk_first)
+    monkeypatch.setattr(parallel, "may_fork", lambda: True)
     assert _summary(lint_paths([str(tree)], OPTIONS, jobs=2)) == _summary(sequential)
 
 
@@ -162,64 +274,3 @@ def test_a_process_with_other_threads_does_not_fork(
     finally:
         stop.set()
         other.join()
-
-
-def _in_workers_only(
-    monkeypatch: pytest.MonkeyPatch, misbehave: Callable[[int], parallel.Outcome]
-) -> None:
-    """``misbehave`` in place of a file's lint in the forked workers (which inherit it); this
-    process, which lints its share too, lints as ever."""
-    parent, lint_one = os.getpid(), parallel._lint_one
-
-    def patched(position: int, source: Source) -> parallel.Outcome:
-        if os.getpid() == parent:
-            return lint_one(position, source)
-        return misbehave(position)
-
-    monkeypatch.setattr(parallel, "_lint_one", patched)
-
-
-def test_an_error_in_a_worker_is_raised_in_the_parent(
-    tree: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def broken(position: int) -> parallel.Outcome:
-        raise RuntimeError(f"boom at {position}")
-
-    _in_workers_only(monkeypatch, broken)
-    with pytest.raises(RuntimeError, match="boom at"):
-        lint_paths([str(tree)], OPTIONS, jobs=2)
-
-
-def test_a_worker_that_dies_is_an_error_not_a_hang(
-    tree: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def dies(position: int) -> parallel.Outcome:
-        os._exit(3)
-
-    _in_workers_only(monkeypatch, dies)
-    with pytest.raises(parallel.WorkerFailed):
-        lint_paths([str(tree)], OPTIONS, jobs=2)
-
-
-def test_the_workers_lint_their_share(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Files really are linted in other processes (each outcome says where)."""
-    parent = os.getpid()
-    seen: set[bool] = set()
-    in_process = parallel._lint_one
-
-    def marked(position: int, source: Source) -> parallel.Outcome:
-        outcome = in_process(position, source)
-        return outcome._replace(error=None if os.getpid() == parent else "worker")
-
-    monkeypatch.setattr(parallel, "_lint_one", marked)
-    for outcome in parallel.lint_in_workers(
-        ((position, source) for position, source in _numbered_sources(tree)), OPTIONS, 2
-    ):
-        seen.add(outcome.error == "worker")
-    assert seen == {True, False}
-
-
-def test_every_worker_is_reaped(tree: Path) -> None:
-    lint_paths([str(tree)], OPTIONS, jobs=3)
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)
