@@ -175,3 +175,46 @@ def test_a_stale_index_is_noticed(tmp_path: os.PathLike[str]) -> None:
     edited = catalog.render_index(catalog._from_toml_files(folder))
     assert "Edited: " in edited
     assert edited != catalog.INDEX_PATH.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["lint", GUIDE],  # the launcher's own path
+        ["lint", "-j1", GUIDE],  # through typer
+        ["fix", "--diff", GUIDE],
+    ],
+)
+def test_the_collector_is_off_for_start_up_only(
+    tmp_path: os.PathLike[str], args: list[str]
+) -> None:
+    """The program starts with the cyclic collector off and switches it on (with what
+    start-up made frozen) before a command reads its first file."""
+    probe = (
+        "import gc, sys\n"
+        "from famfs_xml.lint import run\n"
+        "seen = []\n"
+        "for name in ('lint_paths', 'fix_paths'):\n"
+        "    real = getattr(run, name)\n"
+        "    def spy(*a, _real=real, **k):\n"
+        "        seen.append((gc.isenabled(), gc.get_freeze_count() > 0))\n"
+        "        return _real(*a, **k)\n"
+        "    setattr(run, name, spy)\n"
+        "from famfs_xml.cli import main\n"
+        "sys.argv = ['famfs-xml', *sys.argv[1:]]\n"
+        "try:\n"
+        "    main.main()\n"
+        "except SystemExit:\n"
+        "    sys.__stderr__.write(f'\\nseen: {seen}')\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert proc.stderr.rsplit("seen: ", 1)[-1] == "[(True, True)]", proc.stderr

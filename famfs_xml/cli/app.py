@@ -11,6 +11,7 @@ one line on stderr and never a traceback.
 # No ``from __future__ import annotations`` here: typer reads the commands' signatures on
 # every start, and string annotations would cost an eval per parameter.
 import enum
+import gc
 import inspect
 import sys
 from collections.abc import Callable, Sequence
@@ -215,6 +216,7 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; every failure becomes one line on stderr."""
     args = sys.argv[1:] if argv is None else argv
     command = typer.main.get_command(_app_for(args))
+    gc.enable()  # off while the program started (famfs_xml.cli.main.main)
 
     def invoke() -> int:
         code = command.main(args=argv, prog_name="famfs-xml", standalone_mode=False)

@@ -247,8 +247,11 @@ def check_schema(schemas: Path | None, verbose: bool) -> None:
 
 def start_up_done() -> None:
     """What start-up created (modules, the catalog, options) lives as long as the process:
-    the cyclic collector need not walk it again on every collection of a long run."""
+    the cyclic collector need not walk it again on every collection of a long run. The
+    program starts with the collector off (:func:`famfs_xml.cli.main.main`); from here on it
+    collects what the run leaves behind."""
     gc.freeze()
+    gc.enable()
 
 
 def report_format(requested: OutputFormat | None) -> OutputFormat:
