@@ -178,8 +178,8 @@ def _install(args: list[str]) -> int:
         _say(f"famfs-xml: error: {exc}")
         return EXIT_USAGE
     print(
-        f"wrote {written}; libvirtd reads a new hook when it starts or on SIGHUP "
-        "(systemctl reload libvirtd)"
+        f"wrote {written}; libvirt's daemon (libvirtd, or virtqemud) reads a new hook "
+        "when it starts or on SIGHUP (systemctl reload libvirtd or virtqemud)"
     )
     return EXIT_LET_THROUGH
 
