@@ -176,6 +176,7 @@ def settings_for(
         per_file_ignores=loaded.per_file_ignores,
         named=named,
         libvirt=target,
+        hosts=loaded.hosts,
     )
     return Settings(options, config.effective_fail_on(loaded, overrides))
 

@@ -48,6 +48,6 @@ RULES: tuple[tuple[str, str, str, str, str, tuple[str, ...]], ...] = (
     ('FX401', 'firmware-not-efi', 'info', 'none', 'The domain does not boot with EFI firmware.', ('famfs',)),
     ('FX402', 'efi-without-acpi', 'error', 'safe', 'EFI firmware is used without `<features><acpi/>`.', ('libvirt',)),
     ('FX403', 'machine-not-q35', 'info', 'none', 'The machine type is not q35.', ('famfs',)),
-    ('FX501', 'shared-backing-mismatch', 'error', 'none', 'Domains linted together share a backing path but disagree on how to map it.', ('famfs',)),
+    ('FX501', 'shared-backing-mismatch', 'error', 'safe', 'Domains of one host share a backing path but disagree on how to map it.', ('famfs',)),
     ('FX901', 'libvirt-schema', 'error', 'none', "The domain does not validate against libvirt's RelaxNG schema.", ('libvirt',)),
 )
