@@ -93,7 +93,7 @@ def attach(domains: list[str], args: AttachArgs) -> int:
         node=args.node,
         slot=args.slot,
     )
-    if args.connect is not None:
+    if args.live:
         from famfs_xml.cli import live
 
         return live.attach(domains, args, request, args.diff)
@@ -107,7 +107,7 @@ def detach(domains: list[str], args: DetachArgs) -> int:
     """Remove the nvdimm backed by --source and lower memory/currentMemory to match."""
     from famfs_xml.attach import detach_paths
 
-    if args.connect is not None:
+    if args.live:
         from famfs_xml.cli import live
 
         return live.detach(domains, args, args.source, args.diff)

@@ -64,7 +64,7 @@ def guarded(action: Callable[[], int], describe: Callable[[Exception], str | Non
 def check_targets(names: list[str], args: RuleArgs, files: str) -> None:
     """What to work on is named one way: ``files``, or with ``--connect`` domain names or
     ``--all``."""
-    if args.connect is None:
+    if not args.live:
         if args.all_domains:
             raise UsageFailure("--all needs --connect URI")
         if not names:
@@ -73,7 +73,10 @@ def check_targets(names: list[str], args: RuleArgs, files: str) -> None:
     if args.all_domains and names:
         raise UsageFailure("give domain names or --all, not both")
     if not names and not args.all_domains:
-        raise UsageFailure(f"--connect {args.connect}: name the domains, or give --all")
+        given = " ".join(f"--connect {uri}" for uri in args.connect or ())
+        if args.hypervisors is not None:
+            given = f"{given} --hypervisors {args.hypervisors}".strip()
+        raise UsageFailure(f"{given}: name the domains, or give --all")
 
 
 def facts_from_options(inventory: Path | None, host: bool, root: Path) -> DeviceFacts | None:
