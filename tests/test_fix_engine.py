@@ -174,12 +174,15 @@ def test_fix_loop_stops_at_a_fixed_point() -> None:
     assert set(outcome.applied) >= {"FX101", "FX201"}
 
 
+GUIDE_CPU = (
+    "  <cpu mode='host-passthrough' check='none' migratable='on'>\n    <numa>\n"
+    "      <cell id='0' cpus='0-1' memory='32' unit='GiB'/>\n    </numa>\n  </cpu>\n"
+)
+WITHOUT_CPU = GUIDE_VM.replace(GUIDE_CPU, "")
+
+
 def test_numa_and_cpu_are_created_when_missing() -> None:
-    broken = GUIDE_VM.replace(
-        "  <cpu mode='host-passthrough' check='none' migratable='on'>\n    <numa>\n"
-        "      <cell id='0' cpus='0-1' memory='32' unit='GiB'/>\n    </numa>\n  </cpu>\n",
-        "",
-    )
+    broken = WITHOUT_CPU
     fixed = api.fix_text(broken).decode()
     assert codes(fixed) == []
     # The cell libvirt 9.6 and later add at define: <memory> minus the nvdimm, <memory> kept.
@@ -192,11 +195,7 @@ def test_numa_and_cpu_are_created_when_missing() -> None:
 
 
 def test_the_alternative_cell_keeps_all_of_memory_as_an_unsafe_fix() -> None:
-    broken = GUIDE_VM.replace(
-        "  <cpu mode='host-passthrough' check='none' migratable='on'>\n    <numa>\n"
-        "      <cell id='0' cpus='0-1' memory='32' unit='GiB'/>\n    </numa>\n  </cpu>\n",
-        "",
-    )
+    broken = WITHOUT_CPU
     keep_memory = {"FX201": {"ram": "memory"}}
     assert api.fix_text(broken, parameters=keep_memory).decode() == broken  # not a safe fix
     fixed = api.fix_text(broken, parameters=keep_memory, unsafe_fixes=True).decode()
@@ -206,9 +205,7 @@ def test_the_alternative_cell_keeps_all_of_memory_as_an_unsafe_fix() -> None:
 
 def test_self_closing_cpu_gets_a_numa_child() -> None:
     broken = GUIDE_VM.replace(
-        "  <cpu mode='host-passthrough' check='none' migratable='on'>\n    <numa>\n"
-        "      <cell id='0' cpus='0-1' memory='32' unit='GiB'/>\n    </numa>\n  </cpu>\n",
-        "  <cpu mode='host-passthrough' check='none' migratable='on'/>\n",
+        GUIDE_CPU, "  <cpu mode='host-passthrough' check='none' migratable='on'/>\n"
     )
     fixed = api.fix_text(broken).decode()
     assert fixed == GUIDE_VM

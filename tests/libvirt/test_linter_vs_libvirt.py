@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fixture_data import CLEAN, Defect, lint_defect, load_defects, memory_facts, parse
+from fixture_data import CLEAN, FIXTURES, Defect, lint_defect, load_defects, memory_facts, parse
 from libvirt_judge import LibvirtJudge, Verdict, domain_name
 
 from famfs_xml import api
@@ -147,3 +147,34 @@ def test_fx901_fires_where_libvirt_finds_a_schema_error(
         assert "FX901" not in codes
         return
     assert ("FX901" in codes) == schema_failed, verdict.message
+
+
+# FX201 on a domain without NUMA cells: the cell its safe fix writes is the one libvirt 9.6
+# and later add themselves at define (<memory> minus the memory devices, <memory> kept).
+_NO_CELL = [
+    FIXTURES / "defects" / "FX201-no-numa-cell.xml",
+    FIXTURES / "clients" / "virt-install" / "virt-xml-no-numa.xml",
+]
+
+
+@pytest.mark.parametrize("path", _NO_CELL, ids=lambda p: p.name)
+def test_fx201_fix_is_the_cell_libvirt_adds(libvirt_judge: LibvirtJudge, path: Path) -> None:
+    original = path.read_bytes()
+    fixed = api.fix_text(original, path=path.name, libvirt_version=_release(libvirt_judge))
+    name = domain_name(original)
+    assert name is not None
+    accepted = libvirt_judge.define(original)
+    if libvirt_judge.libvirt_version >= (9, 6):
+        assert accepted.ok, accepted.message
+        libvirts_own = memory_facts(parse(libvirt_judge.dumpxml_inactive(name)))
+    else:
+        assert not accepted.ok  # 9.0 refuses: libvirt's own arithmetic stands in for its cell
+        facts = memory_facts(parse(original))
+        devices = sum(device["size"] for device in facts["memory_devices"])
+        libvirts_own = {**facts, "cells": [("0", "0-1", facts["memory"] - devices)]}
+    verdict = libvirt_judge.define(fixed)
+    assert verdict.ok, verdict.message
+    held = memory_facts(parse(libvirt_judge.dumpxml_inactive(name)))
+    for key in ("maxMemory", "memory", "currentMemory", "cells"):
+        assert held[key] == libvirts_own[key], key
+    assert memory_facts(parse(fixed))["cells"] == held["cells"]  # and the file says so

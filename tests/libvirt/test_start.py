@@ -93,6 +93,9 @@ def test_guests_share_one_backing_file(
             assert verdict.ok, verdict.message + "\n" + libvirt_judge.qemu_log(name)
         for name in names:
             assert libvirt_judge.domstate(name).startswith("running")
+            # <pmem/> on a regular file: what FX303 says QEMU 7.2 and 11.1 warn
+            warning = "Using non DAX backing file with 'pmem=on' option is deprecated"
+            assert warning in libvirt_judge.qemu_log(name)
     finally:
         for name in names:
             libvirt_judge.destroy(name)

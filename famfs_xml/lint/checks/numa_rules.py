@@ -53,7 +53,9 @@ def check_numa_missing(ctx: RuleContext) -> Iterator[Finding]:
 def _what_libvirt_does(ctx: RuleContext, ram: int | None) -> str:
     adds = "adds cell 0 itself at define"
     if ram is not None:
-        adds = f"adds cell 0 of {units.exact(ram)} itself at define (<memory> minus the devices)"
+        adds = f"adds cell 0 of {units.exact(ram)} itself at define"
+        if ctx.domain.memory_devices:
+            adds += " (<memory> minus the devices)"
     return said(
         NUMA_CELL_ADDED,
         ctx.libvirt_version,

@@ -233,7 +233,7 @@ def check_pmem(ctx: RuleContext) -> Iterator[Finding]:
         yield ctx.finding(
             "FX303",
             source,
-            f'{prealloc}; <pmem/> avoids that, but then QEMU 7.2 warns "Using non DAX '
+            f'{prealloc}; <pmem/> avoids that, but then QEMU (7.2, 11.1) warns "Using non DAX '
             "backing file with 'pmem=on' option is deprecated\" unless the file is on DAX "
             f"storage{unknown_note(kind, device.path or '')}",
             severity=Severity.WARNING,
