@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from famfs_xml.core.libvirt_version import LibvirtTarget
@@ -30,12 +30,22 @@ DEFAULTS = (DIRECTORY, ONE_HOST)
 HOST_FIELD = "{host}"
 
 
-class Host(NamedTuple):
+class Host:
     """The machine a domain belongs to: ``key`` tells machines apart; ``name`` is how reports
-    call it, None for a machine known only as a directory of files."""
+    call it, None for a machine known only as a directory of files.
 
-    key: str
-    name: str | None = None
+    The records here are plain classes, not named tuples: a lint run imports this module
+    on every start, and each named tuple class costs a tenth of a millisecond to make.
+    """
+
+    __slots__ = ("key", "name")
+
+    def __init__(self, key: str, name: str | None = None) -> None:
+        self.key = key
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Host({self.key!r}, {self.name!r})"
 
 
 def named(name: str) -> Host:
@@ -46,9 +56,12 @@ class PatternError(ValueError):
     """A path pattern that cannot be used; the message says why."""
 
 
-class PathPattern(NamedTuple):
-    text: str
-    regex: re.Pattern[str]
+class PathPattern:
+    __slots__ = ("regex", "text")
+
+    def __init__(self, text: str, regex: re.Pattern[str]) -> None:
+        self.text = text
+        self.regex = regex
 
 
 def compile_pattern(text: str) -> PathPattern:
@@ -80,11 +93,14 @@ def _segment(segment: str) -> str:
     return "".join(translated.get(piece, re.escape(piece)) for piece in pieces)
 
 
-class SharedDevice(NamedTuple):
+class SharedDevice:
     """One device that several hosts map (CXL shared memory), under its path on each."""
 
-    name: str
-    paths: Mapping[str, str]  # host name -> the device's path on that host
+    __slots__ = ("name", "paths")
+
+    def __init__(self, name: str, paths: Mapping[str, str]) -> None:
+        self.name = name
+        self.paths = paths  # host name -> the device's path on that host
 
     def describe(self, host: str) -> str:
         """The device as seen from ``host``: its name, and its paths on the other hosts."""
@@ -92,13 +108,22 @@ class SharedDevice(NamedTuple):
         return f"shared device {self.name}, also {others}"
 
 
-class HostRules(NamedTuple):
+class HostRules:
     """How a run tells hosts apart: the configuration's ``[hosts]`` table."""
 
-    root: str | None = None  # the directory ``patterns`` are relative to (the config's)
-    patterns: tuple[PathPattern, ...] = ()
-    default: str = DIRECTORY
-    shared: tuple[SharedDevice, ...] = ()
+    __slots__ = ("default", "patterns", "root", "shared")
+
+    def __init__(
+        self,
+        root: str | None = None,  # the directory ``patterns`` are relative to (the config's)
+        patterns: tuple[PathPattern, ...] = (),
+        default: str = DIRECTORY,
+        shared: tuple[SharedDevice, ...] = (),
+    ) -> None:
+        self.root = root
+        self.patterns = patterns
+        self.default = default
+        self.shared = shared
 
     def host_of(self, path: str) -> Host:
         """The host of the file ``path`` (as given on the command line; ``-`` is a file in

@@ -100,12 +100,8 @@ def lint_in_workers(
     yield from _finish_held(held, options)
 
 
-class _Reported(NamedTuple):
-    """An FX501 finding of a held file, and what its fix needs: the device and verdict."""
-
-    finding: Finding
-    ordinal: int
-    verdict: shared_backing.Verdict
+# An FX501 finding of a held file, and what its fix needs: the device's ordinal, the verdict.
+_Reported = tuple[Finding, int, shared_backing.Verdict]
 
 
 def _finish_held(held: list[Outcome], options: LintOptions) -> Iterator[Outcome]:
@@ -122,7 +118,7 @@ def _finish_held(held: list[Outcome], options: LintOptions) -> Iterator[Outcome]
     for verdict in shared_backing.disagreements(uses, every=options.compare_every):
         position, use, line, column = located[verdict.at]
         finding = finding_at(rule, use.doc_path, line, column, verdict.message)
-        extra.setdefault(position, []).append(_Reported(finding, use.ordinal, verdict))
+        extra.setdefault(position, []).append((finding, use.ordinal, verdict))
     for outcome in held:
         assert outcome.result is not None and outcome.held is not None
         yield _settled(outcome, outcome.held, extra.get(outcome.position, []), options)
@@ -132,8 +128,8 @@ def _settled(
     outcome: Outcome, held: Held, reported: list[_Reported], options: LintOptions
 ) -> Outcome:
     assert outcome.result is not None
-    findings = outcome.result.findings + [item.finding for item in reported]
-    movable = any(item.verdict.moves for item in reported)
+    findings = outcome.result.findings + [finding for finding, _, _ in reported]
+    movable = any(verdict.moves for _, _, verdict in reported)
     if not held.needs_document and not movable:
         outcome.result.findings = engine.settle_without_directives(
             outcome.result.path, findings, options
@@ -155,15 +151,13 @@ def _with_fixes(doc: Document, reported: list[_Reported], options: LintOptions) 
     """The FX501 findings with the fixes that move each outlier to the majority."""
     context = engine.context_for(doc, options)
     if context is None:  # the file changed since the worker read it
-        return [item.finding for item in reported]
+        return [finding for finding, _, _ in reported]
     devices = shared_backing.compared(context)
     return [
-        item.finding._replace(
-            fix=shared_backing.move_fix(context, devices[item.ordinal], item.verdict)
-        )
-        if item.verdict.moves and item.ordinal < len(devices)
-        else item.finding
-        for item in reported
+        finding._replace(fix=shared_backing.move_fix(context, devices[ordinal], verdict))
+        if verdict.moves and ordinal < len(devices)
+        else finding
+        for finding, ordinal, verdict in reported
     ]
 
 

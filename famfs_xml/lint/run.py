@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from typing import NamedTuple
 
 from famfs_xml.core.fileio import FileChanged, write_atomic
 from famfs_xml.core.findings import FileResult, Finding
@@ -210,11 +209,8 @@ def _recorded(
         yield doc, explicit
 
 
-class _Fixed(NamedTuple):
-    position: int
-    source: Source
-    read: Document  # as read
-    outcome: FixOutcome | None  # None: the fix was refused
+# A file as fixed: its position, source, document as read and outcome (None: refused).
+_Fixed = tuple[int, Source, Document, FixOutcome | None]
 
 
 def _fix_each(
@@ -226,25 +222,21 @@ def _fix_each(
         except FixRefused as exc:
             result.errors.append(f"{source.display}: {exc}")
             outcome = None
-        yield _Fixed(position, source, doc, outcome)
+        yield position, source, doc, outcome
 
 
 def _together(fixed: Iterable[_Fixed], options: LintOptions) -> Iterator[_Fixed]:
     """The files as fixed; those FX501 may concern wait for the others, then their outliers
     move to the majority (the rest pass on at once: memory stays flat)."""
-    held: list[_Fixed] = []
-    for item in fixed:
-        if (
-            "FX501" in options.codes
-            and item.outcome is not None
-            and _shares(item.outcome.doc, options)
-        ):
-            held.append(item)
+    held: list[tuple[int, Source, Document, FixOutcome]] = []
+    for position, source, doc, outcome in fixed:
+        if "FX501" in options.codes and outcome is not None and _shares(outcome.doc, options):
+            held.append((position, source, doc, outcome))
         else:
-            yield item
-    outcomes = fix_shared([item.outcome for item in held if item.outcome is not None], options)
-    for item, outcome in zip(held, outcomes, strict=True):
-        yield item._replace(outcome=outcome)
+            yield position, source, doc, outcome
+    moved = fix_shared([outcome for *_, outcome in held], options)
+    for (position, source, doc, _), outcome in zip(held, moved, strict=True):
+        yield position, source, doc, outcome
 
 
 def _shares(doc: Document, options: LintOptions) -> bool:

@@ -40,21 +40,18 @@ def _size(value: object) -> str:
     return "none" if value is None else units.exact(int(value))  # type: ignore[call-overload]
 
 
-class _Aspect(NamedTuple):
-    name: str
-    value_of: Callable[[Domain, MemoryDevice], object]
-    show: Callable[[object], str]
-
+# What is compared: a name, how to read the value from a device, how a message shows it.
+_Aspect = tuple[str, Callable[[Domain, MemoryDevice], object], Callable[[object], str]]
 
 SIZE, ALIGN, PMEM, LABEL, MAPPING = range(5)
 _ASPECTS: tuple[_Aspect, ...] = (
-    _Aspect("target size", lambda _, d: None if d.size is None else d.size.bytes, _size),
-    _Aspect("alignsize", lambda _, d: None if d.alignsize is None else d.alignsize.bytes, _size),
-    _Aspect("pmem", lambda _, d: d.pmem, lambda v: "yes" if v else "no"),
-    _Aspect("label size", lambda _, d: None if d.label is None else d.label.bytes, _size),
+    ("target size", lambda _, d: None if d.size is None else d.size.bytes, _size),
+    ("alignsize", lambda _, d: None if d.alignsize is None else d.alignsize.bytes, _size),
+    ("pmem", lambda _, d: d.pmem, lambda v: "yes" if v else "no"),
+    ("label size", lambda _, d: None if d.label is None else d.label.bytes, _size),
     # the mapping QEMU gets, by libvirt's precedence (the device's access, its cell's
     # memAccess, <memoryBacking>): an inherited shared mapping agrees with access='shared'
-    _Aspect("mapping", lambda domain, d: device_access(domain, d).mode, str),
+    ("mapping", lambda domain, d: device_access(domain, d).mode, str),
 )
 
 
@@ -92,20 +89,26 @@ def device_uses(
     for ordinal, device in enumerate(compared(ctx)):
         assert device.path is not None
         group, place = group_of(host, device.path, rules)
-        values = tuple(aspect.value_of(ctx.domain, device) for aspect in _ASPECTS)
+        values = tuple(value_of(ctx.domain, device) for _, value_of, _ in _ASPECTS)
         use = DeviceUse(document, ctx.doc.path, device.path, values, group, place, ordinal)
         uses.append((use, device))
     return uses
 
 
-class Verdict(NamedTuple):
+class Verdict:
     """One use FX501 reports: its message, and the majority's value of each setting in
-    which it is an outlier (what a fix may move it to)."""
+    which it is an outlier (what a fix may move it to). A plain class: this module is
+    imported on every start, and a named tuple class costs more to make."""
 
-    at: int  # the index of the use among those compared
-    message: str
-    moves: tuple[tuple[int, object], ...]  # (aspect, value)
-    place: str
+    __slots__ = ("at", "message", "moves", "place")
+
+    def __init__(
+        self, at: int, message: str, moves: tuple[tuple[int, object], ...], place: str
+    ) -> None:
+        self.at = at  # the index of the use among those compared
+        self.message = message
+        self.moves = moves  # (aspect, value)
+        self.place = place
 
 
 # For one aspect of one group: each value, with the documents that hold it (and their paths).
