@@ -56,7 +56,8 @@ def lint_document(doc: Document, options: LintOptions, *, explicit: bool = True)
     ``<domain>`` is then skipped silently instead of drawing FX004.
     """
     catalog = load_catalog()
-    host_of(doc, options)
+    if options.hosts.patterns:  # a path may name the host: the reports show it
+        host_of(doc, options)
     fatal = [p for p in doc.problems if p.code in ("FX001", "FX003")]
     if fatal or doc.root is None:
         return Checked(doc, _load_findings(doc, fatal, options, catalog))
