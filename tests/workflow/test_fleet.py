@@ -18,7 +18,7 @@ import pytest
 from workflow_samples import Cli
 
 from famfs_xml import api
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, REPO
 from tests.fleet_trees import OUTLIERS, domain, outlier_tree
 
 FLEET = FIXTURES / "fleet"
@@ -69,7 +69,7 @@ def test_a_tie_names_every_domain_and_offers_no_fix(cli: Cli, workdir: Path) -> 
     found = _fx501(result.json())
     assert found["qemu/vm1.xml"]["message"] == (
         "/dev/dax1.0 is shared by 2 domains: label size 16 MiB here, 32 MiB in the other "
-        "(qemu/vm2.xml) (no value is held by more than half of them: none is taken for right)"
+        "(qemu/vm2.xml) (a tie: no value is held by more than half of them)"
     )
     assert (
         "label size 32 MiB here, 16 MiB in the other (qemu/vm1.xml)"
@@ -171,6 +171,19 @@ def test_no_fix_moves_a_domain_to_a_private_mapping(cli: Cli, workdir: Path) -> 
 def fleet(workdir: Path) -> Path:
     shutil.copytree(FLEET, workdir / "fleet")
     return workdir / "fleet"
+
+
+def test_the_readme_shows_what_the_fleet_repository_gives(
+    cli: Cli, fleet: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(fleet)
+    result = cli("lint", ".")
+    assert result.code == 1
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4  # three findings, the summary
+    for line in lines:
+        assert line in readme, line
 
 
 def test_path_patterns_name_the_hosts_and_the_reports_carry_them(

@@ -157,7 +157,7 @@ def _group_verdicts(
         if parts:
             message = f"{use.place} is shared by {documents} domains: " + "; ".join(parts)
             if undecided:
-                message += " (no value is held by more than half of them: none is taken for right)"
+                message += " (a tie: no value is held by more than half of them)"
             yield Verdict(index, message, tuple(moves), use.place)
 
 
