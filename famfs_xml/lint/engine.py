@@ -306,7 +306,10 @@ def fix_shared(
         before = outcomes[number]
         peers = tuple(use for use in uses if use.document != number)
         own = options if each is None else each[number]
-        again = fix_document(before.doc, own._replace(peers=peers))
+        try:
+            again = fix_document(before.doc, own._replace(peers=peers))
+        except FixRefused:
+            continue  # the move is not made; the report still names the outlier
         if again.changed:
             fixed[number] = FixOutcome(again.data, again.doc, before.applied + again.applied)
     return fixed

@@ -179,15 +179,11 @@ def _fixed_together(
             errors.append(f"{domain.display}: {exc}")
             fixed.append(None)
     present = [number for number, done in enumerate(fixed) if done is not None]
-    try:
-        moved = fix_shared(
-            [done for done in fixed if done is not None],
-            options,
-            [items[number][0].options for number in present],
-        )
-    except FixRefused as exc:
-        errors.append(str(exc))
-        return fixed
+    moved = fix_shared(
+        [done for done in fixed if done is not None],
+        options,
+        [items[number][0].options for number in present],
+    )
     for number, done in zip(present, moved, strict=True):
         fixed[number] = done
     return fixed
