@@ -368,12 +368,22 @@ class FakeMachine:
     # --- memory, firmware, boot ------------------------------------------------------
 
     def set_memory_blocks(
-        self, start: int, size: int, state: str, block_size: int = 128 * MiB
+        self,
+        start: int,
+        size: int,
+        state: str,
+        block_size: int = 128 * MiB,
+        zone: str | None = None,
     ) -> None:
+        """Memory blocks; ``zone`` is the ``valid_zones`` of online ones: daxctl onlines a
+        dax device's memory ``Movable``, a kernel that onlines it by itself (Linux 7.2's
+        default) ``Normal`` (source: the 7.2 guests)."""
         memory = self.sys / "devices/system/memory"
         write(memory / "block_size_bytes", f"{block_size:x}\n")
         for index in range(start // block_size, (start + size) // block_size):
             write(memory / f"memory{index}/state", state + "\n")
+            if zone is not None:
+                write(memory / f"memory{index}/valid_zones", zone + "\n")
 
     def set_block_size(self, block_size: int = 128 * MiB) -> None:
         """``block_size_bytes`` in hex without 0x: ``8000000`` (source: the guest)."""

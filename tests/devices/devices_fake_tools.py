@@ -136,6 +136,13 @@ def _online_blocks(machine: FakeMachine, name: str) -> int:
     return count
 
 
+def _movable(machine: FakeMachine, name: str) -> bool:
+    """Whether the device's memory blocks are in ZONE_MOVABLE (``valid_zones``)."""
+    memory = machine.sys / "devices/system/memory"
+    zones = [memory / f"memory{index}/valid_zones" for index in _whole_blocks(machine, name)]
+    return all(not z.exists() or z.read_text().strip() == "Movable" for z in zones)
+
+
 def _seen_mode(machine: FakeMachine, name: str, version: str) -> str | None:
     """The mode as this daxctl sees it: 76.1 takes fsdev_dax for devdax (the 7.2 guest)."""
     mode = machine.dax_mode(name)
@@ -153,7 +160,7 @@ def _dax_json(machine: FakeMachine, name: str, version: str = VERSION) -> dict[s
     if mode == "system-ram":
         entry["online_memblocks"] = _online_blocks(machine, name)
         entry["total_memblocks"] = len(_whole_blocks(machine, name))
-        entry["movable"] = True
+        entry["movable"] = _movable(machine, name)
     if mode is None:
         entry["state"] = "disabled"
     return entry
@@ -288,6 +295,7 @@ def _to_system_ram(machine: FakeMachine, name: str, force: bool, version: str) -
     memory = machine.sys / "devices/system/memory"
     for index in blocks:  # daxctl onlines the new blocks itself (movable)
         write(memory / f"memory{index}/state", "online\n")
+        write(memory / f"memory{index}/valid_zones", "Movable\n")
     machine.set_dax_mode(name, "system-ram")
     _print_json([_dax_json(machine, name, version)], human=False)
     sys.stderr.write("reconfigured 1 device\n")
@@ -298,10 +306,11 @@ def _remove_blocks(machine: FakeMachine, name: str) -> None:
     """Unbinding kmem offlines and removes the device's memory blocks."""
     memory = machine.sys / "devices/system/memory"
     for index in _whole_blocks(machine, name):
-        state = memory / f"memory{index}/state"
-        if state.exists():
-            state.unlink()
-            state.parent.rmdir()
+        block = memory / f"memory{index}"
+        if block.is_dir():
+            for attribute in block.iterdir():
+                attribute.unlink()
+            block.rmdir()
 
 
 # --- ndctl -------------------------------------------------------------------------------

@@ -804,11 +804,16 @@ class Guest:
 
     ``trace`` names programs (``ndctl``, ``daxctl``) whose every call inside the guest is
     recorded with the step that made it: :meth:`GuestResult.tool_calls`.
+
+    ``lab`` is the variant of the running lab (:meth:`GuestLab.variant`) whose kernel and
+    userland the domain was written for; by default the lab that runs it. Guests of several
+    variants boot together in one :meth:`GuestLab.run`.
     """
 
     xml: str
     steps: Sequence[Step]
     trace: Sequence[str] = ()
+    lab: GuestLab | None = None
 
     @property
     def name(self) -> str:
@@ -817,6 +822,10 @@ class Guest:
             raise ValueError(f"guest domain name {name!r}: use letters, digits, - and _")
         return name
 
+
+# In another userland the checkout has no bytecode for its Python (the host's tests leave
+# only their own): compile once per boot into the guest's scratch space, not at every start.
+_BYTECODE = "unset PYTHONDONTWRITEBYTECODE; export PYTHONPYCACHEPREFIX=/run/fx/pycache"
 
 _RUNNER_HEAD = r"""# from tests/guests/guestlab.py: runs in the guest, in a chroot of the host root
 N={nonce}
@@ -828,6 +837,7 @@ export FX_RUN FX_EVENTS FX_REPO PYTHON
 export PATH={run_dir}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/run/fx TMPDIR=/run/fx LC_ALL=C.UTF-8 PYTHONDONTWRITEBYTECODE=1
 export PYTHONPATH={repo}
+{bytecode}
 mkdir -p /run/fx
 cd /run/fx
 exec </dev/null
@@ -905,8 +915,26 @@ class GuestLab:
             _check_shares(userland, (repo, root))
         self.events = root / "events"
         self.events.mkdir(parents=True, exist_ok=True)
-        #: every boot of this lab: (guest, seconds to the 9p root, seconds to power-off)
-        self.boots: list[tuple[str, float | None, float]] = []
+        #: every boot of this lab: (guest, seconds to the 9p root, seconds to power-off, the
+        #: guest's kernel release)
+        self.boots: list[tuple[str, float | None, float, str]] = []
+
+    def variant(
+        self, kit: GuestKit, *, userland: Path | None = None, python: str | None = None
+    ) -> GuestLab:
+        """The same lab (libvirt driver, run files, events) with another kernel, and
+        optionally another userland and its interpreter: its guests boot together with this
+        lab's (see :class:`Guest`)."""
+        lab = GuestLab(
+            kit,
+            self.judge,
+            self.root,
+            repo=self.repo,
+            python=python or self.python,
+            userland=userland,
+        )
+        lab.boots = self.boots  # one record of the boots
+        return lab
 
     def guest_dir(self, name: str) -> Path:
         return self.root / "guests" / name
@@ -1007,6 +1035,7 @@ class GuestLab:
                 events=shlex.quote(str(self.events)),
                 repo=shlex.quote(str(self.repo)),
                 python=shlex.quote(self.python),
+                bytecode=_BYTECODE if self.userland is not None else "",
             )
         ]
         steps = [*guest.steps, *([TOOL_CALLS] if guest.trace else [])]
@@ -1036,13 +1065,14 @@ class GuestLab:
         if len(set(names)) != len(names):
             raise ValueError(f"two guests with one name: {names}")
         nonces = {guest.name: secrets.token_hex(4) for guest in guests}
+        kernels = {guest.name: (guest.lab or self).kit.kernel_version for guest in guests}
         results = {guest.name: GuestResult(guest.name) for guest in guests}
         started: dict[str, float] = {}
         # libvirt appends each boot's QEMU log to the same file: keep only this boot's part
         log_start = {name: len(self.judge.qemu_log(name)) for name in names}
         try:
             for guest in guests:
-                self._prepare(guest, nonces[guest.name])
+                (guest.lab or self)._prepare(guest, nonces[guest.name])
             for guest in guests:
                 begin = time.monotonic()
                 verdict = self.judge.start(guest.xml)
@@ -1058,7 +1088,10 @@ class GuestLab:
                 self.judge.undefine(name)
                 results[name].qemu_log = self.judge.qemu_log(name)[log_start[name] :]
                 if name in started:
-                    self.boots.append((name, results[name].ready_seconds, results[name].seconds))
+                    kernel = kernels[name]
+                    self.boots.append(
+                        (name, results[name].ready_seconds, results[name].seconds, kernel)
+                    )
         return results
 
     def _watch(
