@@ -342,7 +342,7 @@ def check_memmap_reserved(state: HostState) -> list[Finding]:
         size, start = _short(memmap.size), _short(memmap.start)
         dax, pmem = f"memmap={size}%{start}+0xefffffff", f"memmap={size}!{start}"
         origin = state.grub.env_origin(param.text) if state.grub is not None else None
-        where = param.where + (f" (${origin[0]} of {origin[1]})" if origin else "")
+        where = param.where + (f", set by ${origin[0]} of {origin[1]}" if origin else "")
         found.append(
             _finding(
                 "FH010",
@@ -361,10 +361,11 @@ def check_memmap_reserved(state: HostState) -> list[Finding]:
 def _reserved_hint(
     state: HostState, param: Param, memmap: MemmapRange, new: str, origin: tuple[str, str] | None
 ) -> str:
-    if origin is not None and param.source == GRUB_DEFAULTS:
+    if origin is not None:
         variable, grubenv = origin
         value = new.partition("=")[2]
-        return f"grub2-editenv {grubenv} set {variable}='{value}', then reboot"
+        editenv = "grub2-editenv" if grubenv.startswith("/boot/grub2/") else "grub-editenv"
+        return f"{editenv} {grubenv} set {variable}='{value}', then reboot"
     old = f"memmap={memmap.text}"
     return _change_hint(state, old, new, f"use {new} instead of {old} in {GRUB_DEFAULTS}")
 

@@ -363,7 +363,7 @@ def test_memmap_dollar_through_the_guides_grub_macro(guide_host: FakeMachine) ->
     )
     findings = check_host(guide_host.root)
     finding = only(findings, "FH010")
-    assert "($memmap_val of /boot/grub2/grubenv)" in finding.message
+    assert "in /etc/default/grub, set by $memmap_val of /boot/grub2/grubenv" in finding.message
     assert finding.hint == (
         "grub2-editenv /boot/grub2/grubenv set memmap_val='8G%8G+0xefffffff', then reboot"
     )
