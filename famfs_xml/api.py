@@ -7,6 +7,7 @@ from typing import Any
 
 from famfs_xml.core.findings import Finding
 from famfs_xml.core.inventory import DeviceFacts
+from famfs_xml.core.libvirt_version import UNKNOWN, LibvirtTarget, LibvirtVersion, TargetSource
 from famfs_xml.lint.catalog import load_catalog
 from famfs_xml.lint.checks import OPT_IN_CODES
 from famfs_xml.lint.document import load
@@ -23,11 +24,19 @@ def options(
     facts: DeviceFacts | None = None,
     parameters: Mapping[str, Mapping[str, Any]] | None = None,
     unsafe_fixes: bool = False,
+    libvirt_version: str | LibvirtVersion | None = None,
 ) -> LintOptions:
+    """The options of a run; ``libvirt_version`` (e.g. ``"12.8"``) is the release the rules
+    speak of, None for unknown (the messages then say which releases do what)."""
     catalog = load_catalog()
     codes = select_codes(catalog, select, extend_select, ignore, OPT_IN_CODES)
     named = named_codes(catalog, select, extend_select, ignore)
-    return LintOptions(codes, facts, parameters or {}, unsafe_fixes, named=named)
+    target = UNKNOWN
+    if libvirt_version is not None:
+        if isinstance(libvirt_version, str):
+            libvirt_version = LibvirtVersion.parse(libvirt_version)
+        target = LibvirtTarget(libvirt_version, TargetSource.OPTION)
+    return LintOptions(codes, facts, parameters or {}, unsafe_fixes, named=named, libvirt=target)
 
 
 def _as_bytes(text: str | bytes) -> bytes:

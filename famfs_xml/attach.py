@@ -383,10 +383,14 @@ def attach_document(doc: Document, spec: DeviceSpec) -> Change:
                 f"{doc.path}: --node {spec.node} but the domain has no NUMA cells "
                 "(attach adds cell 0)"
             )
-        # the same cell and total as FX201's fix: all of <memory> stays the guest's RAM
-        general, memory_after = first_cell(memory_before, devs + spec.size)
+        # the guest keeps its RAM: <memory> minus the devices it already has, as libvirt
+        # computes it without cells (and as FX201's fix writes the cell)
+        general, memory_after = first_cell(memory_before, devs, spec.size)
         if general <= 0:
-            raise AttachError(f"{doc.path}: <memory> is 0: no memory for the guest's NUMA cell")
+            raise AttachError(
+                f"{doc.path}: <memory> leaves no RAM beside the memory devices: "
+                "no memory for the guest's NUMA cell"
+            )
     else:
         if spec.node >= len(domain.cells):
             raise AttachError(

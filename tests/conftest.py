@@ -30,6 +30,19 @@ def unavailable(what: str, reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _libvirt_release_unknown(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CLI run in the tests speaks of no installed libvirt release unless the test asks
+    for one (``--libvirt-version``) or is marked ``installed_libvirt``: the same output on
+    Debian 12's libvirt 9.0, Debian sid's 12.8 and a machine without libvirt."""
+    if request.node.get_closest_marker("installed_libvirt") is None:
+        from famfs_xml.host import libvirt_install
+
+        monkeypatch.setattr(libvirt_install, "installed_libvirt", lambda root=None: None)
+
+
 @dataclass(frozen=True)
 class CliResult:
     exit_code: int

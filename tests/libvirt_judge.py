@@ -21,9 +21,10 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 __all__ = [
     "JudgeUnavailable",
@@ -31,6 +32,7 @@ __all__ = [
     "ShellExited",
     "Verdict",
     "domain_name",
+    "recorded",
     "unavailable_reason",
 ]
 
@@ -44,6 +46,8 @@ namespaces = [ ]
 cgroup_controllers = [ ]
 remember_owner = 0
 """
+
+T = TypeVar("T")
 
 _DOMAIN_TYPE_KVM = re.compile(rb"""(<domain\b[^>]*?\btype\s*=\s*)(['"])kvm\2""")
 _CPU_HOST_PASSTHROUGH = re.compile(rb"""(<cpu\b[^>]*?\bmode\s*=\s*)(['"])host-passthrough\2""")
@@ -75,6 +79,15 @@ class Verdict:
 
     def __bool__(self) -> bool:
         return self.ok
+
+
+def recorded(by_release: Mapping[tuple[int, int], T], release: tuple[int, int]) -> T:
+    """What was measured for the newest recorded release at or below ``release``: a
+    verdict recorded for 9.0 holds for 9.0.x, one for 11.3 for 12.8 until 12.8 differs."""
+    known = sorted(key for key in by_release if key <= release)
+    if not known:
+        raise AssertionError(f"nothing recorded for release {release}: {sorted(by_release)}")
+    return by_release[known[-1]]
 
 
 def unavailable_reason() -> str | None:
@@ -247,6 +260,7 @@ class LibvirtJudge:
         self._counter = 0
         self._persistent = persistent
         self._shell: _VirshShell | None = None
+        self._versions: tuple[tuple[int, int], tuple[int, int]] | None = None
         # QEMU's capabilities, probed once (seconds) and kept across runs when asked to;
         # libvirt itself re-probes a cached entry that no longer fits the binary or host.
         self._caps_cache = caps_cache
@@ -304,6 +318,29 @@ class LibvirtJudge:
         if self._caps_cache is not None and self._caps.is_dir():
             shutil.copytree(self._caps, self._caps_cache, dirs_exist_ok=True)
         return Verdict(True)
+
+    def versions(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(libvirt, QEMU) as ``(major, minor)``, from ``virsh version``: what the verdicts
+        of this judge are true for (expected.toml records them per libvirt release)."""
+        if self._versions is None:
+            out = self.virsh("version").stdout
+            libvirt = re.search(r"Using library: libvirt (\d+)\.(\d+)", out)
+            qemu = re.search(r"Running hypervisor: QEMU (\d+)\.(\d+)", out)
+            if libvirt is None or qemu is None:
+                raise JudgeUnavailable(f"virsh version says no libvirt or QEMU release: {out!r}")
+            self._versions = (
+                (int(libvirt.group(1)), int(libvirt.group(2))),
+                (int(qemu.group(1)), int(qemu.group(2))),
+            )
+        return self._versions
+
+    @property
+    def libvirt_version(self) -> tuple[int, int]:
+        return self.versions()[0]
+
+    @property
+    def qemu_version(self) -> tuple[int, int]:
+        return self.versions()[1]
 
     def prepare(self, xml: bytes | str, *, tcg: bool = False) -> bytes:
         """The bytes handed to libvirt: without KVM, a kvm domain becomes a TCG one."""

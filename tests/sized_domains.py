@@ -114,10 +114,9 @@ def kib(root: etree._Element, path: str) -> int | None:
 
 
 def guest_ram(data: bytes | str) -> int | None:
-    """The guest's ordinary RAM, sizes read as libvirt reads them: the NUMA cells, or
-    ``<memory>`` without cells (libvirt's automatic cell would leave the devices out of it, but
-    virt-install and virt-xml never count a device in ``<memory>``: this is what the file can
-    mean at most). None when it is not a domain or a size does not parse."""
+    """The guest's ordinary RAM as libvirt computes it: the NUMA cells, or without cells
+    ``<memory>`` minus the memory devices (libvirt 9.0's arithmetic, and the cell 9.6 and
+    later add at define). None when it is not a domain or a size does not parse."""
     raw = data.encode() if isinstance(data, str) else data
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
     root = etree.fromstring(raw, parser)
@@ -127,6 +126,9 @@ def guest_ram(data: bytes | str) -> int | None:
     try:
         if cells:
             return sum(units.to_bytes(c.get("memory"), c.get("unit")) for c in cells)
-        return kib(root, "memory")
+        memory = kib(root, "memory")
+        devices = [m.find("target/size") for m in root.iterfind("devices/memory")]
+        sizes = [units.to_bytes(d.text, d.get("unit")) for d in devices if d is not None]
+        return None if memory is None else memory - sum(sizes)
     except units.UnitError:
         return None

@@ -174,31 +174,41 @@ def test_fix_loop_stops_at_a_fixed_point() -> None:
     assert set(outcome.applied) >= {"FX101", "FX201"}
 
 
+GUIDE_CPU = (
+    "  <cpu mode='host-passthrough' check='none' migratable='on'>\n    <numa>\n"
+    "      <cell id='0' cpus='0-1' memory='32' unit='GiB'/>\n    </numa>\n  </cpu>\n"
+)
+WITHOUT_CPU = GUIDE_VM.replace(GUIDE_CPU, "")
+
+
 def test_numa_and_cpu_are_created_when_missing() -> None:
-    broken = GUIDE_VM.replace(
-        "  <cpu mode='host-passthrough' check='none' migratable='on'>\n    <numa>\n"
-        "      <cell id='0' cpus='0-1' memory='32' unit='GiB'/>\n    </numa>\n  </cpu>\n",
-        "",
-    )
+    broken = WITHOUT_CPU
     fixed = api.fix_text(broken).decode()
     assert codes(fixed) == []
-    # The cell keeps all of <memory> as RAM; the nvdimm comes on top (FX201's fix, as attach).
+    # The cell libvirt 9.6 and later add at define: <memory> minus the nvdimm, <memory> kept.
     assert (
-        "  <cpu>\n    <numa>\n      <cell id='0' cpus='0-1' memory='40' unit='GiB'/>\n"
+        "  <cpu>\n    <numa>\n      <cell id='0' cpus='0-1' memory='32' unit='GiB'/>\n"
         "    </numa>\n  </cpu>\n"
     ) in fixed
+    assert "<memory unit='GiB'>40</memory>" in fixed
+    assert "<maxMemory slots='2' unit='GiB'>40</maxMemory>" in fixed
+
+
+def test_the_alternative_cell_keeps_all_of_memory_as_an_unsafe_fix() -> None:
+    broken = WITHOUT_CPU
+    keep_memory = {"FX201": {"ram": "memory"}}
+    assert api.fix_text(broken, parameters=keep_memory).decode() == broken  # not a safe fix
+    fixed = api.fix_text(broken, parameters=keep_memory, unsafe_fixes=True).decode()
+    assert "<cell id='0' cpus='0-1' memory='40' unit='GiB'/>" in fixed
     assert "<memory unit='GiB'>48</memory>" in fixed
-    assert "<maxMemory slots='2' unit='GiB'>48</maxMemory>" in fixed
 
 
 def test_self_closing_cpu_gets_a_numa_child() -> None:
     broken = GUIDE_VM.replace(
-        "  <cpu mode='host-passthrough' check='none' migratable='on'>\n    <numa>\n"
-        "      <cell id='0' cpus='0-1' memory='32' unit='GiB'/>\n    </numa>\n  </cpu>\n",
-        "  <cpu mode='host-passthrough' check='none' migratable='on'/>\n",
+        GUIDE_CPU, "  <cpu mode='host-passthrough' check='none' migratable='on'/>\n"
     )
     fixed = api.fix_text(broken).decode()
-    assert fixed == GUIDE_VM.replace(">40<", ">48<").replace("memory='32'", "memory='40'")
+    assert fixed == GUIDE_VM
 
 
 def test_insert_child_into_an_empty_element() -> None:

@@ -15,7 +15,15 @@ from famfs_xml.lint.catalog import load_catalog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "libvirt"))
 
-from fixture_data import CLEAN, DEFECTS, FIXTURES, load_defects, to_bytes
+from fixture_data import (
+    CLEAN,
+    DEFECTS,
+    FIXTURES,
+    RECORDED_RELEASES,
+    load_defects,
+    release_key,
+    to_bytes,
+)
 
 #: Every famfs-xml rule has a defect fixture, except the info-only FX401/FX403 (the
 #: catalog's examples cover them) and FX901 (libvirt's own schema, see FX102/FX205/FX309).
@@ -47,9 +55,10 @@ def test_entry_is_consistent(entry: object) -> None:
     assert isinstance(entry, Defect)
     assert re.fullmatch(r"FX\d{3}-[a-z0-9-]+\.xml", entry.name)
     assert entry.name[:5] in entry.codes
-    assert entry.libvirt in {"accepts", "rejects"}
-    assert (entry.libvirt_message is not None) == (entry.libvirt == "rejects")
-    assert entry.plain_define in {None, "accepts", "rejects"}
+    for release in map(release_key, RECORDED_RELEASES):
+        assert entry.verdict(release) in {"accepts", "rejects"}
+        assert (entry.message(release) is not None) == (entry.verdict(release) == "rejects")
+        assert entry.plain(release) in {None, "accepts", "rejects"}
     assert not entry.extra, f"unknown keys {sorted(entry.extra)}"
     for other in entry.lint_with:
         assert other.is_file()

@@ -226,12 +226,22 @@ def test_virtio_pmem_counts_against_slots_in_libvirt_9() -> None:
     text = text.replace("<memory unit='GiB'>40<", "<memory unit='GiB'>41<")
     text = text.replace("<currentMemory unit='GiB'>40<", "<currentMemory unit='GiB'>41<")
     text = text.replace("slot='1'/>", "slot='0'/>")
+    # release unknown: up to 9.4 libvirt refuses it (9.0 measured), from 9.5 it counts
+    # dimm and nvdimm only (12.8 measured): a warning that says both
     [finding] = _findings(text, "FX102")
-    # libvirt 9.0 refuses it; later releases (libvirt's own 10.7 test suite) accept it
     assert finding.severity is Severity.WARNING
-    assert "libvirt 9.0" in finding.message
+    assert "libvirt up to 9.4" in finding.message and "libvirt 9.5 and later" in finding.message
     assert "memory device count '2' exceeds slots count '1'" in finding.message
     assert finding.fix is not None and finding.fix.message == "set slots to 2"
+    # libvirt 9.0: the error it is there
+    [finding] = _findings(text, "FX102", libvirt_version="9.0")
+    assert finding.severity is Severity.ERROR
+    assert finding.message.endswith(
+        "libvirt 9.0 counts virtio-pmem and virtio-mem devices too "
+        "and refuses: \"memory device count '2' exceeds slots count '1'\""
+    )
+    # libvirt 12.8 accepts it: nothing to say
+    assert _findings(text, "FX102", libvirt_version="12.8") == []
 
 
 def test_explain_fx102_quotes_libvirt_9() -> None:

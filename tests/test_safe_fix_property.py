@@ -1,8 +1,9 @@
 """A property every safe fix keeps: the guest's RAM is never lowered.
 
-RAM is what the file gives the guest: the NUMA cells, or ``<memory>`` without cells (see
-``tests/sized_domains.guest_ram``). It is checked over every fixture (the whole ``fixtures``
-tree, so new corpora are covered as they are added), every example of the rule catalog, and
+RAM is what libvirt gives the guest: the NUMA cells, or without cells ``<memory>`` minus the
+memory devices (see ``tests/sized_domains.guest_ram``). It is checked over every fixture (the
+whole ``fixtures`` tree, so new corpora are covered as they are added), every example of the
+rule catalog, and
 generated domains in the shapes virt-install, virt-xml and hand edits produce, with and
 without the backing device's real size. ``tests/libvirt/test_fix_safety_start.py`` adds the
 other half: a fixed domain starts under TCG or still reports an error.

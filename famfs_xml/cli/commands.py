@@ -21,6 +21,7 @@ from famfs_xml.cli.options import CheckArgs, FailOn, FixArgs, LintArgs, OutputFo
 if TYPE_CHECKING:
     from famfs_xml.core.findings import Severity
     from famfs_xml.core.inventory import DeviceFacts
+    from famfs_xml.core.libvirt_version import LibvirtTarget, LibvirtVersion
     from famfs_xml.lint.options import LintOptions
     from famfs_xml.lint.run import RunResult
 
@@ -128,6 +129,7 @@ def settings_for(
     unsafe_fixes: bool = False,
     schemas: Path | None = None,
     verbose: bool = False,
+    libvirt_version: str | None = None,
 ) -> Settings:
     """Config file and command line, merged into the options of one run."""
     from famfs_xml.core.findings import Severity
@@ -163,6 +165,9 @@ def settings_for(
         raise UsageFailure(str(exc)) from None
     if "FX901" in codes:
         check_schema(schemas, verbose)
+    target = libvirt_target(libvirt_version, loaded.libvirt_version, facts_from[2])
+    if verbose:
+        say(f"famfs-xml: note: the findings speak of {target.describe()}")
     options = LintOptions(
         codes,
         facts,
@@ -170,14 +175,40 @@ def settings_for(
         unsafe_fixes,
         per_file_ignores=loaded.per_file_ignores,
         named=named,
+        libvirt=target,
     )
     return Settings(options, config.effective_fail_on(loaded, overrides))
+
+
+def libvirt_target(
+    given: str | None, configured: LibvirtVersion | None, root: Path = Path("/")
+) -> LibvirtTarget:
+    """The release the rules speak of: ``--libvirt-version``, else the config's
+    ``libvirt-version``, else the libvirt installed under ``root`` (``--connect`` puts the
+    daemon's own release before the last two once it is connected)."""
+    from famfs_xml.core.libvirt_version import UNKNOWN, LibvirtTarget, LibvirtVersion, TargetSource
+
+    if given is not None:
+        try:
+            return LibvirtTarget(LibvirtVersion.parse(given), TargetSource.OPTION)
+        except ValueError as exc:
+            raise UsageFailure(f"--libvirt-version: {exc}") from None
+    if configured is not None:
+        return LibvirtTarget(configured, TargetSource.CONFIG)
+    from famfs_xml.host.libvirt_install import installed_libvirt
+
+    installed = installed_libvirt(root)
+    return UNKNOWN if installed is None else LibvirtTarget(installed, TargetSource.INSTALLED)
 
 
 def rule_settings(args: RuleArgs) -> Settings:
     """The settings of a command that selects rules but has no config options of its own
     (attach, detach): the discovered config file, overridden by the command line."""
-    return settings_for(Selection.of(args), (args.inventory, args.host, args.root))
+    return settings_for(
+        Selection.of(args),
+        (args.inventory, args.host, args.root),
+        libvirt_version=args.libvirt_version,
+    )
 
 
 def check_settings(args: CheckArgs, unsafe_fixes: bool = False) -> Settings:
@@ -188,6 +219,7 @@ def check_settings(args: CheckArgs, unsafe_fixes: bool = False) -> Settings:
         unsafe_fixes,
         schemas=args.libvirt_schemas,
         verbose=args.verbose,
+        libvirt_version=args.libvirt_version,
     )
 
 

@@ -22,9 +22,10 @@ if TYPE_CHECKING:
     import typer
 
 RUN_DIR = Path("/run/libvirt/qemu")  # where the system daemon keeps running domains' XML
+DEFINED_DIR = Path("/etc/libvirt/qemu")  # and the definitions it holds
 
 USAGE = (
-    "usage: famfs-xml libvirt-hook [--config FILE] [--run-dir DIR] "
+    "usage: famfs-xml libvirt-hook [--config FILE] [--run-dir DIR] [--defined-dir DIR] "
     "NAME OPERATION SUB-OPERATION EXTRA (libvirt's qemu hook; the domain XML on stdin)"
 )
 EXIT_LET_THROUGH, EXIT_REFUSE, EXIT_USAGE = 0, 1, 2
@@ -36,6 +37,7 @@ class HookCall(NamedTuple):
     sub_operation: str
     config: Path | None = None
     run_dir: Path | None = None
+    defined_dir: Path | None = None
 
 
 def parse(args: list[str]) -> HookCall | None:
@@ -45,7 +47,7 @@ def parse(args: list[str]) -> HookCall | None:
     rest = iter(args)
     for arg in rest:
         option, equals, value = arg.partition("=")
-        if option in ("--config", "--run-dir"):
+        if option in ("--config", "--run-dir", "--defined-dir"):
             given = value if equals else next(rest, None)
             if not given:
                 return None
@@ -57,7 +59,14 @@ def parse(args: list[str]) -> HookCall | None:
     if len(positional) != 4:
         return None
     name, operation, sub_operation, _extra = positional
-    return HookCall(name, operation, sub_operation, values.get("--config"), values.get("--run-dir"))
+    return HookCall(
+        name,
+        operation,
+        sub_operation,
+        values.get("--config"),
+        values.get("--run-dir"),
+        values.get("--defined-dir"),
+    )
 
 
 def run(args: list[str]) -> int:
@@ -107,7 +116,9 @@ def _refusal(call: HookCall, xml: bytes) -> str | None:
         settings = settings_for(selection, (None, True, Path("/")))
     except UsageFailure as exc:
         raise _ConfigProblem(str(exc)) from None
-    return refusal(call.name, xml, settings.options, call.run_dir or RUN_DIR)
+    return refusal(
+        call.name, xml, settings.options, call.run_dir or RUN_DIR, call.defined_dir or DEFINED_DIR
+    )
 
 
 def _say(line: str) -> None:
@@ -121,7 +132,8 @@ def register(app: "typer.Typer") -> None:
 
     @app.command(
         "libvirt-hook",
-        help="libvirt's qemu hook: refuse to start a domain whose memory devices have errors. "
+        help="libvirt's qemu hook: refuse to start a domain whose memory devices would keep it "
+        "from starting or break sharing with another domain. "
         'Install as /etc/libvirt/hooks/qemu.d/famfs-xml: exec famfs-xml libvirt-hook "$@".',
     )
     def libvirt_hook(
@@ -143,10 +155,20 @@ def register(app: "typer.Typer") -> None:
                 "--run-dir", metavar="DIR", help=f"Running domains' XML [default: {RUN_DIR}]."
             ),
         ] = None,
+        defined_dir: Annotated[
+            Path | None,
+            typer.Option(
+                "--defined-dir",
+                metavar="DIR",
+                help=f"Defined domains' XML [default: {DEFINED_DIR}].",
+            ),
+        ] = None,
     ) -> None:
         args = [name, operation, sub_operation, extra]
         if config is not None:
             args[:0] = ["--config", str(config)]
         if run_dir is not None:
             args[:0] = ["--run-dir", str(run_dir)]
+        if defined_dir is not None:
+            args[:0] = ["--defined-dir", str(defined_dir)]
         raise typer.Exit(run(args))

@@ -27,6 +27,7 @@ from famfs_xml.cli.options import FixArgs, LintArgs, OutputFormat, RuleArgs
 if TYPE_CHECKING:
     from famfs_xml.attach import Request
     from famfs_xml.core.findings import Severity
+    from famfs_xml.lint.options import LintOptions
     from famfs_xml.live.connection import Hypervisor
     from famfs_xml.live.domains import LiveDomain, LiveOutcome
 
@@ -54,6 +55,19 @@ def _with_domains(
         raise UsageFailure(str(exc)) from None
 
 
+def speaking_of(hypervisor: Hypervisor, options: LintOptions) -> LintOptions:
+    """The options with the daemon's own release as the target, unless
+    ``--libvirt-version`` named one: the domains are the daemon's to define and start."""
+    from famfs_xml.core.libvirt_version import LibvirtTarget, TargetSource
+
+    if options.libvirt.source == TargetSource.OPTION:
+        return options
+    version = hypervisor.libvirt_version()
+    if version is None:
+        return options
+    return options._replace(libvirt=LibvirtTarget(version, TargetSource.CONNECT))
+
+
 def lint(names: list[str], args: LintArgs) -> int:
     """``famfs-xml lint --connect URI``: the definitions libvirt holds, linted together."""
     from famfs_xml.live.domains import lint_domains
@@ -61,8 +75,8 @@ def lint(names: list[str], args: LintArgs) -> int:
     settings = check_settings(args)
     start_up_done()
 
-    def work(_hypervisor: Hypervisor, domains: list[LiveDomain]) -> int:
-        result = lint_domains(domains, settings.options)
+    def work(hypervisor: Hypervisor, domains: list[LiveDomain]) -> int:
+        result = lint_domains(domains, speaking_of(hypervisor, settings.options))
         output_format = report_format(args.output_format)
         emit(render_report(result, "lint", output_format, statistics=args.statistics), args.output)
         return exit_code_of(result, settings.fail_on, exit_zero=args.exit_zero)
@@ -78,7 +92,9 @@ def fix(names: list[str], args: FixArgs) -> int:
     start_up_done()
 
     def work(hypervisor: Hypervisor, domains: list[LiveDomain]) -> int:
-        outcome = fix_domains(hypervisor, domains, settings.options, diff=args.diff)
+        outcome = fix_domains(
+            hypervisor, domains, speaking_of(hypervisor, settings.options), diff=args.diff
+        )
         if args.diff:
             return _diff_exit(outcome)
         output_format = report_format(args.output_format)
@@ -105,7 +121,9 @@ def attach(names: list[str], args: RuleArgs, request: Request, diff: bool) -> in
     settings = rule_settings(args)
 
     def work(hypervisor: Hypervisor, domains: list[LiveDomain]) -> int:
-        outcome = attach_domains(hypervisor, domains, request, settings.options, diff=diff)
+        outcome = attach_domains(
+            hypervisor, domains, request, speaking_of(hypervisor, settings.options), diff=diff
+        )
         return _changed(outcome, diff, settings.fail_on)
 
     return _with_domains(names, args, True, work)
@@ -118,7 +136,9 @@ def detach(names: list[str], args: RuleArgs, source: str, diff: bool) -> int:
     settings = rule_settings(args)
 
     def work(hypervisor: Hypervisor, domains: list[LiveDomain]) -> int:
-        outcome = detach_domains(hypervisor, domains, source, settings.options, diff=diff)
+        outcome = detach_domains(
+            hypervisor, domains, source, speaking_of(hypervisor, settings.options), diff=diff
+        )
         return _changed(outcome, diff, settings.fail_on)
 
     return _with_domains(names, args, True, work)

@@ -159,6 +159,15 @@ class RuleArgs(Args):
     all_domains: Annotated[bool, Opt(("--all",), "With --connect: every domain libvirt holds.")] = (
         False
     )
+    libvirt_version: Annotated[
+        str | None,
+        Opt(
+            ("--libvirt-version",),
+            "The libvirt release the rules speak of, e.g. 12.8 [default: the daemon of "
+            "--connect, else the config's libvirt-version, else the libvirt installed here].",
+            metavar="X.Y",
+        ),
+    ] = None
 
 
 class CheckArgs(RuleArgs):

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from famfs_xml.core import units
 from famfs_xml.core.findings import Severity
+from famfs_xml.core.libvirt_version import LibvirtVersion
 from famfs_xml.lint.catalog import RuleInfo
 from famfs_xml.lint.selection import (
     SelectionError,
@@ -31,7 +32,15 @@ CONFIG_NAME = ".famfs-xml.toml"
 PYPROJECT = "pyproject.toml"
 TOOL_TABLE = "famfs-xml"
 
-_TOP_KEYS = ("select", "extend-select", "ignore", "fail-on", "per-file-ignores", "rules")
+_TOP_KEYS = (
+    "select",
+    "extend-select",
+    "ignore",
+    "fail-on",
+    "libvirt-version",
+    "per-file-ignores",
+    "rules",
+)
 _SIZE = re.compile(r"\s*([0-9]+)\s*([A-Za-z]*)\s*\Z")
 
 
@@ -42,13 +51,17 @@ class ConfigError(Exception):
 class RuleParameter(NamedTuple):
     """One ``[rules.CODE]`` key: how to check its value."""
 
-    kind: str  # "size"
+    kind: str  # "size" or "choice"
     minimum: int = 1
     power_of_two: bool = False
+    choices: tuple[str, ...] = ()
 
 
 # The parameters rules read through ``LintOptions.parameters[code][key]`` (bytes for sizes).
 RULE_PARAMETERS: dict[str, dict[str, RuleParameter]] = {
+    # the RAM FX201's fix gives the cell it adds: libvirt's own (<memory> minus the devices)
+    # or all of <memory> (the devices added on top; an unsafe fix)
+    "FX201": {"ram": RuleParameter("choice", choices=("libvirt", "memory"))},
     "FX302": {"alignsize": RuleParameter("size", minimum=4096, power_of_two=True)},
     "FX304": {"size": RuleParameter("size", minimum=128 * units.KiB)},
 }
@@ -64,6 +77,7 @@ class Config(NamedTuple):
     fail_on: Severity | None = None
     per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = ()
     parameters: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
+    libvirt_version: LibvirtVersion | None = None
 
 
 def discover(start: Path) -> Path | None:
@@ -179,7 +193,20 @@ def _parse(
         fail_on=fail_on,
         per_file_ignores=per_file,
         parameters=parameters,
+        libvirt_version=_libvirt_version(data, where("libvirt-version")),
     )
+
+
+def _libvirt_version(data: Mapping[str, Any], where: str) -> LibvirtVersion | None:
+    if "libvirt-version" not in data:
+        return None
+    value = data["libvirt-version"]
+    try:
+        if not isinstance(value, str):
+            raise ValueError(f'{value!r} is not a libvirt version (e.g. "12.8")')
+        return LibvirtVersion.parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _selectors(value: Any, where: str, catalog: Mapping[str, RuleInfo]) -> list[str]:
@@ -235,7 +262,7 @@ def _rule_parameters(
                 raise ConfigError(
                     f"{where(f'{here}.{key}')}: unknown key (known: {', '.join(known)})"
                 )
-            parameters.setdefault(code, {})[key] = _size(raw, spec, where(f"{here}.{key}"))
+            parameters.setdefault(code, {})[key] = _value(raw, spec, where(f"{here}.{key}"))
     return parameters
 
 
@@ -260,6 +287,15 @@ def parse_size(value: Any) -> int:
     if size <= 0:
         raise ValueError("a size must be positive")
     return size
+
+
+def _value(raw: Any, spec: RuleParameter, where: str) -> int | str:
+    if spec.kind == "choice":
+        if raw not in spec.choices:
+            expected = " or ".join(repr(choice) for choice in spec.choices)
+            raise ConfigError(f"{where}: {raw!r} is not {expected}")
+        return str(raw)
+    return _size(raw, spec, where)
 
 
 def _size(raw: Any, spec: RuleParameter, where: str) -> int:

@@ -101,7 +101,12 @@ def context_for(doc: Document, options: LintOptions) -> RuleContext | None:
         return None
     assert doc.root is not None
     return RuleContext(
-        doc, domain.build(doc.root), load_catalog(), options.facts, options.parameters
+        doc,
+        domain.build(doc.root),
+        load_catalog(),
+        options.facts,
+        options.parameters,
+        options.libvirt.version,
     )
 
 

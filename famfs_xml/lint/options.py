@@ -1,5 +1,5 @@
 """What one lint or fix run is asked to do: the rules, the device facts, rule parameters,
-whether unsafe fixes apply, and the config's per-file ignores.
+whether unsafe fixes apply, the config's per-file ignores, and the target libvirt release.
 
 Its own module so that the engine and the suppression layer both read it without importing
 each other.
@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from famfs_xml.core.findings import Applicability, Fix
+from famfs_xml.core.libvirt_version import UNKNOWN, LibvirtTarget
 
 if TYPE_CHECKING:
     from famfs_xml.core.inventory import DeviceFacts
@@ -26,6 +27,8 @@ class LintOptions(NamedTuple):
     per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = ()
     # Codes a selector named: only their info-level findings are reported (opt-in advice).
     named: frozenset[str] = frozenset()
+    # The libvirt release the rules speak of (famfs_xml.lint.libvirt_releases).
+    libvirt: LibvirtTarget = UNKNOWN
 
     def allows(self, fix: Fix) -> bool:
         if fix.applicability is Applicability.SAFE:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from famfs_xml.core.fileio import FileChanged, write_atomic
 from famfs_xml.core.findings import FileResult, Finding
+from famfs_xml.core.libvirt_version import UNKNOWN, LibvirtTarget
 from famfs_xml.lint import parallel
 from famfs_xml.lint.document import Document
 from famfs_xml.lint.engine import (
@@ -30,12 +31,14 @@ class RunResult:
         diffs: list[str] | None = None,
         stdout_data: bytes | None = None,
         notes: list[str] | None = None,
+        libvirt: LibvirtTarget = UNKNOWN,
     ) -> None:
         self.files: list[FileResult] = [] if files is None else files
         self.errors: list[str] = [] if errors is None else errors  # one line each: exit 2
         self.diffs: list[str] = [] if diffs is None else diffs  # fix --diff
         self.stdout_data = stdout_data  # fix - : the fixed document
         self.notes: list[str] = [] if notes is None else notes  # one line each, on stderr
+        self.libvirt = libvirt  # the release the findings speak of (reports carry it)
 
     @property
     def findings(self) -> list[Finding]:
@@ -121,7 +124,7 @@ def lint_paths(
 ) -> RunResult:
     """Lint every file. ``jobs``: worker processes (1: none; 0: one per core when there
     are enough files to pay for them, see :func:`famfs_xml.lint.parallel.workers_for`)."""
-    result = RunResult()
+    result = RunResult(libvirt=options.libvirt)
     if jobs == 1 or STDIN in paths:
         loaded = _load_all(paths, result, only_domains=only_domains)
     else:
@@ -174,7 +177,7 @@ def fix_paths(
 
     One file at a time: read, fix, write, then lint what was written (with FX501 across all).
     """
-    result = RunResult()
+    result = RunResult(libvirt=options.libvirt)
     changes: dict[str, list[str]] = {}
     loaded = _load_all(paths, result, only_domains=only_domains)
     final_docs = _fix_each(loaded, options, diff, result, changes)

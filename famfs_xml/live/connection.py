@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from famfs_xml.core.libvirt_version import LibvirtVersion
+
 if TYPE_CHECKING:
     from types import ModuleType
 
@@ -47,6 +49,10 @@ class Hypervisor(Protocol):
 
     def define(self, xml: bytes) -> None:
         """Define (or redefine) a domain, validated against libvirt's schema."""
+        ...
+
+    def libvirt_version(self) -> LibvirtVersion | None:
+        """The release of the libvirt that holds the domains (None: it does not say)."""
         ...
 
     def close(self) -> None: ...
@@ -150,6 +156,14 @@ class _Connection:
             self._connection.defineXMLFlags(xml.decode("utf-8"), libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
         except libvirt.libvirtError as exc:
             raise DefineRefused(one_line(exc)) from None
+
+    def libvirt_version(self) -> LibvirtVersion | None:
+        # the daemon's release (a remote one's through a remote URI), not this library's
+        try:
+            number = int(self._connection.getLibVersion())
+        except self._libvirt.libvirtError:
+            return None
+        return LibvirtVersion.from_number(number)
 
     def close(self) -> None:
         with contextlib.suppress(self._libvirt.libvirtError):  # already gone: closed

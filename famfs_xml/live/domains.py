@@ -87,14 +87,14 @@ def fetch(
 def lint_domains(domains: Sequence[LiveDomain], options: LintOptions) -> RunResult:
     """Lint the definitions together, so that FX501 compares every domain sharing a device."""
     checked = lint_documents([(domain.document(), True) for domain in domains], options)
-    return RunResult(files=[file_result_of(item) for item in checked])
+    return RunResult(files=[file_result_of(item) for item in checked], libvirt=options.libvirt)
 
 
 def fix_domains(
     hypervisor: Hypervisor, domains: Sequence[LiveDomain], options: LintOptions, *, diff: bool
 ) -> LiveOutcome:
     """Fix each definition and hand it back to libvirt (with ``diff``: only show it)."""
-    outcome = LiveOutcome()
+    outcome = LiveOutcome(result=RunResult(libvirt=options.libvirt))
     held: list[bytes] = []  # what libvirt holds at the end, one per domain
     applied: dict[str, list[str]] = {}
     for domain in domains:
@@ -157,7 +157,7 @@ def _carry_out(
     *,
     diff: bool,
 ) -> LiveOutcome:
-    outcome = LiveOutcome()
+    outcome = LiveOutcome(result=RunResult(libvirt=options.libvirt))
     if planned.errors:
         outcome.result.errors.extend(planned.errors)
         return outcome

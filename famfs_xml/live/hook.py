@@ -8,9 +8,16 @@ refuses the start, and ``virsh start`` shows the hook's stderr. The gate:
 * lets every other operation through at once, without reading stdin;
 * lets a domain without memory devices through without parsing it;
 * otherwise lints the domain with this host's device facts (as ``lint --host``), together
-  with the running domains that share one of its backing paths (their live XML in
-  ``/run/libvirt/qemu``), and refuses the start when an error of the memory, NUMA,
-  nvdimm or shared-backing rules (FX1xx, FX2xx, FX3xx, FX501) remains.
+  with the other domains that share one of its backing paths: the running ones (their live
+  XML in ``/run/libvirt/qemu``) and the defined ones (their saved definitions in
+  ``/etc/libvirt/qemu``);
+* refuses the start only when it would fail or would break sharing: an error of the
+  memory, NUMA or nvdimm rules (FX1xx, FX2xx, FX3xx) that keeps QEMU or libvirt from
+  starting it, or a mismatch FX501 sees with another domain on the same device. An error
+  that is this domain's own choice and starts fine does not refuse it (lint still
+  reports it): a private nvdimm (FX301), unless another defined or running domain uses
+  the same backing, no ``<pmem/>`` (FX303), cells that count the nvdimm twice (FX202),
+  vCPUs libvirt places in a cell itself (FX203).
 
 Suppressions apply as in any lint, so ``<famfs:ignore>`` in the domain's ``<metadata>``
 (which survives libvirt's saves) is the way to start such a domain on purpose. A hook must
@@ -31,6 +38,12 @@ if TYPE_CHECKING:
 
 GATED = ("prepare", "begin")
 BLOCKING = ("FX1", "FX2", "FX3", "FX5")  # memory sizes, NUMA, nvdimm, shared backing
+# Errors after which the domain still starts: its own choice, reported by lint, not refused.
+STARTS_ANYWAY = frozenset({"FX202", "FX203", "FX301", "FX303"})
+# ...except a private mapping of a backing that another domain uses: the guests would not
+# see each other's writes.
+SHARING = frozenset({"FX301"})
+DEFINED_DIR = Path("/etc/libvirt/qemu")  # the system daemon's saved definitions
 
 
 def gated(operation: str, sub_operation: str) -> bool:
@@ -45,7 +58,13 @@ def may_have_memory_devices(xml: bytes) -> bool:
     return devices >= 0 and xml.find(b"<memory", devices) >= 0
 
 
-def refusal(name: str, xml: bytes, options: LintOptions, run_dir: Path) -> str | None:
+def refusal(
+    name: str,
+    xml: bytes,
+    options: LintOptions,
+    run_dir: Path,
+    defined_dir: Path = DEFINED_DIR,
+) -> str | None:
     """Why the domain ``name`` (defined by ``xml``) must not start; None to let it start."""
     from famfs_xml.lint.document import load
     from famfs_xml.lint.engine import lint_documents
@@ -53,14 +72,36 @@ def refusal(name: str, xml: bytes, options: LintOptions, run_dir: Path) -> str |
     starting = load(xml, f"libvirt:{name}")
     if starting.root is None or starting.root.tag != "domain":
         return None  # not a domain libvirt would start: not the gate's business
-    others = list(_running_sharers(starting, name, run_dir))
+    paths = _backing_paths(starting)
+    others = [
+        *_running_sharers(paths, name, run_dir),
+        *_defined_sharers(paths, name, defined_dir),
+    ]
     checked = lint_documents([(starting, True), *((doc, True) for doc in others)], options)
+    shared = _private_and_shared(starting, others)
     blocking = [
         finding
         for finding in checked[0].findings
-        if finding.severity.label == "error" and finding.code.startswith(BLOCKING)
+        if finding.severity.label == "error"
+        and finding.code.startswith(BLOCKING)
+        and (finding.code not in STARTS_ANYWAY or (finding.code in SHARING and shared))
     ]
     return _reason(name, blocking) if blocking else None
+
+
+def _private_and_shared(starting: Document, others: Sequence[Document]) -> bool:
+    """Whether a backing that ``starting`` maps privately is used by another domain."""
+    from famfs_xml.lint.access import device_access
+    from famfs_xml.lint.domain import build
+
+    assert starting.root is not None
+    domain = build(starting.root)
+    private = [
+        device.path.encode()
+        for device in domain.memory_devices
+        if device.is_nvdimm and device.path and not device_access(domain, device).shared
+    ]
+    return any(path in _backing_paths(other) for other in others for path in private)
 
 
 def _reason(name: str, blocking: Sequence[Finding]) -> str:
@@ -84,27 +125,43 @@ def _backing_paths(doc: Document) -> list[bytes]:
     ]
 
 
-def _running_sharers(starting: Document, name: str, run_dir: Path) -> Iterator[Document]:
-    """The running domains whose live XML names one of ``starting``'s backing paths."""
-    paths = _backing_paths(starting)
+def _running_sharers(paths: list[bytes], name: str, run_dir: Path) -> Iterator[Document]:
+    """The running domains whose live XML names one of ``paths``."""
+    for other, status in _files_naming(paths, name, run_dir):
+        doc = _domain_of_status(status, f"libvirt:{other} (running)")
+        if doc is not None:
+            yield doc
+
+
+def _defined_sharers(paths: list[bytes], name: str, defined_dir: Path) -> Iterator[Document]:
+    """The defined domains whose saved definition names one of ``paths``."""
+    from famfs_xml.lint.document import load
+
+    for other, definition in _files_naming(paths, name, defined_dir):
+        doc = load(definition, f"libvirt:{other} (defined)")
+        if doc.root is not None and doc.root.tag == "domain":
+            yield doc
+
+
+def _files_naming(paths: list[bytes], name: str, directory: Path) -> Iterator[tuple[str, bytes]]:
+    """``NAME.xml`` files of ``directory`` (other than ``name``'s) that mention one of
+    ``paths``, found without parsing the rest."""
     if not paths:
         return
     try:
-        entries = sorted(os.scandir(run_dir), key=lambda entry: entry.name)
+        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
     except OSError:
-        return  # no running domains (or no daemon state to read): nothing to compare
+        return  # no such domains (or no daemon state to read): nothing to compare
     for entry in entries:
         other = entry.name.removesuffix(".xml")
         if other == entry.name or other == name or not entry.is_file():
             continue
         try:
-            status = Path(entry.path).read_bytes()
+            data = Path(entry.path).read_bytes()
         except OSError:
             continue
-        if any(path in status for path in paths):
-            doc = _domain_of_status(status, f"libvirt:{other} (running)")
-            if doc is not None:
-                yield doc
+        if any(path in data for path in paths):
+            yield other, data
 
 
 def _domain_of_status(status: bytes, display: str) -> Document | None:

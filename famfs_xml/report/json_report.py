@@ -34,5 +34,10 @@ def render(result: RunResult, command: str) -> str:
     }
     if command == "fix":
         summary["fixed"] = sum(len(r.fixed_codes) for r in result.files)
-    document = {"version": 1, "findings": [finding_dict(f) for f in findings], "summary": summary}
+    document = {
+        "version": 1,
+        "libvirt": result.libvirt.report(),
+        "findings": [finding_dict(f) for f in findings],
+        "summary": summary,
+    }
     return json.dumps(document, indent=2) + "\n"

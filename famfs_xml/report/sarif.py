@@ -94,6 +94,7 @@ def document(result: RunResult) -> dict[str, Any]:
     rules = [rule for code, rule in load_catalog().items() if code.startswith("FX")]
     index = {rule.code: position for position, rule in enumerate(rules)}
     invocation: dict[str, Any] = {"executionSuccessful": not result.errors}
+    libvirt = result.libvirt.report()
     if result.errors:
         invocation["toolExecutionNotifications"] = [
             {"level": "error", "message": {"text": error}} for error in result.errors
@@ -114,6 +115,11 @@ def document(result: RunResult) -> dict[str, Any]:
                 },
                 "columnKind": "unicodeCodePoints",
                 "invocations": [invocation],
+                # the libvirt release the findings speak of (rules word what it does)
+                "properties": {
+                    "libvirtVersion": libvirt["version"],
+                    "libvirtVersionSource": libvirt["source"],
+                },
                 "results": [
                     _result(finding, index, with_fixes=file.offsets_are_file_bytes)
                     for file in result.files

@@ -15,6 +15,7 @@ from typing import Any
 from famfs_xml import api
 from famfs_xml.core.findings import Finding, Severity
 from famfs_xml.core.inventory import Inventory
+from tests.releases import for_release
 
 CLIENTS = Path(__file__).resolve().parents[2] / "fixtures" / "clients"
 FOLDERS = ("virt-install", "nova", "ovirt")
@@ -28,7 +29,6 @@ KEYS = {
         "codes",
         "libvirt",
         "libvirt_message",
-        "later_libvirt",
         "fixed_codes",
         "fixed_libvirt",
         "starts",
@@ -65,6 +65,10 @@ class Client:
         inventory = INVENTORIES.get(self.folder)
         return Inventory.from_file(inventory) if inventory else None
 
+    def at(self, key: str, release: tuple[int, int], default: Any = None) -> Any:
+        """The manifest's ``key`` for libvirt ``release`` (tables by release resolved)."""
+        return for_release(self.entry.get(key, default), release)
+
     def lint(self, data: bytes | None = None, **options: Any) -> list[Finding]:
         raw = self.path.read_bytes() if data is None else data
         return api.lint_text(raw, path=self.name, facts=self.facts, **options)
@@ -93,10 +97,7 @@ def errors(findings: list[Finding]) -> list[Finding]:
     return [finding for finding in findings if finding.severity is Severity.ERROR]
 
 
-def objections(client: Client, data: bytes) -> list[Finding]:
-    """What famfs-xml must report on a version libvirt 9.0 rejects: an error, or a warning
-    where later libvirt releases accept it (the manifest's ``later_libvirt``)."""
-    findings = client.lint(data)
-    if client.entry.get("later_libvirt") == "accepts":
-        return [f for f in findings if f.severity >= Severity.WARNING]
-    return errors(findings)
+def objections(client: Client, data: bytes, release: tuple[int, int]) -> list[Finding]:
+    """The errors famfs-xml reports on ``data``, speaking of libvirt ``release``: when that
+    release rejects a version, there must be one."""
+    return errors(client.lint(data, libvirt_version="{}.{}".format(*release)))

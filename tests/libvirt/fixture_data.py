@@ -15,6 +15,7 @@ from lxml import etree
 from famfs_xml import api
 from famfs_xml.core.findings import Finding
 from famfs_xml.core.inventory import Inventory
+from tests.releases import RECORDED_RELEASES, ByRelease, for_release, release_key
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures"
@@ -30,9 +31,9 @@ class Defect:
 
     path: Path
     codes: tuple[str, ...]
-    libvirt: str
-    libvirt_message: str | None = None
-    plain_define: str | None = None
+    libvirt: ByRelease
+    libvirt_message: ByRelease = None
+    plain_define: ByRelease = None
     select: tuple[str, ...] = ()
     lint_with: tuple[Path, ...] = ()
     inventory: Path | None = None
@@ -42,6 +43,25 @@ class Defect:
     @property
     def name(self) -> str:
         return self.path.name
+
+    def verdict(self, release: tuple[int, int]) -> str:
+        """ "accepts" or "rejects": what libvirt ``release`` does with the file."""
+        verdict = for_release(self.libvirt, release)
+        assert verdict is not None
+        return verdict
+
+    def message(self, release: tuple[int, int]) -> str | None:
+        """libvirt's words when ``release`` rejects the file (None when it accepts)."""
+        if self.verdict(release) == "accepts":
+            return None
+        return for_release(self.libvirt_message, release)
+
+    def plain(self, release: tuple[int, int]) -> str | None:
+        return for_release(self.plain_define, release)
+
+    def rejected_by(self) -> list[str]:
+        """The recorded releases that reject the file."""
+        return [r for r in RECORDED_RELEASES if self.verdict(release_key(r)) == "rejects"]
 
 
 def load_defects() -> list[Defect]:
@@ -68,9 +88,12 @@ def load_defects() -> list[Defect]:
     return defects
 
 
-def lint_defect(defect: Defect, data: bytes | None = None) -> list[Finding]:
+def lint_defect(
+    defect: Defect, data: bytes | None = None, libvirt_version: str | None = None
+) -> list[Finding]:
     """famfs-xml's findings for a defect fixture (or ``data`` in its place), linted the way
-    ``expected.toml`` says: with its peers, its inventory and its extra selection."""
+    ``expected.toml`` says: with its peers, its inventory and its extra selection, for the
+    libvirt release ``libvirt_version`` (None: unknown)."""
     facts = Inventory.from_file(defect.inventory) if defect.inventory else None
     return api.lint_text(
         defect.path.read_bytes() if data is None else data,
@@ -78,6 +101,7 @@ def lint_defect(defect: Defect, data: bytes | None = None) -> list[Finding]:
         peers=[other.read_bytes() for other in defect.lint_with],
         extend_select=list(defect.select),
         facts=facts,
+        libvirt_version=libvirt_version,
     )
 
 

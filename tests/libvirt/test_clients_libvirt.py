@@ -36,16 +36,18 @@ def _judge(judge: LibvirtJudge, data: bytes) -> Verdict:
 
 @pytest.mark.parametrize("client", CLIENT_FILES, ids=_ids)
 def test_verdict_as_written(libvirt_judge: LibvirtJudge, client: Client) -> None:
+    release = libvirt_judge.libvirt_version
     verdict = _judge(libvirt_judge, client.path.read_bytes())
-    assert verdict.ok is (client.entry["libvirt"] == "accepts"), verdict.message
+    assert verdict.ok is (client.at("libvirt", release) == "accepts"), verdict.message
     if not verdict.ok:
-        assert client.entry["libvirt_message"] in verdict.message
+        assert client.at("libvirt_message", release) in verdict.message
 
 
 @pytest.mark.parametrize("client", CLIENT_FILES, ids=_ids)
 def test_verdict_once_fixed(libvirt_judge: LibvirtJudge, client: Client) -> None:
     verdict = _judge(libvirt_judge, client.fixed())
-    assert verdict.ok is (client.entry["fixed_libvirt"] == "accepts"), verdict.message
+    accepted = client.at("fixed_libvirt", libvirt_judge.libvirt_version) == "accepts"
+    assert verdict.ok is accepted, verdict.message
 
 
 @pytest.mark.parametrize("client", CLIENT_FILES, ids=_ids)
@@ -53,7 +55,8 @@ def test_what_libvirt_rejects_draws_an_error(libvirt_judge: LibvirtJudge, client
     """As written, safely fixed and unsafely fixed."""
     for data in {client.path.read_bytes(), client.fixed(), client.fixed(unsafe=True)}:
         verdict = _judge(libvirt_judge, data)
-        assert verdict.ok or objections(client, data), verdict.message
+        release = libvirt_judge.libvirt_version
+        assert verdict.ok or objections(client, data, release), verdict.message
 
 
 def _with_sparse_backings(data: bytes, folder: Path) -> bytes:
@@ -82,11 +85,12 @@ def test_fixed_domain_starts(libvirt_judge: LibvirtJudge, client: Client, tmp_pa
     try:
         verdict = libvirt_judge.start(_with_sparse_backings(fixed, tmp_path))
         detail = verdict.message + "\n" + libvirt_judge.qemu_log(name)[-2000:]
-        assert verdict.ok is client.entry["starts"], detail
+        release = libvirt_judge.libvirt_version
+        assert verdict.ok is client.at("starts", release), detail
         if verdict.ok:
             assert libvirt_judge.domstate(name).startswith("running")
         else:
-            assert client.entry["start_message"] in detail
+            assert client.at("start_message", release) in detail
     finally:
         libvirt_judge.destroy(name)
         libvirt_judge.undefine(name)

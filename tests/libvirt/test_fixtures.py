@@ -44,21 +44,24 @@ def test_clean_fixture_builds_a_qemu_command_line(
 @pytest.mark.parametrize("defect", DEFECTS, ids=lambda d: d.name)
 def test_defect_verdict_matches_expected_toml(libvirt_judge: LibvirtJudge, defect: Defect) -> None:
     data = defect.path.read_bytes()
+    release = libvirt_judge.libvirt_version
     schema = libvirt_judge.validate(data)
     define = libvirt_judge.define(data, validate=True)
-    if defect.libvirt == "accepts":
+    if defect.verdict(release) == "accepts":
         assert schema.ok, schema.message
         assert define.ok, define.message
         native = libvirt_judge.to_native(data)
         assert native.ok, native.message
     else:
-        assert defect.libvirt == "rejects", f"bad libvirt value {defect.libvirt!r}"
-        assert not define.ok, "libvirt accepted a fixture recorded as rejected"
-        if defect.libvirt_message:
-            assert defect.libvirt_message in define.message
-    if defect.plain_define is not None:
+        assert defect.verdict(release) == "rejects", f"bad libvirt value {defect.libvirt!r}"
+        assert not define.ok, f"libvirt {release} accepted a fixture recorded as rejected"
+        message = defect.message(release)
+        if message:
+            assert message in define.message
+    plain_define = defect.plain(release)
+    if plain_define is not None:
         plain = libvirt_judge.define(data, validate=False)
-        assert plain.ok is (defect.plain_define == "accepts"), plain.message
+        assert plain.ok is (plain_define == "accepts"), plain.message
 
 
 def _defined_facts(judge: LibvirtJudge, data: bytes) -> tuple[dict[str, object], dict[str, object]]:

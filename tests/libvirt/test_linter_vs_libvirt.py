@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fixture_data import CLEAN, Defect, lint_defect, load_defects, memory_facts, parse
+from fixture_data import CLEAN, FIXTURES, Defect, lint_defect, load_defects, memory_facts, parse
 from libvirt_judge import LibvirtJudge, Verdict, domain_name
 
 from famfs_xml import api
@@ -31,6 +31,10 @@ def _judge(judge: LibvirtJudge, data: bytes) -> Verdict:
     return Verdict(True)
 
 
+def _release(judge: LibvirtJudge) -> str:
+    return "{}.{}".format(*judge.libvirt_version)
+
+
 def _errors(findings: list[Finding]) -> list[Finding]:
     """Errors, and FX004: a file that is no domain at all is only a warning (rules.md), since
     directory scans skip such files; libvirt of course refuses to define it."""
@@ -49,10 +53,15 @@ def _safely_fixable(defect: Defect) -> bool:
 
 
 @pytest.mark.parametrize(
-    "defect", [d for d in DEFECTS if d.libvirt == "rejects"], ids=lambda d: d.name
+    ("defect", "release"),
+    [(d, release) for d in DEFECTS for release in d.rejected_by()],
+    ids=lambda v: v.name if isinstance(v, Defect) else v,
 )
-def test_what_libvirt_rejects_draws_an_error(defect: Defect) -> None:
-    assert _errors(lint_defect(defect)), "libvirt rejects this file; famfs-xml must say so"
+def test_what_libvirt_rejects_draws_an_error(defect: Defect, release: str) -> None:
+    """For the release that rejects the file, and for an unknown release."""
+    for target in (release, None):
+        found = lint_defect(defect, libvirt_version=target)
+        assert _errors(found), f"libvirt {release} rejects this file; famfs-xml must say so"
 
 
 @pytest.mark.parametrize("path", CLEAN, ids=lambda p: p.name)
@@ -87,8 +96,9 @@ def _variants() -> list[tuple[Defect, str, bytes]]:
 def test_no_error_means_libvirt_accepts(
     libvirt_judge: LibvirtJudge, defect: Defect, label: str, data: bytes
 ) -> None:
-    """No error from famfs-xml => libvirt accepts (FX306/FX501 errors are QEMU/famfs-level)."""
-    errors = _errors(lint_defect(defect, data))
+    """No error from famfs-xml => libvirt accepts (FX306/FX501 errors are QEMU/famfs-level),
+    famfs-xml speaking of the judge's own release."""
+    errors = _errors(lint_defect(defect, data, libvirt_version=_release(libvirt_judge)))
     # define --validate checks libvirt's schema too (stricter than virt-xml-validate: FX003)
     verdict = libvirt_judge.define(data)
     if verdict.ok:
@@ -133,3 +143,34 @@ def test_fx901_fires_where_libvirt_finds_a_schema_error(
         assert "FX901" not in codes
         return
     assert ("FX901" in codes) == schema_failed, verdict.message
+
+
+# FX201 on a domain without NUMA cells: the cell its safe fix writes is the one libvirt 9.6
+# and later add themselves at define (<memory> minus the memory devices, <memory> kept).
+_NO_CELL = [
+    FIXTURES / "defects" / "FX201-no-numa-cell.xml",
+    FIXTURES / "clients" / "virt-install" / "virt-xml-no-numa.xml",
+]
+
+
+@pytest.mark.parametrize("path", _NO_CELL, ids=lambda p: p.name)
+def test_fx201_fix_is_the_cell_libvirt_adds(libvirt_judge: LibvirtJudge, path: Path) -> None:
+    original = path.read_bytes()
+    fixed = api.fix_text(original, path=path.name, libvirt_version=_release(libvirt_judge))
+    name = domain_name(original)
+    assert name is not None
+    accepted = libvirt_judge.define(original)
+    if libvirt_judge.libvirt_version >= (9, 6):
+        assert accepted.ok, accepted.message
+        libvirts_own = memory_facts(parse(libvirt_judge.dumpxml_inactive(name)))
+    else:
+        assert not accepted.ok  # 9.0 refuses: libvirt's own arithmetic stands in for its cell
+        facts = memory_facts(parse(original))
+        devices = sum(device["size"] for device in facts["memory_devices"])
+        libvirts_own = {**facts, "cells": [("0", "0-1", facts["memory"] - devices)]}
+    verdict = libvirt_judge.define(fixed)
+    assert verdict.ok, verdict.message
+    held = memory_facts(parse(libvirt_judge.dumpxml_inactive(name)))
+    for key in ("maxMemory", "memory", "currentMemory", "cells"):
+        assert held[key] == libvirts_own[key], key
+    assert memory_facts(parse(fixed))["cells"] == held["cells"]  # and the file says so

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from famfs_xml.core.libvirt_version import LibvirtVersion
 from famfs_xml.live.connection import DefineRefused, LiveError
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures"
@@ -45,6 +46,7 @@ class FakeLibvirt:
         transient: set[str] | None = None,
         keep: Callable[[bytes], bytes] = lambda xml: xml,
         refuse: Callable[[bytes], str | None] = lambda _xml: None,
+        version: LibvirtVersion | None = None,
     ) -> None:
         self.definitions = dict(definitions)
         self.running = running or set()
@@ -53,6 +55,7 @@ class FakeLibvirt:
         self.refuse = refuse
         self.defined: list[bytes] = []  # every define asked for, accepted or not
         self.closed = False
+        self.version = version
 
     def _known(self, name: str) -> None:
         if name not in self.definitions:
@@ -79,6 +82,9 @@ class FakeLibvirt:
         if message is not None:
             raise DefineRefused(message)
         self.definitions[name_of(xml)] = self.keep(xml)
+
+    def libvirt_version(self) -> LibvirtVersion | None:
+        return self.version
 
     def close(self) -> None:
         self.closed = True

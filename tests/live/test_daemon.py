@@ -264,11 +264,17 @@ def _wait_for_the_hook(log: Path, tmp_path: Path) -> None:
     virsh("undefine", probe)
 
 
-def test_the_gate_refuses_a_private_start_and_lets_the_fixed_one_start(
+def test_the_gate_refuses_a_private_start_beside_a_sharer_and_lets_the_fixed_one_start(
     cli: Cli, tmp_path: Path, with_nvdimm: object, gate: Path
 ) -> None:
-    name = f"{PREFIX}private"
+    name, sharer = f"{PREFIX}private", f"{PREFIX}sharer"
     define(with_nvdimm(name, access="private"), tmp_path)  # type: ignore[operator]
+    # alone on its backing, a private nvdimm is the domain's own business: it starts
+    alone = virsh("start", name, check=False)
+    assert alone.returncode == 0, alone.stderr
+    virsh("destroy", name)
+    # another domain libvirt holds uses the same backing: the private start is refused
+    define(with_nvdimm(sharer, access="shared"), tmp_path)  # type: ignore[operator]
     refused = virsh("start", name, check=False)
     assert refused.returncode != 0
     assert "Hook script execution failed" in refused.stderr
@@ -283,6 +289,7 @@ def test_the_gate_refuses_a_private_start_and_lets_the_fixed_one_start(
     calls = gate.read_text()
     assert f"{name} prepare begin -" in calls and f"{name} started begin -" in calls
     virsh("destroy", name)
+    virsh("undefine", sharer)
 
 
 def test_a_fix_of_a_running_domain_applies_at_next_boot_and_keeps_secrets(

@@ -11,7 +11,7 @@ import pytest
 
 from famfs_xml.cli import hook
 from famfs_xml.live import hook as gate
-from tests.conftest import Cli
+from tests.conftest import Cli, CliResult
 from tests.live.fake_libvirt import libvirt_copy
 
 # The fixture's /dev/dax0.0 is not on this machine; the gate checks the backing (as
@@ -42,11 +42,11 @@ def _without_memory_devices(xml: bytes) -> bytes:
     return xml[: xml.index(b"    <memory model=")] + b"  </devices>\n</domain>\n"
 
 
-def _ignoring_fx301(xml: bytes) -> bytes:
+def _ignoring_private_access(xml: bytes) -> bytes:
     return xml.replace(
         b"  </metadata>",
         b'    <famfs:lint xmlns:famfs="urn:famfs-xml:lint:1">\n'
-        b'      <famfs:ignore rule="FX301" reason="this VM gets a private copy on purpose"/>\n'
+        b'      <famfs:ignore rule="FX301,FX501" reason="a private copy on purpose"/>\n'
         b"    </famfs:lint>\n  </metadata>",
     )
 
@@ -59,6 +59,26 @@ def run_dir(tmp_path: Path) -> Path:
     return directory
 
 
+@pytest.fixture
+def defined_dir(tmp_path: Path) -> Path:
+    """libvirt's directory of defined domains, empty: no other domain is defined."""
+    directory = tmp_path / "defined"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture
+def cli(famfs_cli: Cli, defined_dir: Path) -> Cli:
+    """``famfs-xml``, its hook reading this test's defined domains (not /etc/libvirt/qemu)."""
+
+    def invoke(*args: str, stdin: bytes = b"", cwd: Path | None = None) -> CliResult:
+        if args[:1] == ("libvirt-hook",):
+            args = (args[0], "--defined-dir", str(defined_dir), *args[1:])
+        return famfs_cli(*args, stdin=stdin, cwd=cwd)
+
+    return invoke
+
+
 def _start(cli: Cli, xml: bytes, run_dir: Path, *extra: str) -> tuple[int, str]:
     result = cli(
         "libvirt-hook", "--run-dir", str(run_dir), *extra, "vm1", "prepare", "begin", "-", stdin=xml
@@ -67,17 +87,62 @@ def _start(cli: Cli, xml: bytes, run_dir: Path, *extra: str) -> tuple[int, str]:
     return result.exit_code, result.stderr
 
 
-def test_private_access_refuses_the_start_with_one_line(
-    cli: Cli, run_dir: Path, private: bytes
+def _defined(defined_dir: Path, name: str, xml: bytes) -> None:
+    """Another domain libvirt holds (its saved /etc/libvirt/qemu/NAME.xml)."""
+    (defined_dir / f"{name}.xml").write_bytes(
+        xml.replace(b"<name>vm1</name>", f"<name>{name}</name>".encode())
+    )
+
+
+def test_a_private_nvdimm_of_a_lone_domain_starts(cli: Cli, run_dir: Path, private: bytes) -> None:
+    """A private mapping is this domain's own business while no other domain uses the
+    backing: it starts (lint still reports FX301)."""
+    assert _start(cli, private, run_dir) == (0, "")
+
+
+def test_a_private_nvdimm_on_a_backing_another_domain_uses_refuses_the_start_with_one_line(
+    cli: Cli, run_dir: Path, defined_dir: Path, private: bytes, shared: bytes
 ) -> None:
+    _defined(defined_dir, "vm2", shared)
     code, stderr = _start(cli, private, run_dir)
     assert code == 1
     assert stderr == (
         "famfs-xml refuses to start vm1: FX301 nvdimm has access='private': QEMU maps the "
         "backing privately (share=off), so the guest writes a private copy that no other VM "
-        "sees; see `famfs-xml lint --connect qemu:///system vm1`, repair with "
+        "sees (also FX501); see `famfs-xml lint --connect qemu:///system vm1`, repair with "
         "`famfs-xml fix --connect qemu:///system vm1`\n"
     )
+
+
+def test_a_private_nvdimm_on_a_backing_a_running_domain_uses_refuses_the_start(
+    cli: Cli, run_dir: Path, private: bytes, shared: bytes
+) -> None:
+    (run_dir / "vm9.xml").write_bytes(_status("vm9", shared))
+    code, stderr = _start(cli, private, run_dir)
+    assert code == 1 and stderr.startswith("famfs-xml refuses to start vm1: FX301 ")
+
+
+def test_an_inherited_shared_mapping_starts_beside_other_domains(
+    cli: Cli, run_dir: Path, defined_dir: Path, private: bytes, shared: bytes
+) -> None:
+    """No access on the nvdimm, memAccess='shared' on its cell: QEMU maps it shared
+    (libvirt 9.0 and 12.8), so the domain shares the device with the others."""
+    inherited = private.replace(b" access='private'", b"").replace(
+        b"<cell id='0' cpus='0-3'", b"<cell id='0' cpus='0-3' memAccess='shared'"
+    )
+    assert b"memAccess='shared'" in inherited
+    _defined(defined_dir, "vm2", shared)
+    assert _start(cli, inherited, run_dir) == (0, "")
+
+
+def test_a_domain_that_would_not_start_is_refused_even_alone(
+    cli: Cli, run_dir: Path, shared: bytes
+) -> None:
+    """A target larger than its backing: QEMU refuses to start it (FX305)."""
+    larger = shared.replace(b"<size unit='KiB'>8388608</size>", b"<size unit='KiB'>16777216</size>")
+    code, stderr = _start(cli, larger, run_dir)
+    assert code == 1 and stderr.startswith("famfs-xml refuses to start vm1: ")
+    assert "FX305" in stderr
 
 
 def test_a_clean_domain_starts(cli: Cli, run_dir: Path, shared: bytes) -> None:
@@ -97,9 +162,11 @@ def test_a_domain_without_memory_devices_always_starts(
 
 
 def test_a_metadata_ignore_lets_the_domain_start_on_purpose(
-    cli: Cli, run_dir: Path, private: bytes
+    cli: Cli, run_dir: Path, defined_dir: Path, private: bytes, shared: bytes
 ) -> None:
-    assert _start(cli, _ignoring_fx301(private), run_dir) == (0, "")
+    _defined(defined_dir, "vm2", shared)
+    assert _start(cli, private, run_dir)[0] == 1
+    assert _start(cli, _ignoring_private_access(private), run_dir) == (0, "")
 
 
 class _Unreadable(io.RawIOBase):
@@ -166,9 +233,12 @@ def test_the_starting_domains_own_status_file_is_not_compared(
     assert _start(cli, shared, run_dir) == (0, "")
 
 
-def test_a_config_file_applies(cli: Cli, run_dir: Path, private: bytes, tmp_path: Path) -> None:
+def test_a_config_file_applies(
+    cli: Cli, run_dir: Path, defined_dir: Path, private: bytes, shared: bytes, tmp_path: Path
+) -> None:
+    _defined(defined_dir, "vm2", shared)
     config = tmp_path / "gate.toml"
-    config.write_text('ignore = ["FX301"]\n')
+    config.write_text('ignore = ["FX301", "FX501"]\n')
     assert _start(cli, private, run_dir, "--config", str(config)) == (0, "")
 
 

@@ -56,17 +56,19 @@ class FirstCell(NamedTuple):
     memory: int
 
 
-def first_cell(memory: int, devices: int) -> FirstCell:
-    """The guest's first NUMA cell keeps all of ``<memory>`` as its RAM (rounded up to whole
-    MiB, as QEMU runs a cell on x86), and ``<memory>`` becomes the cell plus ``devices``.
+def first_cell(memory: int, devices: int, added: int = 0) -> FirstCell:
+    """The first NUMA cell of a guest that has none, and the ``<memory>`` that goes with it.
 
-    libvirt's own automatic cell is ``<memory>`` minus the devices, which takes their size
-    from the guest's RAM; virt-install and virt-xml never count a device in ``<memory>``, and
-    libvirt 9.0 never accepted a domain with devices and no cell that could have counted one.
-    ``attach`` and FX201's fix both compute the cell here, so they agree.
+    Without cells the guest's RAM is ``<memory>`` minus the ``devices`` already in the
+    domain (libvirt's arithmetic; 9.6 and later write exactly that cell at define). The cell
+    keeps that RAM, rounded up to whole MiB as QEMU runs a cell on x86, and ``<memory>``
+    becomes the cell plus the devices, ``added`` ones included. ``attach`` and the
+    keep-all-of-``<memory>`` alternative of FX201's fix (``devices=0, added=D``) compute
+    the cell here.
     """
-    cell = -(-memory // units.MiB) * units.MiB
-    return FirstCell(cell, cell + devices)
+    ram = memory - devices
+    cell = -(-ram // units.MiB) * units.MiB
+    return FirstCell(cell, cell + devices + added)
 
 
 def current_after(current: int, memory_before: int, memory_after: int, delta: int) -> int:

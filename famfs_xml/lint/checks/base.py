@@ -15,6 +15,7 @@ from famfs_xml.lint.edits import EditError, Editor
 
 if TYPE_CHECKING:
     from famfs_xml.core.inventory import DeviceFacts
+    from famfs_xml.core.libvirt_version import LibvirtVersion
 
 Element = etree._Element
 
@@ -22,7 +23,16 @@ Element = etree._Element
 class RuleContext:
     """One document under one rule run."""
 
-    __slots__ = ("catalog", "doc", "domain", "editor", "facts", "memo", "parameters")
+    __slots__ = (
+        "catalog",
+        "doc",
+        "domain",
+        "editor",
+        "facts",
+        "libvirt_version",
+        "memo",
+        "parameters",
+    )
 
     def __init__(
         self,
@@ -31,12 +41,15 @@ class RuleContext:
         catalog: Mapping[str, RuleInfo],
         facts: DeviceFacts | None = None,
         parameters: Mapping[str, Mapping[str, Any]] | None = None,
+        libvirt_version: LibvirtVersion | None = None,
     ) -> None:
         self.doc = doc
         self.domain = domain
         self.catalog = catalog
         self.facts = facts
         self.parameters: Mapping[str, Mapping[str, Any]] = parameters or {}
+        # the release whose behaviour the messages describe; None: unknown
+        self.libvirt_version = libvirt_version
         self.editor = Editor(doc)
         # what several rules work out from the same facts, worked out once (by key)
         self.memo: dict[str, object] = {}

@@ -22,6 +22,7 @@ from famfs_xml.lint.checks.base import RuleContext
 from famfs_xml.lint.checks.device_sizes import size_checks, sizes_in_doubt
 from famfs_xml.lint.domain import Element
 from famfs_xml.lint.edits import Node, choose_unit
+from famfs_xml.lint.libvirt_releases import SLOTS_FOR_DIMMS_ONLY, Era, said
 
 _H = units.human
 
@@ -69,47 +70,80 @@ def check_maxmemory_slots(ctx: RuleContext) -> Iterator[Finding]:
     element = domain.max_memory_element
     if element is None or (domain.slots_text is not None and domain.slots is None):
         return
-    count = len(domain.slot_devices)
-    slots = domain.slots
-    severity = None
-    if slots is None:
-        problem = "<maxMemory> has no slots attribute; libvirt needs both size and slot count"
-        if not count:
-            # Without dimm/nvdimm devices libvirt >= 10 accepts this; 9.x still refuses it.
-            severity = Severity.WARNING
-            problem += " (libvirt before 10.0 refuses it)"
-    elif slots == 0:
-        problem = "<maxMemory slots='0'>: QEMU needs at least one hotplug slot"
-    elif slots < count:
-        problem = (
-            f"slots={slots} but {count} dimm/nvdimm devices need a slot each; libvirt 9.0 "
-            f"refuses: \"memory device count '{len(domain.memory_devices)}' exceeds slots "
-            f"count '{slots}'\""
-        )
-    elif slots < len(domain.memory_devices):
-        # libvirt 9.0 counts virtio-pmem and virtio-mem devices against slots too; later
-        # releases count only the devices that take a slot, so (as above) a warning.
-        total = len(domain.memory_devices)
-        severity = Severity.WARNING
-        problem = (
-            f"slots={slots} but the domain has {total} memory devices; libvirt 9.0 counts "
-            f'virtio-pmem and virtio-mem ones too and refuses: "memory device count '
-            f"'{total}' exceeds slots count '{slots}'\" (later releases count only dimm "
-            "and nvdimm)"
-        )
-    else:
+    problem = _slots_problem(ctx)
+    if problem is None:
         return
+    message, severity = problem
     wanted = slots_needed(domain)
     yield ctx.finding(
         "FX102",
         element,
-        problem,
+        message,
         severity=severity,
         fix=ctx.fix(
             f"set slots to {wanted}",
             partial(ctx.editor.set_attribute, element, "slots", str(wanted)),
         ),
     )
+
+
+def _slots_problem(ctx: RuleContext) -> tuple[str, Severity | None] | None:
+    """What is wrong with <maxMemory>'s slots, and the severity (None: the rule's error)."""
+    domain = ctx.domain
+    dimms, total, slots = len(domain.slot_devices), len(domain.memory_devices), domain.slots
+    era = SLOTS_FOR_DIMMS_ONLY.era(ctx.libvirt_version)
+    if slots is None and dimms:
+        return (
+            f"<maxMemory> has no slots attribute, and {dimms} dimm/nvdimm devices need a slot "
+            "each; "
+            + said(
+                SLOTS_FOR_DIMMS_ONLY,
+                ctx.libvirt_version,
+                "refuses it: its schema requires slots with <maxMemory>",
+                "refuses the define: a dimm/nvdimm finds no free slot",
+            ),
+            None,
+        )
+    if slots is None:
+        message = "<maxMemory> has no slots attribute; " + said(
+            SLOTS_FOR_DIMMS_ONLY,
+            ctx.libvirt_version,
+            "refuses it: its schema requires slots with <maxMemory>",
+            "accepts it, but no dimm or nvdimm can be added without slots",
+        )
+        return message, _by_era(era, old=None, new=Severity.INFO, unknown=Severity.WARNING)
+    if slots == 0:
+        return "<maxMemory slots='0'>: QEMU needs at least one hotplug slot", None
+    if slots < dimms:
+        return (
+            f"slots={slots} but {dimms} dimm/nvdimm devices need a slot each; "
+            + said(
+                SLOTS_FOR_DIMMS_ONLY,
+                ctx.libvirt_version,
+                f"refuses: \"memory device count '{total}' exceeds slots count '{slots}'\"",
+                "refuses the define: a dimm/nvdimm finds no free slot",
+            ),
+            None,
+        )
+    if slots < total and era is not Era.NEW:
+        return (
+            f"slots={slots} but the domain has {total} memory devices; "
+            + said(
+                SLOTS_FOR_DIMMS_ONLY,
+                ctx.libvirt_version,
+                "counts virtio-pmem and virtio-mem devices too and refuses: "
+                f"\"memory device count '{total}' exceeds slots count '{slots}'\"",
+                "counts only dimm and nvdimm",
+            ),
+            _by_era(era, old=None, new=None, unknown=Severity.WARNING),
+        )
+    return None
+
+
+def _by_era(
+    era: Era, *, old: Severity | None, new: Severity | None, unknown: Severity | None
+) -> Severity | None:
+    return {Era.OLD: old, Era.NEW: new, Era.UNKNOWN: unknown}[era]
 
 
 def check_maxmemory_too_small(ctx: RuleContext) -> Iterator[Finding]:

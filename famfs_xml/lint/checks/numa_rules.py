@@ -20,6 +20,7 @@ from famfs_xml.lint.checks.base import RuleContext
 from famfs_xml.lint.checks.device_sizes import sizes_in_doubt
 from famfs_xml.lint.domain import Element, format_cpuset, parse_cpuset
 from famfs_xml.lint.edits import Node, choose_unit
+from famfs_xml.lint.libvirt_releases import NUMA_CELL_ADDED, Era, said
 
 _H = units.human
 # ppc64 guests may hotplug memory without guest NUMA; s390 gets no automatic cell either.
@@ -31,29 +32,81 @@ def check_numa_missing(ctx: RuleContext) -> Iterator[Finding]:
     hotplug = bool(domain.memory_devices) or domain.max_memory_element is not None
     if not hotplug or domain.cells or domain.numa is not None or domain.arch in _NO_NUMA_NEEDED:
         return
+    memory, devs = domain.memory, domain.devs_total
+    if memory is not None and devs is not None and memory.bytes <= devs:
+        yield _no_room_for_ram(ctx, memory.bytes, devs)
+        return
     what = "memory devices need" if domain.memory_devices else "<maxMemory> (memory hotplug) needs"
+    ram = None if memory is None or devs is None else memory.bytes - devs
+    era = NUMA_CELL_ADDED.era(ctx.libvirt_version)
     yield ctx.finding(
         "FX201",
         domain.root,
-        f'{what} a guest NUMA cell; libvirt refuses: "At least one numa node has '
-        'to be configured when enabling memory hotplug"',
-        fix=_first_cell_fix(ctx),
+        f"{what} a guest NUMA cell; {_what_libvirt_does(ctx, ram)}",
+        # libvirt that adds the cell itself still starts the domain; the file just
+        # no longer says what runs
+        severity=Severity.WARNING if era is Era.NEW else None,
+        fix=None if ram is None else _first_cell_fix(ctx, ram),
     )
 
 
-def _first_cell_fix(ctx: RuleContext) -> Fix | None:
+def _what_libvirt_does(ctx: RuleContext, ram: int | None) -> str:
+    adds = "adds cell 0 itself at define"
+    if ram is not None:
+        adds = f"adds cell 0 of {units.exact(ram)} itself at define"
+        if ctx.domain.memory_devices:
+            adds += " (<memory> minus the devices)"
+    return said(
+        NUMA_CELL_ADDED,
+        ctx.libvirt_version,
+        'refuses the define: "At least one numa node has to be configured when enabling '
+        'memory hotplug"',
+        adds + ", so its definition differs from this file",
+    )
+
+
+def _no_room_for_ram(ctx: RuleContext, memory: int, devs: int) -> Finding:
+    """<memory> no larger than the devices: every libvirt refuses (9.0, 11.3 and 12.8 say
+    so), and the only cell that makes sense keeps <memory> as the guest's RAM."""
+    refusal = (
+        "Memory size must be specified via <memory> or in the <numa> configuration"
+        if memory == devs
+        else "Total size of memory devices exceeds the total memory size"
+    )
+    return ctx.finding(
+        "FX201",
+        ctx.domain.root,
+        f"no guest NUMA cell, and <memory> {units.human(memory)} leaves the guest no RAM "
+        f'beside the memory devices ({units.human(devs)}); libvirt refuses: "{refusal}"',
+        fix=_memory_as_ram_fix(ctx, memory, devs),
+    )
+
+
+def _first_cell_fix(ctx: RuleContext, ram: int) -> Fix | None:
+    """The cell libvirt adds itself (9.6 and later): <memory> minus the devices, <memory>
+    kept; with ``[rules.FX201] ram = "memory"``, all of <memory> (an unsafe fix)."""
     domain = ctx.domain
-    devs = domain.devs_total
-    if domain.memory is None or devs is None:
-        return None
-    plan = first_cell(domain.memory.bytes, devs)
-    message = f"add NUMA cell 0 of {units.exact(plan.cell)}, all of <memory>"
-    if plan.memory != domain.memory.bytes:
-        message += f", and set memory to {units.exact(plan.memory)} with the devices"
+    memory, devs = domain.memory, domain.devs_total
+    assert memory is not None and devs is not None
+    if ctx.parameter("FX201", "ram", "libvirt") == "memory":
+        return _memory_as_ram_fix(ctx, memory.bytes, devs)
+    message = f"add NUMA cell 0 of {units.exact(ram)}, as libvirt 9.6 and later add it"
+    if devs:
+        message += " (<memory> minus the devices)"
+    applicability = Applicability.SAFE
     if devs and sizes_in_doubt(ctx):
-        # <memory> would come from a size that is itself in doubt
-        return ctx.fix(message, partial(_add_cell, ctx, plan), Applicability.UNSAFE)
-    return ctx.fix(message, partial(_add_cell, ctx, plan))
+        # the cell would come from a device size that is itself in doubt
+        applicability = Applicability.UNSAFE
+    return ctx.fix(message, partial(_add_cell, ctx, FirstCell(ram, memory.bytes)), applicability)
+
+
+def _memory_as_ram_fix(ctx: RuleContext, memory: int, devs: int) -> Fix | None:
+    """All of <memory> as the cell, the devices on top: more RAM than libvirt would give."""
+    plan = first_cell(memory, 0, devs)
+    message = f"add NUMA cell 0 of {units.exact(plan.cell)}, all of <memory>"
+    if plan.memory != memory:
+        message += f", and set memory to {units.exact(plan.memory)} with the devices"
+    return ctx.fix(message, partial(_add_cell, ctx, plan), Applicability.UNSAFE)
 
 
 def _add_cell(ctx: RuleContext, plan: FirstCell) -> list[Edit]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from famfs_xml.core import units
 from famfs_xml.core.findings import Applicability, Edit, Finding, Severity
+from famfs_xml.lint.access import Access, device_access
 from famfs_xml.lint.checks import device_sizes
 from famfs_xml.lint.checks.arithmetic import lowest_free_slot
 from famfs_xml.lint.checks.backing import (
@@ -21,6 +22,7 @@ from famfs_xml.lint.checks.backing import (
 from famfs_xml.lint.checks.base import RuleContext
 from famfs_xml.lint.domain import Element, MemoryDevice
 from famfs_xml.lint.edits import Node, choose_unit
+from famfs_xml.lint.libvirt_releases import ADDRESS_OVERLAP_REFUSED, said
 
 if TYPE_CHECKING:
     from famfs_xml.core.inventory import BackingDevice
@@ -44,20 +46,37 @@ def check_access(ctx: RuleContext) -> Iterator[Finding]:
     for device in _nvdimms(ctx):
         if device.access == "shared":
             continue
-        state = (
-            "has no access attribute" if device.access is None else f"has access='{device.access}'"
-        )
+        access = device_access(ctx.domain, device)
         element = device.element
+        fix = ctx.fix(
+            "set access='shared'", partial(ctx.editor.set_attribute, element, "access", "shared")
+        )
+        if access.shared:
+            yield ctx.finding(
+                "FX301", element, _inherited_share(access), severity=Severity.WARNING, fix=fix
+            )
+            continue
+        state = f"has access='{device.access}'"
+        if device.access is None:
+            state = "has no access attribute"
+            if access.origin != "default":
+                state += f" and takes {access.describe()}"
         yield ctx.finding(
             "FX301",
             element,
             f"nvdimm {state}: QEMU maps the backing privately (share=off), so the guest writes "
             "a private copy that no other VM sees",
-            fix=ctx.fix(
-                "set access='shared'",
-                partial(ctx.editor.set_attribute, element, "access", "shared"),
-            ),
+            fix=fix,
         )
+
+
+def _inherited_share(access: Access) -> str:
+    return (
+        f"nvdimm has no access attribute: QEMU maps it shared only through the "
+        f"{access.describe()} (libvirt 9.0 and 12.8 give an nvdimm without access its cell's "
+        "memAccess, else <memoryBacking>'s); set access='shared' on the nvdimm itself, so "
+        "that its sharing does not hang on a setting made for other memory"
+    )
 
 
 class _AlignProblem(NamedTuple):
@@ -214,7 +233,7 @@ def check_pmem(ctx: RuleContext) -> Iterator[Finding]:
         yield ctx.finding(
             "FX303",
             source,
-            f'{prealloc}; <pmem/> avoids that, but then QEMU 7.2 warns "Using non DAX '
+            f'{prealloc}; <pmem/> avoids that, but then QEMU (7.2, 11.1) warns "Using non DAX '
             "backing file with 'pmem=on' option is deprecated\" unless the file is on DAX "
             f"storage{unknown_note(kind, device.path or '')}",
             severity=Severity.WARNING,
@@ -298,7 +317,7 @@ def _larger_than_backing(ctx: RuleContext, check: device_sizes.SizeCheck) -> Fin
         "FX305",
         size.element,
         f"target size {shown} is larger than {check.device.path} ({device}); QEMU refuses "
-        "to start (\"backing store size ... does not match 'size' option\")",
+        "to start, its backing store is smaller than the 'size' option (QEMU 7.2 and 11.1)",
         fix=ctx.fix(
             f"set the target size to {units.exact(wanted)}",
             partial(ctx.editor.set_size, size, wanted, ctx.domain.memory_unit),
@@ -496,7 +515,15 @@ def check_address_overlap(ctx: RuleContext) -> Iterator[Finding]:
                 "FX311",
                 device.address if device.address is not None else device.element,
                 f"memory device address {start:#x} lies inside another device's range "
-                f"[{reach[0]:#x}:{reach[1]:#x}]; libvirt refuses overlapping addresses",
+                f"[{reach[0]:#x}:{reach[1]:#x}]; "
+                + said(
+                    ADDRESS_OVERLAP_REFUSED,
+                    ctx.libvirt_version,
+                    'accepts the define and QEMU refuses to start ("address range conflicts '
+                    'with memory device")',
+                    'refuses the define ("memory device address [...] overlaps with other '
+                    'memory device")',
+                ),
             )
         if reach is None or end > reach[1]:
             reach = (start, end)

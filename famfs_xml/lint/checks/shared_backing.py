@@ -12,8 +12,9 @@ from typing import NamedTuple
 
 from famfs_xml.core import units
 from famfs_xml.core.findings import Finding
+from famfs_xml.lint.access import device_access
 from famfs_xml.lint.checks.base import RuleContext
-from famfs_xml.lint.domain import MemoryDevice
+from famfs_xml.lint.domain import Domain, MemoryDevice
 
 CODE = "FX501"
 
@@ -23,12 +24,15 @@ def _size(value: object) -> str:
     return "none" if value is None else units.exact(int(value))  # type: ignore[call-overload]
 
 
-_ASPECTS: tuple[tuple[str, Callable[[MemoryDevice], object], Callable[[object], str]], ...] = (
-    ("target size", lambda d: None if d.size is None else d.size.bytes, _size),
-    ("alignsize", lambda d: None if d.alignsize is None else d.alignsize.bytes, _size),
-    ("pmem", lambda d: d.pmem, lambda v: "yes" if v else "no"),
-    ("label size", lambda d: None if d.label is None else d.label.bytes, _size),
-    ("access", lambda d: d.access, lambda v: "unset" if v is None else str(v)),
+_Aspect = tuple[str, Callable[[Domain, MemoryDevice], object], Callable[[object], str]]
+_ASPECTS: tuple[_Aspect, ...] = (
+    ("target size", lambda _, d: None if d.size is None else d.size.bytes, _size),
+    ("alignsize", lambda _, d: None if d.alignsize is None else d.alignsize.bytes, _size),
+    ("pmem", lambda _, d: d.pmem, lambda v: "yes" if v else "no"),
+    ("label size", lambda _, d: None if d.label is None else d.label.bytes, _size),
+    # the mapping QEMU gets, by libvirt's precedence (the device's access, its cell's
+    # memAccess, <memoryBacking>): an inherited shared mapping agrees with access='shared'
+    ("mapping", lambda domain, d: device_access(domain, d).mode, str),
 )
 
 
@@ -49,7 +53,7 @@ def device_uses(ctx: RuleContext, document: int) -> list[tuple[DeviceUse, Memory
                 document,
                 ctx.doc.path,
                 device.path,
-                tuple(value_of(device) for _, value_of, _ in _ASPECTS),
+                tuple(value_of(ctx.domain, device) for _, value_of, _ in _ASPECTS),
             ),
             device,
         )
