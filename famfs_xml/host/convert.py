@@ -285,7 +285,8 @@ def _tools(root: Path, current: str, mode: str) -> _Tools:
 def _dax_action(name: str, old: str, new: str, force: bool, tools: _Tools) -> Action:
     daxctl = tools.daxctl
     if "famfs" in (old, new) and daxctl is not None and not daxctl.has_famfs:
-        rebind = Rebind(name, MODE_DRIVERS.get(old), MODE_DRIVERS[new], tools.load_fsdev)
+        load = tools.load_fsdev and new == "famfs"
+        rebind = Rebind(name, MODE_DRIVERS.get(old), MODE_DRIVERS[new], load)
         return Action(new, rebind=rebind, why=daxctl.why_sysfs())
     return Action(new, argv=_dax_argv(name, new, force))
 

@@ -290,11 +290,27 @@ def test_soft_reserved_devices_come_to_devdax(linux72_wave: Wave72) -> None:
     ]
 
 
+@pytest.mark.parametrize(("guest", "region"), [("k72-memmap", 0), ("k61-memmap", 2)])
+def test_a_legacy_memmap_namespace_to_devdax_then_fsdax_keeping_the_data(
+    linux72_wave: Wave72, guest: str, region: int
+) -> None:
+    result = booted(linux72_wave, guest)
+    out = ran(result, "convert-legacy")
+    assert f"the start of /dev/pmem{region} is lost" in out
+    assert converted(result, "convert-legacy", f"namespace{region}.0", "devdax") == [
+        ["ndctl", "create-namespace", "--force", f"--reconfig=namespace{region}.0", "--mode=devdax"]
+    ]
+    assert "Data:         keeps the data" in ran(result, "convert-fsdax")
+    converted(result, "convert-fsdax", f"namespace{region}.0", "fsdax")
+    assert ran(result, "read-fsdax") == MARKER
+
+
 @pytest.mark.parametrize(("guest", "name"), [("k72-memmap", SMALL_72), ("k61-memmap", SMALL_61)])
 def test_famfs_mode_is_refused_without_fsdev_dax(
     linux72_wave: Wave72, guest: str, name: str
 ) -> None:
     out = refused(booted(linux72_wave, guest), "convert-famfs")
+    assert f"refused to convert {name}" in out
     assert "has no fsdev_dax driver" in out
     assert "use --force" not in out  # it was given, and cannot help
 
@@ -377,6 +393,9 @@ def _memmap_guest(kernel: str, converted: bool) -> MachineBuilder:
         machine.add_namespace(
             f"namespace{region}.0", mode="fsdax", size=32 * MiB, resource=96 * MiB, legacy=True
         )
+        if converted:  # to devdax, then on to fsdax
+            machine.set_namespace_mode(f"namespace{region}.0", "devdax")
+            machine.set_namespace_mode(f"namespace{region}.0", "fsdax")
         small, whole = (SMALL_72, WHOLE_72) if kernel == "7.2" else (SMALL_61, WHOLE_61)
         (machine.sys / "devices/system/memory/memory2/state").unlink()
         (machine.sys / "devices/system/memory/memory2").rmdir()

@@ -13,7 +13,8 @@ a :meth:`Step.famfs_xml` step, and the ndctl/daxctl calls inside are traced.
   devdax <-> famfs through sysfs, and what daxctl 76.1 itself does instead.
 - ``k72-memmap`` (sid root, no ``fsdev_dax``, 512 MiB): ``memmap=`` as pmem (``!``), as
   reserved (``$``, also through the guide's grub variable) and as soft-reserved (``%``) in
-  a range too small for kmem and in a whole memory block; host check, and the conversions.
+  a range too small for kmem and in a whole memory block; host check, and the conversions:
+  the soft-reserved devices to devdax, the legacy namespace to devdax and on to fsdax.
 - ``k61-memmap`` (Linux 6.1, host root): the same command line on the older kernel.
 - ``share72-a``, ``share72-b`` (sid root): the sharing proof (``sharing.py``).
 """
@@ -35,6 +36,7 @@ from device_guests import (
     host_check,
     label_less,
     listing,
+    pmem_read,
 )
 from guestlab import (
     DEFAULT_MODULES,
@@ -61,11 +63,11 @@ GRUB_DEFAULTS = (
 GRUBENV = "# GRUB Environment Block\nmemmap_val=32M\\$144M\n"
 
 
-def dax_write(name: str, data: bytes) -> Step:
-    """Map the first 2 MiB of /dev/dax0.0 and write ``data`` at offset 0."""
+def dax_write(name: str, data: bytes, device: str = "/dev/dax0.0") -> Step:
+    """Map the first 2 MiB of ``device`` and write ``data`` at offset 0."""
     source = (
         "import mmap, os\n"
-        "fd = os.open('/dev/dax0.0', os.O_RDWR)\n"
+        f"fd = os.open({device!r}, os.O_RDWR)\n"
         "m = mmap.mmap(fd, 2 << 20, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)\n"
         f"m[:{len(data)}] = {data!r}\n"
     )
@@ -163,9 +165,11 @@ def _grub_files() -> str:
     )
 
 
-def memmap_steps(small: str, whole: str) -> list[Step]:
+def memmap_steps(small: str, whole: str, region: int) -> list[Step]:
     """``small``/``whole``: the dax devices of the 32 MiB and of the 128 MiB soft-reserved
-    range (their names differ between 6.1 and 7.2: source, the guests)."""
+    range, ``region`` the legacy pmem's (the numbers differ between 6.1 and 7.2: source, the
+    guests). The legacy namespace goes to devdax and on to fsdax, with a marker across."""
+    namespace, pmem = f"namespace{region}.0", f"/dev/pmem{region}"
     return [
         *listing("memmap"),
         Step("iomem", "grep -v '^ ' /proc/iomem"),
@@ -174,6 +178,10 @@ def memmap_steps(small: str, whole: str) -> list[Step]:
         convert("convert-small", small, "devdax", "--yes"),
         convert("convert-whole", whole, "devdax", "--yes", "--force"),
         convert("convert-famfs", small, "famfs", "--yes", "--force"),
+        convert("convert-legacy", namespace, "devdax", "--yes"),
+        dax_write("mark", MARKER.encode(), f"/dev/dax{region}.0"),
+        convert("convert-fsdax", namespace, "fsdax", "--yes"),
+        Step("read-fsdax", pmem_read(pmem)),
         *listing("converted"),
         host_check("check-converted"),
     ]
@@ -181,6 +189,7 @@ def memmap_steps(small: str, whole: str) -> list[Step]:
 
 SMALL_72, WHOLE_72 = "dax1.0", "dax2.0"  # Linux 7.2 numbers them after the pmem region 0
 SMALL_61, WHOLE_61 = "dax0.0", "dax1.0"  # Linux 6.1 puts the pmem region after them
+LEGACY_72, LEGACY_61 = 0, 2
 
 
 @dataclass(frozen=True)
@@ -206,13 +215,13 @@ def boot_wave72(host61: GuestLab, sid: GuestLab, host72: GuestLab, directory: Pa
         nvdimm_guest(host72, directory, "k72-sysfs", sysfs_steps(), labelled=True),
         Guest(
             sid.base_domain("k72-memmap", **memmap),
-            memmap_steps(SMALL_72, WHOLE_72),
+            memmap_steps(SMALL_72, WHOLE_72, LEGACY_72),
             TRACED,
             lab=sid,
         ),
         Guest(
             host61.base_domain("k61-memmap", **memmap),
-            memmap_steps(SMALL_61, WHOLE_61),
+            memmap_steps(SMALL_61, WHOLE_61, LEGACY_61),
             TRACED,
             lab=host61,
         ),
