@@ -46,7 +46,7 @@ def _size(text: str | None, option: str) -> int | None:
 
 
 def _finish(outcome: Outcome, diff: bool, fail_on: Severity, command: str, source: str) -> int:
-    from famfs_xml.attach import write_changes
+    from famfs_xml.attach import next_steps, write_changes
     from famfs_xml.core.findings import FileResult
     from famfs_xml.lint.engine import fails
     from famfs_xml.lint.run import RunResult
@@ -69,6 +69,9 @@ def _finish(outcome: Outcome, diff: bool, fail_on: Severity, command: str, sourc
         sys.stdout.flush()
     for item in outcome.files:
         typer.echo(f"{item.display}: {item.change.message}", err=to_stderr)
+    if command == "attach" and not outcome.errors:
+        for line in next_steps(outcome):
+            typer.echo(line, err=to_stderr)
     if outcome.findings:
         result = RunResult(files=[FileResult(f.path, [f]) for f in outcome.findings])
         typer.echo(text.render(result, "lint"), nl=False, err=to_stderr)
