@@ -10,8 +10,8 @@ from famfs_xml.core.inventory import DeviceFacts
 from famfs_xml.core.libvirt_version import UNKNOWN, LibvirtTarget, LibvirtVersion, TargetSource
 from famfs_xml.lint.catalog import load_catalog
 from famfs_xml.lint.checks import OPT_IN_CODES
-from famfs_xml.lint.document import load
-from famfs_xml.lint.engine import fix_document, lint_documents
+from famfs_xml.lint.document import Document, load
+from famfs_xml.lint.engine import fix_document, fix_shared, lint_documents
 from famfs_xml.lint.options import LintOptions
 from famfs_xml.lint.selection import named_codes, select_codes
 
@@ -52,10 +52,27 @@ def lint_text(
 ) -> list[Finding]:
     """Findings for ``text``; ``peers`` are other domains linted in the same run (FX501)."""
     docs = [(load(_as_bytes(text), path), True)]
-    docs += [(load(_as_bytes(p), f"<peer {i}>"), True) for i, p in enumerate(peers, 1)]
+    docs += [(doc, True) for doc in _peer_documents(peers)]
     return lint_documents(docs, options(**option_args))[0].findings
 
 
-def fix_text(text: str | bytes, *, path: str = "<string>", **option_args: Any) -> bytes:
-    """``text`` with every allowed fix applied (safe ones; unsafe with ``unsafe_fixes=True``)."""
-    return fix_document(load(_as_bytes(text), path), options(**option_args)).data
+def fix_text(
+    text: str | bytes,
+    *,
+    path: str = "<string>",
+    peers: Sequence[str | bytes] = (),
+    **option_args: Any,
+) -> bytes:
+    """``text`` with every allowed fix applied (safe ones; unsafe with ``unsafe_fixes=True``);
+    ``peers`` are other domains of the same run, fixed beside it but not returned: FX501
+    moves ``text``'s nvdimms to what most of them have."""
+    run = options(**option_args)
+    outcome = fix_document(load(_as_bytes(text), path), run)
+    if peers:
+        others = [fix_document(doc, run) for doc in _peer_documents(peers)]
+        outcome = fix_shared([outcome, *others], run)[0]
+    return outcome.data
+
+
+def _peer_documents(peers: Sequence[str | bytes]) -> list[Document]:
+    return [load(_as_bytes(peer), f"<peer {number}>") for number, peer in enumerate(peers, 1)]

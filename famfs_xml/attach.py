@@ -545,6 +545,7 @@ class Outcome:
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # one line each, for stderr
+    device: DeviceSpec | None = None  # what attach wrote into the domains
 
     @property
     def changed(self) -> list[FileChange]:
@@ -639,7 +640,10 @@ def attach_paths(paths: Sequence[str], request: Request, options: LintOptions) -
     Nothing is written: see :func:`write_changes`. When any file cannot take the device the
     outcome has errors and no changes.
     """
-    return _run(paths, options, *_attacher(request, options))
+    specs: list[DeviceSpec] = []
+    outcome = _run(paths, options, *_attacher(request, options, specs))
+    outcome.device = specs[0] if specs and not outcome.errors else None
+    return outcome
 
 
 def attach_documents(
@@ -650,10 +654,11 @@ def attach_documents(
 
 
 def _attacher(
-    request: Request, options: LintOptions
+    request: Request, options: LintOptions, specs: list[DeviceSpec] | None = None
 ) -> tuple[Callable[[Document], Change], Callable[[list[Document]], None]]:
-    """How to change one document, and the step before: the device, resolved once for all."""
-    specs: list[DeviceSpec] = []
+    """How to change one document, and the step before: the device, resolved once for all
+    (and kept in ``specs``)."""
+    specs = [] if specs is None else specs
 
     def prepare(docs: list[Document]) -> None:
         specs.append(resolve(request, options.facts, docs))
@@ -680,6 +685,52 @@ def _not_files(
     named: Sequence[tuple[str, Document]],
 ) -> list[tuple[str, str | None, Document]]:
     return [(display, None, doc) for display, doc in named]
+
+
+def next_steps(outcome: Outcome) -> list[str]:
+    """What comes after the attach in the famfs VM guide, for this device: the lines
+    ``attach`` prints once it has written the files (none when nothing was attached)."""
+    device = outcome.device
+    files = [f.path for f in outcome.changed if f.path is not None]
+    if device is None or not outcome.changed:
+        return []
+    lines = ["Next steps (the famfs VM guide):"]
+    lines += _backing_steps(device)
+    if files:
+        lines.append(f"  - give the domains to libvirt: virsh define {' '.join(files)}")
+    lines += [
+        "  - start the VMs; in each, the device is a raw pmem namespace, and famfs needs it in "
+        "devdax mode (not fsdax, which older famfs guides also allowed): "
+        "sudo famfs-xml device convert namespace0.0 --mode devdax --yes",
+        "  - in a VM with Linux 7.0 or later, famfs mkfs and mount put /dev/daxX.Y in famfs "
+        "mode (fsdev_dax) themselves; by hand: famfs-xml device convert dax0.0 --mode famfs "
+        "--yes (no EFI firmware needed)",
+    ]
+    return lines
+
+
+def _backing_steps(device: DeviceSpec) -> list[str]:
+    path = Path(device.path)
+    if device.path.startswith("/dev/dax"):
+        name = path.name
+        return [
+            f"  - keep {device.path} in devdax mode on the host, where QEMU maps it (not "
+            f"system-ram, not famfs mode): famfs-xml devices; famfs-xml device convert {name} "
+            "--mode devdax --yes"
+        ]
+    if device.path.startswith("/dev/"):
+        return []
+    if path.exists():
+        return [
+            f"  - {device.path} ({units.human(device.size)}) is the shared memory: lint the "
+            "domains of all the VMs that share it together (famfs-xml lint, FX501)"
+        ]
+    mib = device.size // units.MiB
+    return [
+        f"  - create the backing file {device.path} ({units.human(device.size)}): "
+        f"truncate -s {device.size} {device.path}, or, allocated as the guide does, "
+        f"dd if=/dev/zero of={device.path} bs=1M count={mib}"
+    ]
 
 
 def write_changes(outcome: Outcome, command: str = "attach", extra: str = "") -> None:

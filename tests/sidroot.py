@@ -17,6 +17,8 @@ the root is a directory in a cache, entered with ``chroot``.
   the newest Python, judged by the newest libvirt. The checkout and the directories that
   ``FAMFS_XML_*`` variables name are bound at their own paths, so the tests find them as
   on the host.
+* ``python3 tests/sidroot.py venv`` does only the installing part of ``pytest``: the guest
+  tier's Linux 7.2 guests run famfs-xml in this venv.
 * ``python3 tests/sidroot.py remove`` unmounts what is left and deletes the root.
 
 The cache is ``$FAMFS_XML_SID_CACHE``, else ``~/.cache/famfs-xml/sid``. A root is removed
@@ -335,18 +337,25 @@ def shared_dirs() -> list[Path]:
     return found
 
 
-def pytest_command(pytest_args: Sequence[str]) -> list[str]:
-    """The shell command that installs the checkout into the venv and runs pytest there."""
-    quoted = " ".join(shlex.quote(arg) for arg in pytest_args)
-    return [
-        "sh",
-        "-ec",
+def _install_lines() -> str:
+    return (
         f"cd {shlex.quote(str(REPO))}\n"
         f"[ -x {VENV}/bin/python ] || python3 -m venv {VENV}\n"
         f"{VENV}/bin/python -m pip install -q '.[test,libvirt]'\n"
         f"{VENV}/bin/python -m famfs_xml --version\n"
-        f"exec {VENV}/bin/python -m pytest {quoted}",
-    ]
+    )
+
+
+def venv_command() -> list[str]:
+    """The shell command that installs the checkout, with its dependencies, into the venv:
+    what the Linux 7.2 guests of the guest tier run famfs-xml with (over 9p)."""
+    return ["sh", "-ec", _install_lines()]
+
+
+def pytest_command(pytest_args: Sequence[str]) -> list[str]:
+    """The shell command that installs the checkout into the venv and runs pytest there."""
+    quoted = " ".join(shlex.quote(arg) for arg in pytest_args)
+    return ["sh", "-ec", _install_lines() + f"exec {VENV}/bin/python -m pytest {quoted}"]
 
 
 USAGE = """usage: python3 tests/sidroot.py COMMAND
@@ -354,6 +363,7 @@ USAGE = """usage: python3 tests/sidroot.py COMMAND
   path                           print the root's path (it may not exist yet)
   run [--bind DIR]... -- CMD...  run CMD inside the root
   pytest [PYTEST ARGS]           the unit suite on the root's Python and libvirt
+  venv                           install the checkout into the root's venv (as pytest does)
   remove                         unmount and delete the root"""
 
 
@@ -385,6 +395,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run(cmd, binds)
         elif command == "pytest":
             return run(pytest_command(rest), shared_dirs())
+        elif command == "venv" and not rest:
+            return run(venv_command(), [REPO])
         else:
             print(USAGE, file=sys.stderr)
             return 2

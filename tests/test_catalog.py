@@ -125,7 +125,10 @@ def test_fixed_example_is_what_the_fix_makes_of_bad(code: str) -> None:
     example = entry["example"]
     facts = _facts(example)
     unsafe = entry["fix"] == "unsafe"
-    fixed = fix_text(example["bad"], extend_select=[code], facts=facts, unsafe_fixes=unsafe)
+    peers = example.get("peers", ())
+    fixed = fix_text(
+        example["bad"], extend_select=[code], facts=facts, unsafe_fixes=unsafe, peers=peers
+    )
     assert fixed.decode("utf-8") == example["fixed"]
-    after = lint_text(example["fixed"], extend_select=[code], facts=facts)
+    after = lint_text(example["fixed"], extend_select=[code], facts=facts, peers=peers)
     assert code not in _codes(after)

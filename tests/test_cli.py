@@ -47,7 +47,18 @@ def test_lint_findings_json(cli: Cli, vms: Path, snapshot: SnapshotAssertion) ->
     assert report["version"] == 1
     assert report["summary"] == {"files": 1, "findings": 3, "fixable": 2}
     first = report["findings"][0]
-    assert set(first) == {"code", "name", "severity", "path", "line", "column", "message", "fix"}
+    assert set(first) == {
+        "code",
+        "name",
+        "severity",
+        "path",
+        "line",
+        "column",
+        "message",
+        "fix",
+        "host",
+    }
+    assert first["host"] is None and report["hosts"] == []  # files of no named host
     assert report == snapshot
 
 

@@ -96,8 +96,13 @@ def test_every_file_libvirt_rejects_draws_an_error(name: str) -> None:
 
 
 def _fixable(name: str) -> bool:
+    """Whether safe fixes alone repair the fixture. FX501's fix moves an outlier to what the
+    majority of the domains on its device have; the fixture pairs are ties: nothing to move to."""
     catalog = load_catalog()
-    return all(catalog[code].fix.value == "safe" for code in EXPECTED[name]["codes"])
+    entry = EXPECTED[name]
+    return "lint_with" not in entry and all(
+        catalog[code].fix.value == "safe" for code in entry["codes"]
+    )
 
 
 @pytest.mark.parametrize("name", sorted(n for n in EXPECTED if _fixable(n)))

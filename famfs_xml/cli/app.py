@@ -113,7 +113,7 @@ PATHS = inspect.Parameter(
 
 
 def _lint(paths: list[str], args: LintArgs) -> int:
-    if args.connect is not None:
+    if args.live:
         from famfs_xml.cli import live
 
         return live.lint(paths, args)
@@ -121,7 +121,7 @@ def _lint(paths: list[str], args: LintArgs) -> int:
 
 
 def _fix(paths: list[str], args: FixArgs) -> int:
-    if args.connect is not None:
+    if args.live:
         from famfs_xml.cli import live
 
         return live.fix(paths, args)

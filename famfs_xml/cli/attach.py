@@ -46,7 +46,7 @@ def _size(text: str | None, option: str) -> int | None:
 
 
 def _finish(outcome: Outcome, diff: bool, fail_on: Severity, command: str, source: str) -> int:
-    from famfs_xml.attach import write_changes
+    from famfs_xml.attach import next_steps, write_changes
     from famfs_xml.core.findings import FileResult
     from famfs_xml.lint.engine import fails
     from famfs_xml.lint.run import RunResult
@@ -69,6 +69,9 @@ def _finish(outcome: Outcome, diff: bool, fail_on: Severity, command: str, sourc
         sys.stdout.flush()
     for item in outcome.files:
         typer.echo(f"{item.display}: {item.change.message}", err=to_stderr)
+    if command == "attach" and not outcome.errors:
+        for line in next_steps(outcome):
+            typer.echo(line, err=to_stderr)
     if outcome.findings:
         result = RunResult(files=[FileResult(f.path, [f]) for f in outcome.findings])
         typer.echo(text.render(result, "lint"), nl=False, err=to_stderr)
@@ -93,7 +96,7 @@ def attach(domains: list[str], args: AttachArgs) -> int:
         node=args.node,
         slot=args.slot,
     )
-    if args.connect is not None:
+    if args.live:
         from famfs_xml.cli import live
 
         return live.attach(domains, args, request, args.diff)
@@ -107,7 +110,7 @@ def detach(domains: list[str], args: DetachArgs) -> int:
     """Remove the nvdimm backed by --source and lower memory/currentMemory to match."""
     from famfs_xml.attach import detach_paths
 
-    if args.connect is not None:
+    if args.live:
         from famfs_xml.cli import live
 
         return live.detach(domains, args, args.source, args.diff)

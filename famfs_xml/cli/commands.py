@@ -72,7 +72,7 @@ def guarded(action: Callable[[], int], describe: Callable[[Exception], str | Non
 def check_targets(names: list[str], args: RuleArgs, files: str) -> None:
     """What to work on is named one way: ``files``, or with ``--connect`` domain names or
     ``--all``."""
-    if args.connect is None:
+    if not args.live:
         if args.all_domains:
             raise UsageFailure("--all needs --connect URI")
         if not names:
@@ -81,7 +81,10 @@ def check_targets(names: list[str], args: RuleArgs, files: str) -> None:
     if args.all_domains and names:
         raise UsageFailure("give domain names or --all, not both")
     if not names and not args.all_domains:
-        raise UsageFailure(f"--connect {args.connect}: name the domains, or give --all")
+        given = " ".join(f"--connect {uri}" for uri in args.connect or ())
+        if args.hypervisors is not None:
+            given = f"{given} --hypervisors {args.hypervisors}".strip()
+        raise UsageFailure(f"{given}: name the domains, or give --all")
 
 
 def facts_from_options(inventory: Path | None, host: bool, root: Path) -> DeviceFacts | None:
@@ -184,6 +187,7 @@ def settings_for(
         per_file_ignores=loaded.per_file_ignores,
         named=named,
         libvirt=target,
+        hosts=loaded.hosts,
     )
     return Settings(options, config.effective_fail_on(loaded, overrides))
 

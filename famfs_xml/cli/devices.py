@@ -48,9 +48,9 @@ def devices_command(root: RootOption = Path("/"), as_json: JsonOption = False) -
     except OSError as exc:
         _fail(f"cannot read devices under {root}: {exc.strerror or exc}")
     if as_json:
-        _print_json(devices_to_json(listing.devices, listing.namespaces))
+        _print_json(devices_to_json(listing.devices, listing.namespaces, listing.left_in_famfs))
     else:
-        typer.echo(format_table(listing.devices, listing.namespaces))
+        typer.echo(format_table(listing.devices, listing.namespaces, listing.left_in_famfs))
 
 
 # --- device convert ----------------------------------------------------------------------
@@ -70,9 +70,25 @@ def _plan_lines(plan: Plan) -> list[str]:
             lines.append(f"  - {finding.check}{tag}: {finding.message}")
     else:
         lines.append("Pre-flight:   no problems found")
-    lines.append(f"Command:      {plan.command_line}")
+    lines += _step_lines(plan)
     if not plan.nothing_to_do and plan.exists:
         lines.append(f"Data:         {plan.data_effect}")
+    return lines
+
+
+def _step_lines(plan: Plan) -> list[str]:
+    """``Command:`` for one step; ``Steps:`` numbered when the plan goes through devdax.
+    A sysfs step says why daxctl does not make it."""
+    lines = []
+    numbered = len(plan.actions) > 1
+    if numbered:
+        lines.append("Steps:")
+    for number, action in enumerate(plan.actions, start=1):
+        label = f"  {number}. to {action.mode}: " if numbered else "Command:      "
+        lines.append(f"{label}{action.command_line}")
+        if action.rebind is not None:
+            indent = "     " if numbered else "Via:          "
+            lines.append(f"{indent}sysfs, as famfs does it: {action.why}")
     return lines
 
 

@@ -148,17 +148,32 @@ class RuleArgs(Args):
         Opt(("--root",), "With --host: read /sys, /proc, /etc and /boot under this directory."),
     ] = Path("/")
     connect: Annotated[
-        str | None,
+        list[str] | None,
         Opt(
             ("--connect", "-c"),
             "Work on the domains of this libvirt (e.g. qemu:///system) instead of files: "
-            "name them, or give --all.",
-            metavar="URI",
+            "name them, or give --all. Repeat it for several hypervisors (lint, fix); "
+            "NAME=URI names the host.",
+            metavar="[NAME=]URI",
+        ),
+    ] = None
+    hypervisors: Annotated[
+        Path | None,
+        Opt(
+            ("--hypervisors",),
+            "A file of libvirt URIs, one [NAME=]URI a line (# comments): as many --connect.",
+            metavar="FILE",
         ),
     ] = None
     all_domains: Annotated[bool, Opt(("--all",), "With --connect: every domain libvirt holds.")] = (
         False
     )
+
+    @property
+    def live(self) -> bool:
+        """Whether the domains come from libvirt (``--connect``, ``--hypervisors``)."""
+        return bool(self.connect) or self.hypervisors is not None
+
     libvirt_version: Annotated[
         str | None,
         Opt(

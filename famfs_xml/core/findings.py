@@ -88,7 +88,15 @@ class FileResult:
     (and the ``inspect`` it imports, ~6 ms) off the start-up of a git hook.
     """
 
-    __slots__ = ("changed", "findings", "fixed_codes", "offsets_are_file_bytes", "path", "skipped")
+    __slots__ = (
+        "changed",
+        "findings",
+        "fixed_codes",
+        "host",
+        "offsets_are_file_bytes",
+        "path",
+        "skipped",
+    )
 
     def __init__(
         self,
@@ -100,6 +108,7 @@ class FileResult:
         # Edit offsets are byte offsets into the file itself (UTF-8 without a byte-order
         # mark); otherwise they index the file's UTF-8 rendering and do not apply to its bytes.
         offsets_are_file_bytes: bool = True,
+        host: str | None = None,  # the named host the domain belongs to (None: unnamed)
     ) -> None:
         self.path = path
         self.findings: list[Finding] = [] if findings is None else findings
@@ -107,3 +116,4 @@ class FileResult:
         self.fixed_codes: list[str] = [] if fixed_codes is None else fixed_codes
         self.changed = changed
         self.offsets_are_file_bytes = offsets_are_file_bytes
+        self.host = host

@@ -23,7 +23,8 @@ class BackingDevice(NamedTuple):
     ``kind`` is ``dax`` (a /dev/daxX.Y), ``pmem`` (a /dev/pmemX block device) or ``file``.
     ``mode`` is the dax mode from the sysfs driver link (``devdax``, ``system-ram``, ``famfs``,
     ``unbound``) or the namespace mode (``fsdax``, ``devdax``, ``raw``, ``sector``).
-    ``exists`` is False when the path was looked up and is not there.
+    ``exists`` is False when the path was looked up and is not there. ``driver`` is the
+    kernel driver bound to a dax device (``device_dax``, ``kmem``, ``fsdev_dax``), when known.
     """
 
     path: str
@@ -35,6 +36,7 @@ class BackingDevice(NamedTuple):
     target_node: int | None = None
     region: str | None = None
     namespace: str | None = None
+    driver: str | None = None
 
 
 class DeviceFacts(Protocol):
@@ -199,6 +201,7 @@ def _from_famfs_xml(entry: Mapping[str, Any]) -> BackingDevice:
         target_node=_exact_int(entry.get("target_node")),
         region=None if entry.get("region") is None else str(entry["region"]),
         namespace=entry.get("namespace"),
+        driver=entry.get("driver"),
     )
 
 

@@ -1,6 +1,12 @@
-"""``host check``: the host side of the famfs VM guide, as findings FH001-FH008.
+"""``host check``: the host side of the famfs VM guide, as findings FH001-FH011.
 
 Each finding carries a ``hint``: the next command to run on this machine's distribution.
+
+What the kernel makes of each ``memmap=`` form was measured in Linux 6.1 and 7.2 guests:
+``nn!ss`` gives a legacy pmem namespace ("Persistent Memory (legacy)"), ``nn$ss`` a
+"Reserved" range and no device at all, ``nn%ss+0xefffffff`` a soft-reserved range that
+``dax_hmem`` offers as a dax device, on any firmware (``efi_fake_mem=``, gone in 6.11, made
+the same range and needed EFI).
 """
 
 from __future__ import annotations
@@ -12,12 +18,21 @@ from pathlib import Path
 from famfs_xml.core.findings import Finding, Severity
 from famfs_xml.core.inventory import BackingDevice
 from famfs_xml.host.cmdline import (
+    EFI_MEMORY_SP,
     MemmapRange,
+    fake_mem_ranges,
     kernel_version,
     memmap_ranges,
     split_cmdline,
     unescape,
     values_of,
+)
+from famfs_xml.host.drivers import (
+    FAMFS_MODE_KERNEL,
+    FsdevDax,
+    fsdev_dax,
+    left_in_famfs_mode,
+    return_hint,
 )
 from famfs_xml.host.grub import (
     GRUB_DEFAULTS,
@@ -39,6 +54,9 @@ RULES: dict[str, tuple[str, Severity]] = {
     "FH006": ("dax-unbound", Severity.ERROR),
     "FH007": ("cmdline-pending", Severity.WARNING),
     "FH008": ("memmap-unaligned", Severity.WARNING),
+    "FH009": ("fsdev-dax-missing", Severity.WARNING),
+    "FH010": ("memmap-reserved-no-device", Severity.WARNING),
+    "FH011": ("dax-left-in-famfs-mode", Severity.WARNING),
 }
 CMDLINE = "/proc/cmdline"
 PENDING_KEYS = ("memmap", "efi_fake_mem", "memhp_default_state")
@@ -70,6 +88,8 @@ class HostState:
     auto_online: str | None
     dax: tuple[BackingDevice, ...]
     installed: tuple[str, ...] = ()  # releases of the kernels in /boot (vmlinuz-RELEASE)
+    fsdev: FsdevDax | None = None  # the running kernel's fsdev_dax driver
+    famfs_left: tuple[BackingDevice, ...] = ()  # dax devices in famfs mode, nothing mounted
 
     def params(self) -> list[Param]:
         """The running parameters, then configured ones the running kernel lacks."""
@@ -92,6 +112,7 @@ class HostState:
 def read_host_state(root: Path = Path("/"), dax: list[BackingDevice] | None = None) -> HostState:
     """Everything the checks need, read under ``root``; ``dax`` defaults to sysfs's list."""
     release = read_attr(under(root, "/proc/sys/kernel/osrelease"))
+    devices = dax_devices(root) if dax is None else dax
     return HostState(
         root=root,
         running=tuple(split_cmdline(read_attr(under(root, CMDLINE)) or "")),
@@ -99,8 +120,10 @@ def read_host_state(root: Path = Path("/"), dax: list[BackingDevice] | None = No
         efi=under(root, "/sys/firmware/efi").is_dir(),
         kernel=kernel_version(release) if release else None,
         auto_online=auto_online_policy(root),
-        dax=tuple(dax_devices(root) if dax is None else dax),
+        dax=tuple(devices),
         installed=installed_kernels(root),
+        fsdev=fsdev_dax(root),
+        famfs_left=tuple(left_in_famfs_mode(root, devices)),
     )
 
 
@@ -129,10 +152,25 @@ def _change_hint(state: HostState, old: str, new: str, edit: str) -> str:
 # --- the checks ---------------------------------------------------------------------------
 
 
+def soft_reserved_memmap(value: str) -> str:
+    """The ``memmap=`` that makes the dax devices an ``efi_fake_mem=`` value asked for: the
+    same soft-reserved ranges, on any firmware and any kernel (6.1 and 7.2 measured)."""
+    ranges = [r for r in fake_mem_ranges(value) if r.attribute & EFI_MEMORY_SP]
+    if not ranges:
+        return "memmap=<size>%<start>+0xefffffff"
+    return " ".join(f"memmap={r.size_text}%{r.start_text}+0xefffffff" for r in ranges)
+
+
 def _replace_efi_fake_mem_hint(state: HostState, value: str) -> str:
-    new = "memmap=<size>!<start>"
+    new = soft_reserved_memmap(value)
     edit = f"replace efi_fake_mem={value} with {new} in {GRUB_DEFAULTS}"
     return _change_hint(state, f"efi_fake_mem={value}", new, edit)
+
+
+NO_EFI_NEEDED = (
+    "famfs needs no EFI: memmap=nn%ss+0xefffffff makes the same soft-reserved range, and its "
+    "dax device, with any firmware"
+)
 
 
 def check_efi(state: HostState) -> list[Finding]:
@@ -144,7 +182,7 @@ def check_efi(state: HostState) -> list[Finding]:
             "FH001",
             param.source,
             f"efi_fake_mem={value} is {param.where}, but this host did not boot with EFI "
-            "(/sys/firmware/efi is absent), so it creates no dax device",
+            f"(/sys/firmware/efi is absent), so it creates no dax device; {NO_EFI_NEEDED}",
             _replace_efi_fake_mem_hint(state, value),
         )
         for value, param in state.values("efi_fake_mem")
@@ -175,7 +213,8 @@ def check_efi_fake_mem_removed(state: HostState) -> list[Finding]:
             "FH003",
             param.source,
             f"efi_fake_mem={value} is {param.where}, but {kernel} no longer has "
-            "efi_fake_mem (removed in 6.11): no dax device will appear",
+            "efi_fake_mem (removed in 6.11): no dax device will appear; memmap=nn%ss+0xefffffff "
+            "makes the same soft-reserved range, with or without EFI",
             _replace_efi_fake_mem_hint(state, value),
         )
         for value, param in state.values("efi_fake_mem")
@@ -183,7 +222,13 @@ def check_efi_fake_mem_removed(state: HostState) -> list[Finding]:
 
 
 def _memmap(state: HostState) -> list[tuple[MemmapRange, Param]]:
-    return [(r, param) for value, param in state.values("memmap") for r in memmap_ranges(value)]
+    """The ``memmap=`` regions that take RAM from the kernel, with where each was found."""
+    return [
+        (r, param)
+        for value, param in state.values("memmap")
+        for r in memmap_ranges(value)
+        if r.carves_memory
+    ]
 
 
 def _free(ram: RamMap, taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -240,12 +285,15 @@ def check_memmap_in_ram(state: HostState) -> list[Finding]:
     found = []
     ranges = _memmap(state)
     for memmap, param in ranges:
-        ram = read_ram_map(state.root, reserved_too=memmap.kind == "reserved")
+        ram = read_ram_map(state.root, reserved_too=memmap.kind != "protected")
         if ram is None or ram.contains(memmap.start, memmap.end):
             continue
         start = _hint_start(ram, memmap, [r for r, _ in ranges])
-        sign = "!" if memmap.kind == "protected" else "$"
-        better = f"memmap={_short(memmap.size)}{sign}{_short(start)}" if start is not None else None
+        better = (
+            f"memmap={memmap.moved(_short(memmap.size), _short(start))}"
+            if start is not None
+            else None
+        )
         old = f"memmap={memmap.text}"
         hint = (
             _change_hint(state, old, better, f"use {better} instead in {GRUB_DEFAULTS}")
@@ -285,9 +333,80 @@ def check_memmap_alignment(state: HostState) -> list[Finding]:
     ]
 
 
+def check_memmap_reserved(state: HostState) -> list[Finding]:
+    """FH010: ``memmap=nn$ss`` reserves memory and makes no device of it."""
+    found = []
+    for memmap, param in _memmap(state):
+        if memmap.kind != "reserved":
+            continue
+        size, start = _short(memmap.size), _short(memmap.start)
+        dax, pmem = f"memmap={size}%{start}+0xefffffff", f"memmap={size}!{start}"
+        origin = state.grub.env_origin(param.text) if state.grub is not None else None
+        where = param.where + (f", set by ${origin[0]} of {origin[1]}" if origin else "")
+        found.append(
+            _finding(
+                "FH010",
+                param.source,
+                f"memmap={memmap.text} ({where}) only reserves {memmap.start:#x}-"
+                f"{memmap.end:#x}: the kernel shows it as 'Reserved' in /proc/iomem and makes "
+                "no dax or pmem device of it (Linux 6.1 and 7.2 alike), so famfs gets nothing; "
+                f"{dax} makes a dax device of the range (soft-reserved, for dax_hmem), {pmem} a "
+                "pmem namespace to convert to devdax",
+                _reserved_hint(state, param, memmap, dax, origin),
+            )
+        )
+    return found
+
+
+def _reserved_hint(
+    state: HostState, param: Param, memmap: MemmapRange, new: str, origin: tuple[str, str] | None
+) -> str:
+    if origin is not None:
+        variable, grubenv = origin
+        value = new.partition("=")[2]
+        editenv = "grub2-editenv" if grubenv.startswith("/boot/grub2/") else "grub-editenv"
+        return f"{editenv} {grubenv} set {variable}='{value}', then reboot"
+    old = f"memmap={memmap.text}"
+    return _change_hint(state, old, new, f"use {new} instead of {old} in {GRUB_DEFAULTS}")
+
+
+def check_fsdev_dax(state: HostState) -> list[Finding]:
+    """FH009: a kernel on which famfs mounts only in famfs mode, without fsdev_dax."""
+    if state.kernel is None or state.kernel < FAMFS_MODE_KERNEL:
+        return []
+    if state.fsdev is None or state.fsdev.available:
+        return []
+    return [
+        _finding(
+            "FH009",
+            "/sys/bus/dax/drivers/fsdev_dax",
+            f"{state.fsdev.missing_reason()}; from Linux 7.0 on famfs mounts a dax device only "
+            "in famfs mode (bound to fsdev_dax), so famfs cannot mount here",
+            "boot a kernel built with CONFIG_DEV_DAX_FSDEV=m or =y (Debian's Linux 7.2 has "
+            "fsdev_dax.ko), or install its modules: modprobe fsdev_dax must find it",
+        )
+    ]
+
+
+def check_left_in_famfs_mode(state: HostState) -> list[Finding]:
+    """FH011: a dax device in famfs mode that nothing is mounted from."""
+    return [
+        _finding(
+            "FH011",
+            f"/sys/bus/dax/devices/{device.path.rsplit('/', 1)[-1]}",
+            f"{device.path} is in famfs mode (bound to fsdev_dax) and no file system is mounted "
+            "from it: a famfs mkfs or mount that failed half way leaves a device so, and "
+            "nothing can map it (mmap fails with ENODEV) until it is back in devdax mode",
+            return_hint(device) + " (famfs mount switches it to famfs mode again itself)",
+        )
+        for device in state.famfs_left
+    ]
+
+
 def check_auto_online(state: HostState) -> list[Finding]:
     """FH004: dax memory would be onlined (and zeroed) by the kernel."""
-    if not state.dax and not state.values("efi_fake_mem"):
+    soft_reserved = any(memmap.kind == "soft-reserved" for memmap, _ in _memmap(state))
+    if not state.dax and not state.values("efi_fake_mem") and not soft_reserved:
         return []
     running = values_of(list(state.running), "memhp_default_state")
     if state.auto_online is not None:
@@ -328,7 +447,8 @@ def check_dax_modes(state: HostState) -> list[Finding]:
                 _finding(
                     "FH005",
                     sysfs,
-                    f"{device.path} is in system-ram mode (the kmem driver): famfs needs devdax",
+                    f"{device.path} is in system-ram mode (the kmem driver): famfs and QEMU "
+                    "need devdax (famfs mounts in famfs mode, which it reaches from devdax)",
                     _convert_hint(device),
                 )
             )
@@ -376,11 +496,14 @@ CHECKS: tuple[Callable[[HostState], list[Finding]], ...] = (
     check_dax_modes,
     check_pending,
     check_memmap_alignment,
+    check_fsdev_dax,
+    check_memmap_reserved,
+    check_left_in_famfs_mode,
 )
 
 
 def check_host(root: Path = Path("/"), state: HostState | None = None) -> list[Finding]:
-    """Run FH001-FH008 against the machine under ``root``; findings ordered by code."""
+    """Run FH001-FH011 against the machine under ``root``; findings ordered by code."""
     state = state or read_host_state(root)
     findings = [finding for check in CHECKS for finding in check(state)]
     return sorted(findings, key=lambda f: f.code)

@@ -2,6 +2,11 @@
 
 :func:`plan` looks at the device and says what would happen; :func:`execute` runs the
 command and then re-reads sysfs, because ``daxctl`` can exit 0 having changed nothing.
+
+A plan has one step or two: system-ram and famfs mode change into each other only through
+devdax (daxctl 85 refuses system-ram -> famfs: "must be in devdax mode to convert to famfs").
+A step into or out of famfs mode runs daxctl's ``--mode=famfs`` where the installed daxctl
+has it, else the sysfs writes famfs and libdaxctl make (:mod:`famfs_xml.host.drivers`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,15 @@ from typing import Any
 from famfs_xml.core.units import human
 from famfs_xml.host import preflight
 from famfs_xml.host.data_effects import dax_effect, future_path, keeps_data, namespace_effect
+from famfs_xml.host.drivers import (
+    MODE_DRIVERS,
+    Daxctl,
+    Rebind,
+    SysfsWriter,
+    fsdev_dax,
+    installed_daxctl,
+    write_attribute,
+)
 from famfs_xml.host.preflight import PreflightFinding
 from famfs_xml.host.sysfs import (
     Namespace,
@@ -32,9 +46,9 @@ from famfs_xml.host.sysfs import (
 )
 from famfs_xml.host.tools import ToolResult, reconfigured_count, run_tool
 
-DAX_MODES = ("devdax", "system-ram")
+DAX_MODES = ("devdax", "system-ram", "famfs")
 NAMESPACE_MODES = ("devdax", "fsdax")
-MODES = ("devdax", "system-ram", "fsdax")
+MODES = ("devdax", "system-ram", "famfs", "fsdax")
 DEFAULT_TIMEOUT = 120.0
 
 _DAX = re.compile(r"(?:/dev/)?(dax\d+\.\d+)")
@@ -47,6 +61,35 @@ class ConvertUsageError(ValueError):
 
 
 @dataclass(frozen=True)
+class Action:
+    """One step of a plan: a daxctl/ndctl command, or a rebinding through sysfs."""
+
+    mode: str  # the mode the device is in after this step
+    argv: tuple[str, ...] = ()
+    rebind: Rebind | None = None
+    why: str = ""  # why sysfs and not daxctl
+
+    @property
+    def via(self) -> str:
+        return "sysfs" if self.rebind is not None else self.argv[0]
+
+    @property
+    def command_line(self) -> str:
+        if self.rebind is not None:
+            return "; ".join(self.rebind.shell_lines())
+        return shlex.join(self.argv)
+
+    def to_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"mode": self.mode, "via": self.via}
+        if self.rebind is not None:
+            entry["sysfs"] = self.rebind.shell_lines()
+            entry["why"] = self.why
+        else:
+            entry["command"] = list(self.argv)
+        return entry
+
+
+@dataclass(frozen=True)
 class Plan:
     """What ``device convert`` would do, and why it might refuse."""
 
@@ -55,7 +98,7 @@ class Plan:
     requested_mode: str
     current_mode: str | None  # None: the device does not exist
     paths: tuple[str, ...]  # device nodes the conversion takes away
-    argv: tuple[str, ...]
+    actions: tuple[Action, ...]
     destroys_data: bool
     findings: tuple[PreflightFinding, ...]
     force: bool = False
@@ -85,8 +128,13 @@ class Plan:
         return self.impossible or (bool(self.blocking) and not self.force)
 
     @property
+    def argv(self) -> tuple[str, ...]:
+        """The command of the first step (empty when that step is a sysfs rebinding)."""
+        return self.actions[0].argv if self.actions else ()
+
+    @property
     def command_line(self) -> str:
-        return shlex.join(self.argv)
+        return " && ".join(action.command_line for action in self.actions)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,6 +144,7 @@ class Plan:
             "current_mode": self.current_mode,
             "requested_mode": self.requested_mode,
             "command": list(self.argv),
+            "steps": [action.to_json() for action in self.actions],
             "destroys_data": self.destroys_data,
             "data": self.data_effect,
             "preflight": [
@@ -172,9 +221,9 @@ def plan(dev: str, mode: str, *, root: Path = Path("/"), force: bool = False) ->
         return _plan_dax(root, dax.group(1), mode, force)
     pmem = _PMEM.fullmatch(dev)
     if _NAMESPACE.fullmatch(dev) or pmem:
-        if mode not in NAMESPACE_MODES:
-            raise ConvertUsageError(f"a pmem namespace converts to devdax or fsdax, not {mode}")
         name = _resolve_namespace(root, f"/dev/{pmem.group(1)}") if pmem else dev
+        if mode not in NAMESPACE_MODES:
+            raise ConvertUsageError(_namespace_mode_error(root, name, mode))
         return _plan_namespace(root, name, mode, force)
     raise ConvertUsageError(
         f"cannot convert {dev!r}: name a daxX.Y, /dev/daxX.Y, namespaceX.Y, /dev/pmemX or "
@@ -186,30 +235,109 @@ def _dax_mode_error(root: Path, name: str, mode: str) -> str:
     device = dax_device(root, name)
     if device is not None and device.namespace:
         return f"{name} comes from {device.namespace}: convert {device.namespace} to {mode}"
-    return f"a dax device converts to devdax or system-ram, not {mode}"
+    return f"a dax device converts to devdax, system-ram or famfs, not {mode}"
 
 
-def _missing(kind: str, name: str, mode: str, argv: tuple[str, ...], force: bool) -> Plan:
+def _namespace_mode_error(root: Path, name: str, mode: str) -> str:
+    if mode == "famfs":
+        namespace = namespace_from_sysfs(root, name)
+        dax = namespace.chardev if namespace is not None and namespace.chardev else "its daxX.Y"
+        return (
+            f"famfs mode is a mode of a dax device, not of a namespace: convert {name} to "
+            f"devdax, then {dax} to famfs"
+        )
+    return f"a pmem namespace converts to devdax or fsdax, not {mode}"
+
+
+def _missing(kind: str, name: str, mode: str, actions: tuple[Action, ...], force: bool) -> Plan:
     finding = PreflightFinding("exists", f"{name} does not exist on this machine")
-    return Plan(kind, name, mode, None, (), argv, False, (finding,), force, "nothing changes")
+    return Plan(kind, name, mode, None, (), actions, False, (finding,), force, "nothing changes")
+
+
+def _route(current: str, mode: str) -> list[str]:
+    """The modes the device passes through: system-ram and famfs only by way of devdax."""
+    if {current, mode} == {"system-ram", "famfs"}:
+        return ["devdax", mode]
+    return [mode]
+
+
+def _steps(current: str, mode: str) -> list[tuple[str, str]]:
+    route = _route(current, mode)
+    return list(zip([current, *route[:-1]], route, strict=True))
+
+
+@dataclass(frozen=True)
+class _Tools:
+    """What the steps are made with: daxctl (asked once, and only when famfs mode is
+    involved) and whether this kernel's fsdev_dax still has to be loaded."""
+
+    daxctl: Daxctl | None
+    load_fsdev: bool
+
+
+def _tools(root: Path, current: str, mode: str) -> _Tools:
+    if "famfs" not in (current, mode):
+        return _Tools(None, False)
+    fsdev = fsdev_dax(root)
+    return _Tools(installed_daxctl(), not fsdev.loaded and fsdev.available)
+
+
+def _dax_action(name: str, old: str, new: str, force: bool, tools: _Tools) -> Action:
+    daxctl = tools.daxctl
+    if "famfs" in (old, new) and daxctl is not None and not daxctl.has_famfs:
+        load = tools.load_fsdev and new == "famfs"
+        rebind = Rebind(name, MODE_DRIVERS.get(old), MODE_DRIVERS[new], load)
+        return Action(new, rebind=rebind, why=daxctl.why_sysfs())
+    return Action(new, argv=_dax_argv(name, new, force))
 
 
 def _plan_dax(root: Path, name: str, mode: str, force: bool) -> Plan:
-    argv = _dax_argv(name, mode, force)
     current = dax_mode(root, name)
     if current is None:
-        return _missing("dax", name, mode, argv, force)
+        return _missing("dax", name, mode, (Action(mode, _dax_argv(name, mode, force)),), force)
+    tools = _tools(root, current, mode)
+    steps = _steps(current, mode) if current != mode else [(current, mode)]
+    actions = tuple(_dax_action(name, old, new, force, tools) for old, new in steps)
     path = f"/dev/{name}"
     findings: list[PreflightFinding] = []
     if current != mode:
         findings += preflight.check_mounts(root, [path])
         findings += preflight.check_users(root, [path])
-        if current in ("devdax", "famfs"):
-            align = read_int(under(root, f"/sys/bus/dax/devices/{name}/align"))
-            findings += preflight.check_superblock(root, path, use_mmap=True, map_size=align)
-        findings += _memory_findings(root, name, current, mode)
+        if mode == "famfs":
+            findings += _fsdev_findings(root)
+        if mode == "system-ram":
+            findings += _superblock_findings(root, name, current)
+        for old, new in steps:
+            findings += _memory_findings(root, name, old, new)
     destroys, effect = dax_effect(path, current, mode)
-    return Plan("dax", name, mode, current, (path,), argv, destroys, tuple(findings), force, effect)
+    return Plan(
+        "dax", name, mode, current, (path,), actions, destroys, tuple(findings), force, effect
+    )
+
+
+def _fsdev_findings(root: Path) -> list[PreflightFinding]:
+    fsdev = fsdev_dax(root)
+    if fsdev.available:
+        return []
+    return [PreflightFinding("fsdev_dax", fsdev.missing_reason(), overridable=False)]
+
+
+def _superblock_findings(root: Path, name: str, current: str) -> list[PreflightFinding]:
+    """A famfs file system on a device whose memory is about to become RAM."""
+    path = f"/dev/{name}"
+    if current == "devdax":
+        align = read_int(under(root, f"/sys/bus/dax/devices/{name}/align"))
+        return preflight.check_superblock(root, path, use_mmap=True, map_size=align)
+    if current == "famfs":
+        return [
+            PreflightFinding(
+                "superblock",
+                f"{path} cannot be mapped in famfs mode (mmap fails with ENODEV): it is "
+                "looked at for a famfs superblock after the first step, back in devdax mode",
+                blocking=False,
+            )
+        ]
+    return []
 
 
 def _memory_findings(root: Path, name: str, current: str, mode: str) -> list[PreflightFinding]:
@@ -283,10 +411,10 @@ def _namespace_paths(namespace: Namespace) -> list[str]:
 
 
 def _plan_namespace(root: Path, name: str, mode: str, force: bool) -> Plan:
-    argv = _namespace_argv(name, mode)
+    actions = (Action(mode, _namespace_argv(name, mode)),)
     namespace = namespace_from_sysfs(root, name)
     if namespace is None:
-        return _missing("namespace", name, mode, argv, force)
+        return _missing("namespace", name, mode, actions, force)
     paths = _namespace_paths(namespace)
     state = _state_findings(root, namespace, mode)
     live = not state
@@ -303,7 +431,7 @@ def _plan_namespace(root: Path, name: str, mode: str, force: bool) -> Plan:
         mode,
         namespace.mode,
         tuple(paths),
-        argv,
+        actions,
         destroys,
         tuple(findings),
         force,
@@ -411,8 +539,19 @@ def _refusal(plan: Plan) -> str:
     return f"refused to convert {plan.name}: {reasons} (use --force to override)"
 
 
-def execute(plan: Plan, *, root: Path = Path("/"), timeout: float = DEFAULT_TIMEOUT) -> Outcome:
-    """Run the plan's command unless refused, then verify the mode in sysfs."""
+def execute(
+    plan: Plan,
+    *,
+    root: Path = Path("/"),
+    timeout: float = DEFAULT_TIMEOUT,
+    write: SysfsWriter = write_attribute,
+) -> Outcome:
+    """Run the plan's steps unless refused, verifying the mode in sysfs after each.
+
+    A second step gets its own pre-flight first, on the device as the first left it: a
+    famfs superblock cannot be looked for in famfs mode, only back in devdax. ``write`` makes
+    the sysfs writes of a rebinding (tests hand in a fake kernel).
+    """
     if plan.refused:
         return Outcome(plan, ok=False, message=_refusal(plan), mode_after=plan.current_mode)
     if plan.nothing_to_do:
@@ -422,32 +561,75 @@ def execute(plan: Plan, *, root: Path = Path("/"), timeout: float = DEFAULT_TIME
             mode_after=plan.current_mode,
             message=f"{plan.name} is already in {plan.requested_mode} mode; nothing was run",
         )
-    result = run_tool(plan.argv, timeout=timeout)
-    after = current_mode(root, plan)
-    return Outcome(
-        plan,
-        ok=after == plan.requested_mode,
-        executed=True,
-        mode_after=after,
-        result=result,
-        message=_verdict(plan, result, after),
+    before = plan.current_mode
+    result: ToolResult | None = None
+    for index, action in enumerate(plan.actions):
+        stop = _before_step(plan, root, before, action, index) if index else None
+        if stop is not None:
+            return Outcome(
+                plan, ok=False, executed=True, mode_after=before, result=result, message=stop
+            )
+        result = _run_action(action, root, timeout, write)
+        after = current_mode(root, plan)
+        if after != action.mode:
+            message = _step_name(plan, index) + _verdict(plan.name, before, action, result, after)
+            return Outcome(
+                plan, ok=False, executed=True, mode_after=after, result=result, message=message
+            )
+        before = after
+    assert result is not None  # a plan that is neither refused nor done has steps
+    message = _verdict(plan.name, plan.current_mode, plan.actions[-1], result, before)
+    if len(plan.actions) > 1:
+        message += " (by way of " + ", ".join(a.mode for a in plan.actions[:-1]) + ")"
+    return Outcome(plan, ok=True, executed=True, mode_after=before, result=result, message=message)
+
+
+def _step_name(plan: Plan, index: int) -> str:
+    return f"step {index + 1} of {len(plan.actions)}: " if len(plan.actions) > 1 else ""
+
+
+def _before_step(
+    plan: Plan, root: Path, before: str | None, action: Action, index: int
+) -> str | None:
+    """Why the next step must not run, or None."""
+    if action.mode != "system-ram" or before is None:
+        return None
+    blocking = [f for f in _superblock_findings(root, plan.name, before) if f.blocking]
+    if not blocking or (plan.force and all(f.overridable for f in blocking)):
+        return None
+    reasons = "; ".join(f.message for f in blocking)
+    return (
+        f"stopped after step {index} of {len(plan.actions)}: {plan.name} is now in {before} "
+        f"mode; step {index + 1} refused: {reasons} (use --force to override)"
     )
 
 
-def _verdict(plan: Plan, result: ToolResult, after: str | None) -> str:
-    still = "still" if after == plan.current_mode else "now"
+def _run_action(action: Action, root: Path, timeout: float, write: SysfsWriter) -> ToolResult:
+    if action.rebind is None:
+        return run_tool(action.argv, timeout=timeout)
+    error = action.rebind.run(root, write)
+    argv = ("sysfs", *action.rebind.shell_lines())
+    return ToolResult(argv, 0 if error is None else None, "", "", error=error)
+
+
+def _verdict(
+    name: str, before: str | None, action: Action, result: ToolResult, after: str | None
+) -> str:
+    still = "still" if after == before else "now"
     shown = "disabled" if after == "disabled" else f"in {after} mode"
-    state = f"{plan.name} is {still} {shown}" if after else f"{plan.name} is gone"
-    if after == plan.requested_mode:
+    state = f"{name} is {still} {shown}" if after else f"{name} is gone"
+    if after == action.mode:
         if not result.ok:
             return f"{state}, although {result.describe_failure()}"
         return state
     if not result.ok:
         return f"{result.describe_failure()}; {state}"
+    if action.rebind is not None:
+        return f"the sysfs writes went through, but {state}, not {action.mode}"
     count = reconfigured_count(result.stderr)
     plural = "" if count == 1 else "s"
     said = f" and reported 'reconfigured {count} device{plural}'" if count is not None else ""
     return (
-        f"{plan.argv[0]} exited 0{said}, but {state}, not {plan.requested_mode}: "
+        f"{action.argv[0]} exited 0{said}, but {state}, not {action.mode}: "
         "the conversion did not happen"
     )

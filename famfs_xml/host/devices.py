@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from famfs_xml.core.inventory import BackingDevice
+from famfs_xml.host.drivers import left_in_famfs_mode, return_hint
 from famfs_xml.host.namespaces import default_ndctl, list_namespaces
 from famfs_xml.host.sysfs import Namespace, dax_devices
 
@@ -28,6 +29,8 @@ class DeviceListing:
 
     devices: list[BackingDevice]
     namespaces: list[Namespace] = field(default_factory=list)
+    #: dax devices in famfs mode that no file system is mounted from
+    left_in_famfs: list[BackingDevice] = field(default_factory=list)
 
 
 def read_inventory(root: Path = Path("/"), ndctl: str | None = None) -> DeviceListing:
@@ -40,9 +43,9 @@ def read_inventory(root: Path = Path("/"), ndctl: str | None = None) -> DeviceLi
     if ndctl is None:
         ndctl = default_ndctl(root)
     namespaces = list_namespaces(root, ndctl)
-    devices = _with_namespaces(dax_devices(root), namespaces)
-    devices += [ns.as_backing(f"/dev/{ns.blockdev}") for ns in namespaces if ns.blockdev]
-    return DeviceListing(devices, namespaces)
+    dax = _with_namespaces(dax_devices(root), namespaces)
+    devices = dax + [ns.as_backing(f"/dev/{ns.blockdev}") for ns in namespaces if ns.blockdev]
+    return DeviceListing(devices, namespaces, left_in_famfs_mode(root, dax))
 
 
 def list_devices(root: Path = Path("/"), ndctl: str | None = None) -> list[BackingDevice]:
@@ -50,7 +53,16 @@ def list_devices(root: Path = Path("/"), ndctl: str | None = None) -> list[Backi
     return read_inventory(root, ndctl).devices
 
 
-def device_to_json(device: BackingDevice) -> dict[str, Any]:
+def famfs_mode_note(device: BackingDevice) -> str:
+    """What ``devices`` says about a dax device left in famfs mode."""
+    return (
+        f"{device.path} is in famfs mode ({device.driver or 'fsdev_dax'}) and no file system "
+        "is mounted from it: a famfs mkfs or mount that failed leaves a device so, and nothing "
+        f"can map it until it is in devdax mode again: {return_hint(device)}"
+    )
+
+
+def device_to_json(device: BackingDevice, left_in_famfs: bool = False) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "path": device.path,
         "kind": device.kind,
@@ -58,6 +70,10 @@ def device_to_json(device: BackingDevice) -> dict[str, Any]:
         "align": device.align,
         "mode": device.mode,
     }
+    if device.kind == "dax":
+        entry["driver"] = device.driver
+    if left_in_famfs:
+        entry["note"] = famfs_mode_note(device)
     if device.target_node is not None:
         entry["target_node"] = device.target_node
     if device.region is not None:
@@ -85,16 +101,20 @@ def _namespace_paths(namespace: Namespace) -> list[str]:
 
 
 def devices_to_json(
-    devices: list[BackingDevice], namespaces: list[Namespace] | None = None
+    devices: list[BackingDevice],
+    namespaces: list[Namespace] | None = None,
+    left_in_famfs: Sequence[BackingDevice] = (),
 ) -> dict[str, Any]:
     """The ``devices --json`` document, version 1.
 
     ``namespaces`` adds the optional ``namespaces`` key (each namespace with its state);
-    the ``devices`` entries are the same with or without it.
+    the ``devices`` entries are the same with or without it. A dax device carries the
+    ``driver`` bound to it (null: none), and a ``note`` when it is in ``left_in_famfs``.
     """
+    left = {device.path for device in left_in_famfs}
     document: dict[str, Any] = {
         "version": JSON_VERSION,
-        "devices": [device_to_json(d) for d in devices],
+        "devices": [device_to_json(d, d.path in left) for d in devices],
     }
     if namespaces is not None:
         document["namespaces"] = [namespace_to_json(ns) for ns in namespaces]
@@ -115,11 +135,16 @@ def format_size(size: int | None) -> str:
     return f"{number} {_UNITS[unit]} ({size})"
 
 
-def format_table(devices: list[BackingDevice], namespaces: Sequence[Namespace] = ()) -> str:
+def format_table(
+    devices: list[BackingDevice],
+    namespaces: Sequence[Namespace] = (),
+    left_in_famfs: Sequence[BackingDevice] = (),
+) -> str:
     """A plain text table: path, size, align, mode, NUMA node, namespace.
 
     Disabled namespaces have no device node: their rows show ``-`` as the path, and a
-    line under the table says why each is disabled.
+    line under the table says why each is disabled. A dax device left in famfs mode gets a
+    line that says how to return it.
     """
     disabled = [ns for ns in namespaces if not ns.enabled]
     if not devices and not disabled:
@@ -139,9 +164,10 @@ def format_table(devices: list[BackingDevice], namespaces: Sequence[Namespace] =
     rows += [_disabled_row(ns) for ns in disabled]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [_table_line(row, widths) for row in rows]
-    if disabled:
+    if disabled or left_in_famfs:
         lines.append("")
         lines += [f"{ns.name} is disabled: {ns.disabled}" for ns in disabled]
+        lines += [famfs_mode_note(device) for device in left_in_famfs]
     return "\n".join(lines)
 
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from famfs_xml.host.cmdline import split_cmdline
+from famfs_xml.host.cmdline import split_cmdline, unescape
 from famfs_xml.host.sysfs import read_attr, under
 
 GRUB_DEFAULTS = "/etc/default/grub"
@@ -18,10 +18,22 @@ _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 
 @dataclass(frozen=True)
 class GrubDefaults:
-    """The kernel parameters ``/etc/default/grub`` configures, and whether it uses BLS."""
+    """The kernel parameters ``/etc/default/grub`` configures, and whether it uses BLS.
+
+    ``from_env`` maps a parameter whose value is a grub variable (the famfs guide's
+    ``memmap=$memmap_val``) to that variable and the grub environment file that holds it.
+    """
 
     params: tuple[str, ...]
     bls: bool
+    from_env: tuple[tuple[str, str, str], ...] = ()  # (parameter, variable, grubenv file)
+
+    def env_origin(self, param: str) -> tuple[str, str] | None:
+        """``(variable, grubenv file)`` when ``param`` came from the grub environment."""
+        for text, variable, path in self.from_env:
+            if unescape(text) == unescape(param):
+                return variable, path
+        return None
 
 
 def _shell_value(raw: str) -> str:
@@ -47,21 +59,29 @@ def _shell_value(raw: str) -> str:
     return "".join(out).strip()
 
 
-def _grubenv(root: Path) -> dict[str, str]:
+def _grubenv(root: Path) -> tuple[dict[str, str], str]:
+    """The grub environment block's variables, and its file."""
     for name in _GRUBENV_FILES:
         text = read_attr(under(root, name))
         if text is not None:
             pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line)
-            return {key.strip(): value.strip() for key, value in pairs if not key.startswith("#")}
-    return {}
+            env = {key.strip(): value.strip() for key, value in pairs if not key.startswith("#")}
+            return env, name
+    return {}, _GRUBENV_FILES[0]
+
+
+def _variable(param: str) -> str | None:
+    """``memmap_val`` for ``memmap=$memmap_val`` (or ``\\$memmap_val``, ``${memmap_val}``)."""
+    _, sep, value = param.partition("=")
+    match = _VARIABLE.fullmatch(value.replace("\\$", "$"))
+    return match.group(1) if sep and match else None
 
 
 def _expand(param: str, env: dict[str, str]) -> str:
     """``memmap=$memmap_val`` with the value stored by ``grub2-editenv``."""
-    key, sep, value = param.partition("=")
-    match = _VARIABLE.fullmatch(value.replace("\\$", "$"))
-    if sep and match and match.group(1) in env:
-        return f"{key}={env[match.group(1)]}"
+    variable = _variable(param)
+    if variable is not None and variable in env:
+        return f"{param.partition('=')[0]}={env[variable]}"
     return param
 
 
@@ -74,12 +94,19 @@ def read_grub_defaults(root: Path) -> GrubDefaults | None:
         match = _ASSIGNMENT.match(line)
         if match:
             values[match.group(1)] = _shell_value(match.group(2))
-    env = _grubenv(root)
+    env, env_file = _grubenv(root)
     words = split_cmdline(
         values.get("GRUB_CMDLINE_LINUX", "") + " " + values.get("GRUB_CMDLINE_LINUX_DEFAULT", "")
     )
-    params = tuple(_expand(word, env) for word in words if not word.startswith("$"))
-    return GrubDefaults(params, values.get("GRUB_ENABLE_BLSCFG", "").lower() == "true")
+    words = [word for word in words if not word.startswith("$")]
+    params = tuple(_expand(word, env) for word in words)
+    from_env = tuple(
+        (_expand(word, env), variable, env_file)
+        for word in words
+        if (variable := _variable(word)) is not None and variable in env
+    )
+    bls = values.get("GRUB_ENABLE_BLSCFG", "").lower() == "true"
+    return GrubDefaults(params, bls, from_env)
 
 
 # --- distribution -------------------------------------------------------------------------

@@ -61,7 +61,9 @@ def _iomem(root: Path, reserved_too: bool) -> RamMap | None:
     ranges = []
     for line in text.splitlines():
         match = _IOMEM_LINE.fullmatch(line)  # top-level lines only: no indentation
-        if match and match.group(3).strip() in types:
+        name = match.group(3).strip() if match else ""
+        # Linux 6.1 shows a soft-reserved range as "hmem.N" at the top, "Soft Reserved" inside
+        if match and (name in types or (reserved_too and re.fullmatch(r"hmem\.\d+", name))):
             ranges.append((int(match.group(1), 16), int(match.group(2), 16)))
     if not ranges or all(high == 0 for _, high in ranges):
         return None  # unprivileged readers see only zeros

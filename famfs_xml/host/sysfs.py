@@ -114,6 +114,16 @@ def dax_mode(root: Path, name: str) -> str | None:
     return mode_of_driver(driver_name(device_dir))
 
 
+def dax_driver(root: Path, name: str) -> str | None:
+    """The driver bound to ``daxX.Y`` (``device_dax``, ``kmem``, ``fsdev_dax``), or None."""
+    return driver_name(dax_bus_dir(root) / name)
+
+
+def dax_driver_dir(root: Path, driver: str) -> Path:
+    """``/sys/bus/dax/drivers/DRIVER``: it exists while the driver's module is loaded."""
+    return under(root, f"/sys/bus/dax/drivers/{driver}")
+
+
 def dax_resource(root: Path, name: str) -> int | None:
     """The physical start address of the device's memory."""
     return read_int(dax_bus_dir(root) / name / "resource")
@@ -125,15 +135,17 @@ def dax_device(root: Path, name: str) -> BackingDevice | None:
     if not _DAX_NAME.fullmatch(name) or not device_dir.exists():
         return None
     parent = Path(os.path.join(device_dir, os.pardir))
+    driver = driver_name(device_dir)
     return BackingDevice(
         path=f"/dev/{name}",
         kind="dax",
         size=read_int(device_dir / "size"),
         align=read_int(device_dir / "align"),
-        mode=mode_of_driver(driver_name(device_dir)),
+        mode=mode_of_driver(driver),
         target_node=_node(read_int(device_dir / "target_node")),
         region=_region_id(parent, name),
         namespace=read_attr(parent / "namespace"),
+        driver=driver,
     )
 
 

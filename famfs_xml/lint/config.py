@@ -11,7 +11,7 @@ with a one-line message that names the file and the key.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -20,6 +20,14 @@ from famfs_xml.core import units
 from famfs_xml.core.findings import Severity
 from famfs_xml.core.libvirt_version import LibvirtVersion
 from famfs_xml.lint.catalog import RuleInfo
+from famfs_xml.lint.hosts import (
+    DEFAULT_RULES,
+    DEFAULTS,
+    HostRules,
+    PatternError,
+    SharedDevice,
+    compile_pattern,
+)
 from famfs_xml.lint.selection import (
     SelectionError,
     named_codes,
@@ -37,6 +45,7 @@ _TOP_KEYS = (
     "extend-select",
     "ignore",
     "fail-on",
+    "hosts",
     "libvirt-version",
     "per-file-ignores",
     "rules",
@@ -78,6 +87,7 @@ class Config(NamedTuple):
     per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = ()
     parameters: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
     libvirt_version: LibvirtVersion | None = None
+    hosts: HostRules = DEFAULT_RULES
 
 
 def discover(start: Path) -> Path | None:
@@ -202,7 +212,75 @@ def _parse(
         per_file_ignores=per_file,
         parameters=parameters,
         libvirt_version=_libvirt_version(data, where("libvirt-version")),
+        hosts=_hosts(data.get("hosts", {}), path, where),
     )
+
+
+_HOST_KEYS = ("path-patterns", "default", "shared-devices")
+
+
+def _hosts(value: Any, path: Path, where: Callable[[str], str]) -> HostRules:
+    """The ``[hosts]`` table: how files name their host, and the devices hosts share."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where('hosts')}: expected a table")
+    for key in value:
+        if key not in _HOST_KEYS:
+            raise ConfigError(
+                f"{where(f'hosts.{key}')}: unknown key (known: {', '.join(_HOST_KEYS)})"
+            )
+    patterns = value.get("path-patterns", [])
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    here = where("hosts.path-patterns")
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise ConfigError(
+            f"{here}: expected a list of path patterns such as 'hosts/{{host}}/*.xml'"
+        )
+    try:
+        compiled = tuple(compile_pattern(pattern) for pattern in patterns)
+    except PatternError as exc:
+        raise ConfigError(f"{here}: {exc}") from None
+    default = value.get("default", DEFAULT_RULES.default)
+    if default not in DEFAULTS:
+        raise ConfigError(
+            f"{where('hosts.default')}: {default!r} is not {' or '.join(map(repr, DEFAULTS))}"
+        )
+    shared = _shared_devices(value.get("shared-devices", []), where("hosts.shared-devices"))
+    return HostRules(str(path.resolve().parent), compiled, default, shared)
+
+
+def _shared_devices(value: Any, where: str) -> tuple[SharedDevice, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ConfigError(f"{where}: expected [[hosts.shared-devices]] tables")
+    devices: list[SharedDevice] = []
+    seen: dict[tuple[str, str], str] = {}
+    for number, item in enumerate(value, 1):
+        here = f"{where}[{number}]"
+        unknown = set(item) - {"name", "paths"}
+        if unknown:
+            raise ConfigError(f"{here}.{sorted(unknown)[0]}: unknown key (known: name, paths)")
+        name, paths = item.get("name"), item.get("paths")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f'{here}.name: expected the device\'s name, such as "cxl0"')
+        if any(device.name == name for device in devices):
+            raise ConfigError(f"{here}.name: {name!r} names two shared devices")
+        if (
+            not isinstance(paths, dict)
+            or len(paths) < 2
+            or not all(isinstance(p, str) and p.startswith("/") for p in paths.values())
+        ):
+            raise ConfigError(
+                f"{here}.paths: expected the device's absolute path on each of two or more "
+                'hosts, such as { hv1 = "/dev/dax1.0", hv2 = "/dev/dax3.0" }'
+            )
+        for host, device_path in paths.items():
+            other = seen.setdefault((host, device_path), name)
+            if other != name:
+                raise ConfigError(
+                    f"{here}.paths.{_key(host)}: {device_path} on {host} is already {other}"
+                )
+        devices.append(SharedDevice(name, dict(paths)))
+    return tuple(devices)
 
 
 def _libvirt_version(data: Mapping[str, Any], where: str) -> LibvirtVersion | None:

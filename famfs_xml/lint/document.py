@@ -9,9 +9,12 @@ from __future__ import annotations
 import codecs
 import re
 from functools import cached_property
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from lxml import etree
+
+if TYPE_CHECKING:
+    from famfs_xml.lint.hosts import Host
 
 QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
 
@@ -94,6 +97,8 @@ class Document:
         self.bom = bom
         self.tree = tree
         self.problems: list[LoadProblem] = [] if problems is None else problems
+        # the machine the domain belongs to; None: the run's host rules decide by the path
+        self.host: Host | None = None
 
     @cached_property
     def style(self) -> Style:

@@ -21,7 +21,8 @@ from famfs_xml.lint.edits import apply_edits
 from famfs_xml.lint.options import LintOptions
 
 if TYPE_CHECKING:
-    pass
+    from famfs_xml.lint.checks.shared_backing import DeviceUse
+    from famfs_xml.lint.hosts import Host
 
 MAX_FIX_PASSES = 20
 
@@ -55,6 +56,8 @@ def lint_document(doc: Document, options: LintOptions, *, explicit: bool = True)
     ``<domain>`` is then skipped silently instead of drawing FX004.
     """
     catalog = load_catalog()
+    if options.hosts.patterns:  # a path may name the host: the reports show it
+        host_of(doc, options)
     fatal = [p for p in doc.problems if p.code in ("FX001", "FX003")]
     if fatal or doc.root is None:
         return Checked(doc, _load_findings(doc, fatal, options, catalog))
@@ -144,7 +147,19 @@ def cross_file_findings(checked: Sequence[Checked], options: LintOptions) -> lis
     if "FX501" not in options.codes:
         return []
     contexts = [c.context for c in checked if c.context is not None]
-    return list(checks.check_shared_backing(contexts))
+    hosts = [host_of(ctx.doc, options) for ctx in contexts]
+    return list(
+        checks.check_shared_backing(
+            contexts, hosts, options.hosts, peers=options.peers, every=options.compare_every
+        )
+    )
+
+
+def host_of(doc: Document, options: LintOptions) -> Host:
+    """The host ``doc`` belongs to: its own, else the one the run's rules give its path."""
+    if doc.host is None:
+        doc.host = options.hosts.host_of(doc.path)
+    return doc.host
 
 
 def add_cross_file_findings(checked: Sequence[Checked], options: LintOptions) -> None:
@@ -163,6 +178,15 @@ def lint_documents(docs: Iterable[tuple[Document, bool]], options: LintOptions) 
     at a time.
     """
     return [item for _, item in sorted(lint_stream(docs, options), key=lambda pair: pair[0])]
+
+
+def lint_each(docs: Sequence[tuple[Document, LintOptions]], options: LintOptions) -> list[Checked]:
+    """:func:`lint_documents` with options of each document's own (a run over several
+    hypervisors: each host's libvirt release); FX501 across all as ``options`` says."""
+    items = [lint_document(doc, own) for doc, own in docs]
+    if "FX501" in options.codes:
+        add_cross_file_findings([item for item in items if may_share_backing(item)], options)
+    return [settle(item, own) for item, (_, own) in zip(items, docs, strict=True)]
 
 
 def lint_stream(
@@ -228,6 +252,7 @@ def file_result_of(item: Checked) -> FileResult:
         doc.path,
         item.findings,
         skipped=item.skipped,
+        host=None if doc.host is None else doc.host.name,
         # edit offsets index the file's own bytes only in UTF-8 without a byte-order mark
         offsets_are_file_bytes=doc.encoding == "utf-8" and not doc.bom,
     )
@@ -268,6 +293,47 @@ def fix_document(doc: Document, options: LintOptions) -> FixOutcome:
         applied.extend(code for code, _ in chosen)
     data = doc.raw if not applied else encode(current)
     return FixOutcome(data, current, applied)
+
+
+def fix_shared(
+    outcomes: Sequence[FixOutcome],
+    options: LintOptions,
+    each: Sequence[LintOptions] | None = None,
+) -> list[FixOutcome]:
+    """The second step of a fix of documents that are checked together: move each outlier
+    to what most domains on its device have (FX501, as far as its fix allows), then fix what
+    that change calls for. Each document's own fixes (:func:`fix_document`) come first, so
+    that the majority is read from documents as they will be written. ``each``: options of
+    each document's own (see :func:`lint_each`)."""
+    if "FX501" not in options.codes:
+        return list(outcomes)
+    uses = shared_uses([outcome.doc for outcome in outcomes], options)
+    verdicts = checks.shared_backing.disagreements(uses, every=options.compare_every)
+    movable = sorted({uses[verdict.at].document for verdict in verdicts if verdict.moves})
+    fixed = list(outcomes)
+    for number in movable:
+        before = outcomes[number]
+        peers = tuple(use for use in uses if use.document != number)
+        own = options if each is None else each[number]
+        try:
+            again = fix_document(before.doc, own._replace(peers=peers))
+        except FixRefused:
+            continue  # the move is not made; the report still names the outlier
+        if again.changed:
+            fixed[number] = FixOutcome(again.data, again.doc, before.applied + again.applied)
+    return fixed
+
+
+def shared_uses(docs: Sequence[Document], options: LintOptions) -> list[DeviceUse]:
+    """The nvdimms FX501 compares in ``docs``, numbered by position."""
+    uses: list[DeviceUse] = []
+    for number, doc in enumerate(docs):
+        context = context_for(doc, options)
+        if context is not None:
+            host = host_of(doc, options)
+            found = checks.shared_backing.device_uses(context, number, host, options.hosts)
+            uses.extend(use for use, _ in found)
+    return uses
 
 
 def _first_stage(fixes: list[tuple[str, Fix]]) -> list[tuple[str, Fix]]:

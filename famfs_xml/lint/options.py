@@ -1,5 +1,6 @@
 """What one lint or fix run is asked to do: the rules, the device facts, rule parameters,
-whether unsafe fixes apply, the config's per-file ignores, and the target libvirt release.
+whether unsafe fixes apply, the config's per-file ignores, the target libvirt release, and
+how hosts are told apart.
 
 Its own module so that the engine and the suppression layer both read it without importing
 each other.
@@ -13,9 +14,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from famfs_xml.core.findings import Applicability, Fix
 from famfs_xml.core.libvirt_version import UNKNOWN, LibvirtTarget
+from famfs_xml.lint.hosts import DEFAULT_RULES, HostRules
 
 if TYPE_CHECKING:
     from famfs_xml.core.inventory import DeviceFacts
+    from famfs_xml.lint.checks.shared_backing import DeviceUse
 
 
 class LintOptions(NamedTuple):
@@ -29,6 +32,13 @@ class LintOptions(NamedTuple):
     named: frozenset[str] = frozenset()
     # The libvirt release the rules speak of (famfs_xml.lint.libvirt_releases).
     libvirt: LibvirtTarget = UNKNOWN
+    # Which host each domain belongs to, and the devices hosts share (FX501's groups).
+    hosts: HostRules = DEFAULT_RULES
+    # FX501 in a fix of one document at a time: the nvdimms of the run's other documents.
+    peers: tuple[DeviceUse, ...] = ()
+    # FX501 names every domain that differs from another, not only the outliers (the
+    # start-time gate: a starting domain must agree with each running one).
+    compare_every: bool = False
 
     def allows(self, fix: Fix) -> bool:
         if fix.applicability is Applicability.SAFE:

@@ -28,6 +28,7 @@ from famfs_xml.lint.catalog import load_catalog
 from famfs_xml.lint.checks import shared_backing
 from famfs_xml.lint.checks.base import finding_at
 from famfs_xml.lint.checks.shared_backing import DeviceUse
+from famfs_xml.lint.document import Document
 from famfs_xml.lint.options import LintOptions
 from famfs_xml.lint.sources import Source, read
 
@@ -288,6 +289,10 @@ def _read_exactly(fd: int, size: int) -> bytes | None:
     return b"".join(parts)
 
 
+# An FX501 finding of a held file, and what its fix needs: the device's ordinal, the verdict.
+_Reported = tuple[Finding, int, shared_backing.Verdict]
+
+
 def _finish_held(held: list[Outcome], options: LintOptions) -> Iterator[Outcome]:
     """FX501 over every held file's nvdimms, then each file's suppressions."""
     located = [
@@ -296,32 +301,53 @@ def _finish_held(held: list[Outcome], options: LintOptions) -> Iterator[Outcome]
         if outcome.held is not None
         for use, line, column in outcome.held.uses
     ]
-    extra: dict[int, list[Finding]] = {}
+    extra: dict[int, list[_Reported]] = {}
     rule = load_catalog()[shared_backing.CODE]
-    for index, message in shared_backing.disagreements([use for _, use, _, _ in located]):
-        position, use, line, column = located[index]
-        extra.setdefault(position, []).append(finding_at(rule, use.doc_path, line, column, message))
+    uses = [use for _, use, _, _ in located]
+    for verdict in shared_backing.disagreements(uses, every=options.compare_every):
+        position, use, line, column = located[verdict.at]
+        finding = finding_at(rule, use.doc_path, line, column, verdict.message)
+        extra.setdefault(position, []).append((finding, use.ordinal, verdict))
     for outcome in held:
         assert outcome.result is not None and outcome.held is not None
-        findings = outcome.result.findings + extra.get(outcome.position, [])
-        yield _settled(outcome, outcome.held, findings, options)
+        yield _settled(outcome, outcome.held, extra.get(outcome.position, []), options)
 
 
 def _settled(
-    outcome: Outcome, held: Held, findings: list[Finding], options: LintOptions
+    outcome: Outcome, held: Held, reported: list[_Reported], options: LintOptions
 ) -> Outcome:
     assert outcome.result is not None
-    if not held.needs_document:
+    findings = outcome.result.findings + [finding for finding, _, _ in reported]
+    movable = any(verdict.moves for _, _, verdict in reported)
+    if not held.needs_document and not movable:
         outcome.result.findings = engine.settle_without_directives(
             outcome.result.path, findings, options
         )
         return outcome
     try:
-        doc = read(held.source)  # again: its directives need the document
+        doc = read(held.source)  # again: its directives or FX501's fix need the document
     except OSError as exc:
         return Outcome(outcome.position, error=f"{held.source.display}: {exc.strerror or exc}")
+    if movable:
+        findings = outcome.result.findings + _with_fixes(doc, reported, options)
     item = engine.settle(engine.Checked(doc, findings), options)
-    return Outcome(outcome.position, result=engine.file_result_of(item))
+    result = engine.file_result_of(item)
+    result.host = outcome.result.host
+    return Outcome(outcome.position, result=result)
+
+
+def _with_fixes(doc: Document, reported: list[_Reported], options: LintOptions) -> list[Finding]:
+    """The FX501 findings with the fixes that move each outlier to the majority."""
+    context = engine.context_for(doc, options)
+    if context is None:  # the file changed since the worker read it
+        return [finding for finding, _, _ in reported]
+    devices = shared_backing.compared(context)
+    return [
+        finding._replace(fix=shared_backing.move_fix(context, devices[ordinal], verdict))
+        if verdict.moves and ordinal < len(devices)
+        else finding
+        for finding, ordinal, verdict in reported
+    ]
 
 
 def _chunks(sources: Iterable[tuple[int, Source]]) -> Iterator[list[tuple[int, Source]]]:
@@ -335,10 +361,6 @@ def _chunks(sources: Iterable[tuple[int, Source]]) -> Iterator[list[tuple[int, S
         yield chunk
 
 
-def _lint_chunk(chunk: list[tuple[int, Source]]) -> list[Outcome]:
-    return [_lint_one(position, source) for position, source in chunk]
-
-
 def _lint_one(position: int, source: Source) -> Outcome:
     options = _options
     assert options is not None
@@ -350,9 +372,10 @@ def _lint_one(position: int, source: Source) -> Outcome:
     if "FX501" not in options.codes or not engine.may_share_backing(item):
         return Outcome(position, result=engine.file_result_of(engine.settle(item, options)))
     assert item.context is not None
+    host = engine.host_of(doc, options)
     uses = [
         (use, *doc.position(device.element))
-        for use, device in shared_backing.device_uses(item.context, position)
+        for use, device in shared_backing.device_uses(item.context, position, host, options.hosts)
     ]
     held = Held(source, uses, engine.may_hold_directives(doc))
     return Outcome(position, result=engine.file_result_of(item), held=held)

@@ -12,11 +12,16 @@ from famfs_xml.lint import parallel
 from famfs_xml.lint.document import Document
 from famfs_xml.lint.engine import (
     Checked,
+    FixOutcome,
     FixRefused,
+    context_for,
     file_result_of,
     fix_document,
+    fix_shared,
     lint_stream,
+    may_share_backing,
 )
+from famfs_xml.lint.hosts import HostRecord
 from famfs_xml.lint.options import LintOptions
 from famfs_xml.lint.sources import STDIN, Source, expand, libvirt_owned_note, read
 
@@ -32,6 +37,7 @@ class RunResult:
         stdout_data: bytes | None = None,
         notes: list[str] | None = None,
         libvirt: LibvirtTarget = UNKNOWN,
+        hosts: list[HostRecord] | None = None,
     ) -> None:
         self.files: list[FileResult] = [] if files is None else files
         self.errors: list[str] = [] if errors is None else errors  # one line each: exit 2
@@ -39,6 +45,8 @@ class RunResult:
         self.stdout_data = stdout_data  # fix - : the fixed document
         self.notes: list[str] = [] if notes is None else notes  # one line each, on stderr
         self.libvirt = libvirt  # the release the findings speak of (reports carry it)
+        # the hypervisors a run read (--connect): each one's URI, release and error
+        self.hosts: list[HostRecord] = [] if hosts is None else hosts
 
     @property
     def findings(self) -> list[Finding]:
@@ -177,50 +185,99 @@ def fix_paths(
     """Fix every file; write it back atomically unless ``diff`` (then only show the change).
 
     One file at a time: read, fix, write, then lint what was written (with FX501 across all).
+    A file FX501 may concern (an nvdimm with a backing path) is written once every such file
+    is fixed, because its outliers move to what the others have (:func:`engine.fix_shared`).
     """
     result = RunResult(libvirt=options.libvirt)
     changes: dict[str, list[str]] = {}
+    diffs: dict[int, str] = {}
+    order: list[int] = []  # the position of each document as it goes to the final lint
     loaded = _load_all(paths, result, only_domains=only_domains)
-    final_docs = _fix_each(loaded, options, diff, result, changes)
-    result.files = _in_order(lint_stream(final_docs, options), changes)
+    fixed = _fix_each(enumerate(loaded), options, result)
+    written = _write_each(_together(fixed, options), diff, result, changes, diffs)
+    final = _recorded(written, order)
+    result.files = _in_order(((order[i], item) for i, item in lint_stream(final, options)), changes)
+    result.diffs = [diffs[position] for position in sorted(diffs)]
     return result
 
 
+def _recorded(
+    written: Iterable[tuple[int, Document, bool]], order: list[int]
+) -> Iterator[tuple[Document, bool]]:
+    """The documents as they come, each one's position appended to ``order``."""
+    for position, doc, explicit in written:
+        order.append(position)
+        yield doc, explicit
+
+
+# A file as fixed: its position, source, document as read and outcome (None: refused).
+_Fixed = tuple[int, Source, Document, FixOutcome | None]
+
+
 def _fix_each(
-    loaded: Iterator[tuple[Source, Document]],
-    options: LintOptions,
+    loaded: Iterable[tuple[int, tuple[Source, Document]]], options: LintOptions, result: RunResult
+) -> Iterator[_Fixed]:
+    for position, (source, doc) in loaded:
+        try:
+            outcome: FixOutcome | None = fix_document(doc, options)
+        except FixRefused as exc:
+            result.errors.append(f"{source.display}: {exc}")
+            outcome = None
+        yield position, source, doc, outcome
+
+
+def _together(fixed: Iterable[_Fixed], options: LintOptions) -> Iterator[_Fixed]:
+    """The files as fixed; those FX501 may concern wait for the others, then their outliers
+    move to the majority (the rest pass on at once: memory stays flat)."""
+    held: list[tuple[int, Source, Document, FixOutcome]] = []
+    for position, source, doc, outcome in fixed:
+        if "FX501" in options.codes and outcome is not None and _shares(outcome.doc, options):
+            held.append((position, source, doc, outcome))
+        else:
+            yield position, source, doc, outcome
+    moved = fix_shared([outcome for *_, outcome in held], options)
+    for (position, source, doc, _), outcome in zip(held, moved, strict=True):
+        yield position, source, doc, outcome
+
+
+def _shares(doc: Document, options: LintOptions) -> bool:
+    context = context_for(doc, options)
+    return context is not None and may_share_backing(Checked(doc, [], context))
+
+
+def _write_each(
+    fixed: Iterable[_Fixed],
     diff: bool,
     result: RunResult,
     changes: dict[str, list[str]],
-) -> Iterator[tuple[Document, bool]]:
-    for source, doc in loaded:
-        try:
-            outcome = fix_document(doc, options)
-        except FixRefused as exc:
-            result.errors.append(f"{source.display}: {exc}")
-            yield doc, source.explicit
+    diffs: dict[int, str],
+) -> Iterator[tuple[int, Document, bool]]:
+    """Write each fixed file (or with ``diff`` only show it); the document that now holds."""
+    for position, source, doc, outcome in fixed:
+        if outcome is None:
+            yield position, doc, source.explicit
             continue
         if not outcome.changed:
             if source.path is None:
                 result.stdout_data = doc.raw
-            yield outcome.doc, source.explicit
+            yield position, outcome.doc, source.explicit
             continue
         if source.path is not None:
             note = libvirt_owned_note(source.display, doc.raw, "fix")
             if note is not None:
                 result.notes.append(note)
         if diff:
-            result.diffs.append(unified_diff(source.display, doc.raw, outcome.data))
+            diffs[position] = unified_diff(source.display, doc.raw, outcome.data)
         elif source.path is None:
             result.stdout_data = outcome.data
         else:
             error = write_checked(source.path, outcome.data, doc.raw, source.display, "fixed")
             if error is not None:
                 result.errors.append(error)
-                yield doc, source.explicit
+                yield position, doc, source.explicit
                 continue
         changes[source.display] = outcome.applied
-        yield outcome.doc, source.explicit
+        yield position, outcome.doc, source.explicit
 
 
 def write_checked(path: str, data: bytes, read: bytes, display: str, what: str) -> str | None:

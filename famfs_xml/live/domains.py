@@ -12,12 +12,22 @@ failure also undoes the domains already changed in the same run.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from famfs_xml.attach import Outcome, Request, attach_documents, detach_documents
 from famfs_xml.core.findings import FileResult
 from famfs_xml.lint.document import Document, load
-from famfs_xml.lint.engine import FixRefused, file_result_of, fix_document, lint_documents
+from famfs_xml.lint.engine import (
+    FixOutcome,
+    FixRefused,
+    file_result_of,
+    fix_document,
+    fix_shared,
+    lint_documents,
+    lint_each,
+)
+from famfs_xml.lint.hosts import named as named_host
 from famfs_xml.lint.options import LintOptions
 from famfs_xml.lint.run import RunResult, unified_diff
 from famfs_xml.live.connection import DefineRefused, Hypervisor, LiveError
@@ -35,21 +45,33 @@ class ChangeFailed(Exception):
 
 @dataclass(frozen=True)
 class LiveDomain:
-    """One domain as libvirt holds it: its definition (with secrets) and its state."""
+    """One domain as libvirt holds it: its definition (with secrets), its state, and the
+    host of the daemon that holds it."""
 
     name: str
     definition: bytes
     running: bool
     persistent: bool = True
+    host: str | None = None  # the host's name (FX501 compares one host's domains)
+    qualified: bool = False  # shown with its host: the run reads several hosts
 
     @property
     def display(self) -> str:
         """How reports name the domain (line numbers are those of ``virsh dumpxml
-        --inactive --security-info NAME``)."""
+        --inactive --security-info NAME``): ``libvirt:NAME``, or ``libvirt:HOST/NAME``
+        when the run reads several hosts."""
+        if self.qualified and self.host is not None:
+            return f"libvirt:{self.host}/{self.name}"
         return f"libvirt:{self.name}"
 
+    def on_host(self, host: str, *, qualified: bool) -> LiveDomain:
+        return replace(self, host=host, qualified=qualified)
+
     def document(self, xml: bytes | None = None) -> Document:
-        return load(self.definition if xml is None else xml, self.display)
+        doc = load(self.definition if xml is None else xml, self.display)
+        if self.host is not None:
+            doc.host = named_host(self.host)
+        return doc
 
 
 @dataclass
@@ -90,35 +112,81 @@ def lint_domains(domains: Sequence[LiveDomain], options: LintOptions) -> RunResu
     return RunResult(files=[file_result_of(item) for item in checked], libvirt=options.libvirt)
 
 
+class HostWork(NamedTuple):
+    """One hypervisor's part of a run: its connection, its domains, the options its domains
+    are checked with (its own libvirt release)."""
+
+    hypervisor: Hypervisor
+    domains: Sequence[LiveDomain]
+    options: LintOptions
+
+
+def lint_fleet(
+    hosts: Sequence[tuple[Sequence[LiveDomain], LintOptions]], options: LintOptions
+) -> RunResult:
+    """Lint the definitions of several hosts in one run, each host's with its own options;
+    FX501 compares the domains of each host (and of the devices hosts share)."""
+    docs = [(domain.document(), own) for domains, own in hosts for domain in domains]
+    checked = lint_each(docs, options)
+    return RunResult(files=[file_result_of(item) for item in checked], libvirt=options.libvirt)
+
+
 def fix_domains(
     hypervisor: Hypervisor, domains: Sequence[LiveDomain], options: LintOptions, *, diff: bool
 ) -> LiveOutcome:
     """Fix each definition and hand it back to libvirt (with ``diff``: only show it)."""
+    return fix_fleet([HostWork(hypervisor, domains, options)], options, diff=diff)
+
+
+def fix_fleet(work: Sequence[HostWork], options: LintOptions, *, diff: bool) -> LiveOutcome:
+    """Fix the definitions of one or more hosts and hand each back to its libvirt (with
+    ``diff``: only show them). Each definition's own fixes come first; then FX501 moves the
+    outliers among them to the majority's settings, where its fix allows."""
     outcome = LiveOutcome(result=RunResult(libvirt=options.libvirt))
+    items = [(host, domain) for host in work for domain in host.domains]
+    fixed = _fixed_together(items, options, outcome.result.errors)
     held: list[bytes] = []  # what libvirt holds at the end, one per domain
     applied: dict[str, list[str]] = {}
-    for domain in domains:
+    for (host, domain), done in zip(items, fixed, strict=True):
         held.append(domain.definition)
-        try:
-            fixed = fix_document(domain.document(), options)
-        except FixRefused as exc:
-            outcome.result.errors.append(f"{domain.display}: {exc}")
-            continue
-        if not fixed.changed:
+        if done is None or not done.changed:
             continue
         if diff:
-            outcome.result.diffs.append(unified_diff(domain.display, domain.definition, fixed.data))
+            outcome.result.diffs.append(unified_diff(domain.display, domain.definition, done.data))
             continue
         try:
-            held[-1] = redefine(hypervisor, domain, fixed.data)
+            held[-1] = redefine(host.hypervisor, domain, done.data)
         except ChangeFailed as exc:
             outcome.result.errors.append(str(exc))
             continue
-        applied[domain.display] = fixed.applied
-        codes = ", ".join(dict.fromkeys(fixed.applied))
+        applied[domain.display] = done.applied
+        codes = ", ".join(dict.fromkeys(done.applied))
         outcome.messages.append(_done(domain, f"fixed ({codes}) in libvirt's definition"))
-    outcome.result.files = _report(domains, held, options, applied)
+    finals = [(domain, xml, host.options) for (host, domain), xml in zip(items, held, strict=True)]
+    outcome.result.files = _report_each(finals, options, applied)
     return outcome
+
+
+def _fixed_together(
+    items: Sequence[tuple[HostWork, LiveDomain]], options: LintOptions, errors: list[str]
+) -> list[FixOutcome | None]:
+    """Each definition fixed (None where the fix was refused, with its error)."""
+    fixed: list[FixOutcome | None] = []
+    for host, domain in items:
+        try:
+            fixed.append(fix_document(domain.document(), host.options))
+        except FixRefused as exc:
+            errors.append(f"{domain.display}: {exc}")
+            fixed.append(None)
+    present = [number for number, done in enumerate(fixed) if done is not None]
+    moved = fix_shared(
+        [done for done in fixed if done is not None],
+        options,
+        [items[number][0].options for number in present],
+    )
+    for number, done in zip(present, moved, strict=True):
+        fixed[number] = done
+    return fixed
 
 
 def attach_domains(
@@ -255,9 +323,19 @@ def _report(
     applied: dict[str, list[str]] | None = None,
 ) -> list[FileResult]:
     """The findings of what libvirt holds now, linted together (FX501 across all)."""
-    docs = [(domain.document(xml), True) for domain, xml in zip(domains, held, strict=True)]
+    finals = [(domain, xml, options) for domain, xml in zip(domains, held, strict=True)]
+    return _report_each(finals, options, applied)
+
+
+def _report_each(
+    finals: Sequence[tuple[LiveDomain, bytes, LintOptions]],
+    options: LintOptions,
+    applied: dict[str, list[str]] | None = None,
+) -> list[FileResult]:
+    """:func:`_report` with the options of each domain's host."""
+    docs = [(domain.document(xml), own) for domain, xml, own in finals]
     files = []
-    for item in lint_documents(docs, options):
+    for item in lint_each(docs, options):
         result = file_result_of(item)
         codes = (applied or {}).get(result.path)
         if codes:

@@ -80,7 +80,10 @@ def refusal(
         *_running_sharers(paths, name, run_dir),
         *_defined_sharers(paths, name, defined_dir),
     ]
-    checked = lint_documents([(starting, True), *((doc, True) for doc in others)], options)
+    # FX501 names every domain that differs, not the outliers only: a start must agree with
+    # each domain already on the device, however many others agree with that one
+    everyone = options._replace(compare_every=True)
+    checked = lint_documents([(starting, True), *((doc, True) for doc in others)], everyone)
     shared = _private_and_shared(starting, others)
     blocking = [
         finding

@@ -1,4 +1,5 @@
-"""JUnit XML: a test suite per file, a failing test case per finding.
+"""JUnit XML: a test suite per file, a failing test case per finding; a domain of a named
+host (``--connect``, the configuration's ``[hosts]``) gives its suite that ``hostname``.
 
 A file without findings gets one passing case, so a clean run still shows what was checked;
 a run over no files at all gives a single passing case.
@@ -41,17 +42,16 @@ def render(result: RunResult, command: str) -> str:
     for file_result in files:
         findings = file_result.findings
         cases = max(len(findings), 1)
-        suite = ET.SubElement(
-            root,
-            "testsuite",
-            {
-                "name": file_result.path,
-                "tests": str(cases),
-                "failures": str(len(findings)),
-                "errors": "0",
-                "skipped": "0",
-            },
-        )
+        attributes = {
+            "name": file_result.path,
+            "tests": str(cases),
+            "failures": str(len(findings)),
+            "errors": "0",
+            "skipped": "0",
+        }
+        if file_result.host is not None:
+            attributes["hostname"] = file_result.host  # the hypervisor of the domain
+        suite = ET.SubElement(root, "testsuite", attributes)
         for finding in findings:
             _case(suite, f"{SUITES}.{finding.code}", file_result.path, finding)
         if not findings:

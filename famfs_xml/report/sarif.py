@@ -17,6 +17,7 @@ from famfs_xml import __version__
 from famfs_xml.core.findings import Applicability, Finding, Severity
 from famfs_xml.lint.catalog import RuleInfo, load_catalog
 from famfs_xml.lint.run import RunResult
+from famfs_xml.report.json_report import host_dict
 
 SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -69,7 +70,9 @@ def _fixes(finding: Finding, uri: str) -> list[dict[str, Any]]:
     ]
 
 
-def _result(finding: Finding, index: dict[str, int], *, with_fixes: bool) -> dict[str, Any]:
+def _result(
+    finding: Finding, index: dict[str, int], *, with_fixes: bool, host: str | None = None
+) -> dict[str, Any]:
     uri = artifact_uri(finding.path)
     region: dict[str, int] = {"startLine": finding.line, "startColumn": finding.column}
     if finding.end_line is not None:
@@ -87,6 +90,8 @@ def _result(finding: Finding, index: dict[str, int], *, with_fixes: bool) -> dic
     fixes = _fixes(finding, uri) if with_fixes else []
     if fixes:
         result["fixes"] = fixes
+    if host is not None:
+        result["properties"] = {"host": host}  # the hypervisor the domain belongs to
     return result
 
 
@@ -94,7 +99,6 @@ def document(result: RunResult) -> dict[str, Any]:
     rules = [rule for code, rule in load_catalog().items() if code.startswith("FX")]
     index = {rule.code: position for position, rule in enumerate(rules)}
     invocation: dict[str, Any] = {"executionSuccessful": not result.errors}
-    libvirt = result.libvirt.report()
     if result.errors:
         invocation["toolExecutionNotifications"] = [
             {"level": "error", "message": {"text": error}} for error in result.errors
@@ -116,18 +120,27 @@ def document(result: RunResult) -> dict[str, Any]:
                 "columnKind": "unicodeCodePoints",
                 "invocations": [invocation],
                 # the libvirt release the findings speak of (rules word what it does)
-                "properties": {
-                    "libvirtVersion": libvirt["version"],
-                    "libvirtVersionSource": libvirt["source"],
-                },
+                "properties": _run_properties(result),
                 "results": [
-                    _result(finding, index, with_fixes=file.offsets_are_file_bytes)
+                    _result(finding, index, with_fixes=file.offsets_are_file_bytes, host=file.host)
                     for file in result.files
                     for finding in file.findings
                 ],
             }
         ],
     }
+
+
+def _run_properties(result: RunResult) -> dict[str, Any]:
+    # the libvirt release the findings speak of (rules word what it does)
+    libvirt = result.libvirt.report()
+    properties: dict[str, Any] = {
+        "libvirtVersion": libvirt["version"],
+        "libvirtVersionSource": libvirt["source"],
+    }
+    if result.hosts:  # the hypervisors of a --connect run: URI, release, domains, error
+        properties["hosts"] = [host_dict(host) for host in result.hosts]
+    return properties
 
 
 def render(result: RunResult, command: str) -> str:

@@ -45,3 +45,17 @@ def test_the_documented_diff_is_the_real_one(cli: Cli, tmp_path: Path) -> None:
     assert result.exit_code == 1
     real = result.stdout.split("\n", 3)[3]  # without the ---/+++ and first @@ lines
     assert shown == real
+
+
+def test_the_documented_next_steps_are_the_real_ones(cli: Cli, tmp_path: Path) -> None:
+    text = DOC.read_text(encoding="utf-8")
+    start = text.index("```console\nf39-dev1.xml: attached") + len("```console\n")
+    shown = text[start : text.index("```", start)]
+    for name in ("f39-dev1", "f39-dev2"):
+        (tmp_path / f"{name}.xml").write_text(F39_DEV1.replace("f39-dev1", name))
+    result = cli(
+        "attach", "f39-dev1.xml", "f39-dev2.xml", "--source", "/dev/dax1.0", "--size", "8G",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == shown

@@ -33,9 +33,10 @@ def test_attach_two_domains_consistently(cli: Cli, vms: Path) -> None:
     names = ["handwritten-no-cpu.xml", "virt-manager-passthrough.xml"]
     result = cli("attach", *names, "--source", "/dev/dax1.0", "--size", "8G", cwd=vms)
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines() == [
+    assert result.stdout.splitlines()[:3] == [
         "handwritten-no-cpu.xml: attached /dev/dax1.0 (8 GiB, slot 0, NUMA node 0)",
         "virt-manager-passthrough.xml: attached /dev/dax1.0 (8 GiB, slot 0, NUMA node 0)",
+        "Next steps (the famfs VM guide):",
     ]
     first, second = ((vms / n).read_bytes() for n in names)
     assert api.lint_text(first, peers=[second]) == []  # FX501 included
@@ -45,7 +46,37 @@ def test_attach_two_domains_consistently(cli: Cli, vms: Path) -> None:
     again = cli("attach", *names, "--source", "/dev/dax1.0", cwd=vms)
     assert again.exit_code == 0
     assert "already attached; unchanged" in again.stdout
+    assert "Next steps" not in again.stdout
     assert snapshot_of(vms) == before
+
+
+def test_next_steps_for_a_dax_device(cli: Cli, vms: Path) -> None:
+    """The newest guide's steps: devdax in the guest (fsdax no longer), famfs mode on 7.x."""
+    names = ["handwritten-no-cpu.xml", "virt-manager-passthrough.xml"]
+    result = cli("attach", *names, "--source", "/dev/dax1.0", "--size", "8G", cwd=vms)
+    steps = result.stdout.split("Next steps (the famfs VM guide):\n", 1)[1]
+    assert "keep /dev/dax1.0 in devdax mode on the host" in steps
+    assert f"virsh define {' '.join(names)}" in steps
+    assert "famfs-xml device convert namespace0.0 --mode devdax --yes" in steps
+    assert "famfs-xml device convert dax0.0 --mode famfs --yes" in steps
+    assert "not fsdax" in steps
+
+
+def test_next_steps_for_a_backing_file(cli: Cli, vms: Path) -> None:
+    """The newest guide's other option: a file under /var/lib/libvirt/images as the memory."""
+    backing = vms / "f42-pmem-backing"
+    result = cli("attach", "handwritten-no-cpu.xml", "--source", str(backing), "--size", "64M",
+                 cwd=vms)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert (
+        f"create the backing file {backing} (64 MiB): truncate -s 67108864 {backing}, or, "
+        f"allocated as the guide does, dd if=/dev/zero of={backing} bs=1M count=64"
+    ) in result.stdout
+    backing.write_bytes(b"")
+    again = cli("attach", "virt-manager-passthrough.xml", "--source", str(backing), "--size",
+                "64M", cwd=vms)  # fmt: skip
+    assert "create the backing file" not in again.stdout
+    assert f"{backing} (64 MiB) is the shared memory" in again.stdout
 
 
 def test_size_from_the_other_domains(cli: Cli, vms: Path) -> None:
@@ -219,7 +250,12 @@ def test_stdin_to_stdout(cli: Cli) -> None:
     result = cli("attach", "-", "--source", "/dev/dax1.0", "--size", "8G", stdin=data)
     assert result.exit_code == 0
     assert "<path>/dev/dax1.0</path>" in result.stdout
-    assert result.stderr == "-: attached /dev/dax1.0 (8 GiB, slot 0, NUMA node 0)\n"
+    lines = result.stderr.splitlines()
+    assert lines[:2] == [
+        "-: attached /dev/dax1.0 (8 GiB, slot 0, NUMA node 0)",
+        "Next steps (the famfs VM guide):",
+    ]
+    assert not any("virsh define" in line for line in lines)  # no file to define
 
 
 def test_remaining_findings_are_reported(cli: Cli, vms: Path) -> None:

@@ -17,10 +17,17 @@ the recordings. In short (source: the guest):
   an empty seed namespace of size 0 with no driver;
 - a disabled namespace (``memmap=31M!161M``: "misaligned, unable to map") keeps its mode and
   size but has no driver, no holder and no block device.
+
+``fsdev=True`` makes a Linux 7.x machine: the dax bus has the ``fsdev_dax`` driver of famfs
+mode as well (Debian sid's Linux 7.2.13 guests). :meth:`FakeMachine.write_sysfs` is its
+kernel for writes to the dax drivers' ``bind``, ``unbind``, ``new_id`` and ``remove_id``, as
+the 7.2 guests answered them.
 """
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 from pathlib import Path
 
@@ -75,11 +82,12 @@ def blockdev_name(namespace: str) -> str:
 
 
 class FakeMachine:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, fsdev: bool = False) -> None:
         self.root = root
         self.sys = root / "sys"
         for driver in DRIVERS.values():
-            (self.sys / "bus/dax/drivers" / driver).mkdir(parents=True, exist_ok=True)
+            if driver != "fsdev_dax" or fsdev:
+                (self.sys / "bus/dax/drivers" / driver).mkdir(parents=True, exist_ok=True)
         for driver in ND_DRIVERS:
             (self.sys / "bus/nd/drivers" / driver).mkdir(parents=True, exist_ok=True)
         (self.sys / "bus/dax/devices").mkdir(parents=True, exist_ok=True)
@@ -123,7 +131,55 @@ class FakeMachine:
         if link.is_symlink():
             link.unlink()
         if mode is not None:
-            relink(link, self.sys / "bus/dax/drivers" / DRIVERS[mode])
+            driver = self.sys / "bus/dax/drivers" / DRIVERS[mode]
+            driver.mkdir(parents=True, exist_ok=True)  # a device bound to it: it is loaded
+            relink(link, driver)
+
+    # --- the dax bus's driver attributes (Linux 7.2) ---------------------------------
+
+    def _ids(self) -> dict[str, list[str]]:
+        path = self.root / ".dax-driver-ids.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def _save_ids(self, ids: dict[str, list[str]]) -> None:
+        (self.root / ".dax-driver-ids.json").write_text(json.dumps(ids))
+
+    def write_sysfs(self, path: Path, value: str) -> None:
+        """A write to ``/sys/bus/dax/drivers/DRIVER/ATTRIBUTE``, as the kernel answers it.
+
+        In the 7.2 guests: ``unbind`` releases the device; ``bind`` to ``device_dax`` works
+        (it matches every device that is not soft-reserved), to another driver only when the
+        name is in that driver's ids (else EIO, "I/O error"); ``new_id`` adds the name and
+        binds an unbound device at once; ``remove_id`` drops it.
+        """
+        attribute, driver, name = path.name, path.parent.name, value.strip()
+        if path.parent.parent != self.sys / "bus/dax/drivers" or not path.parent.is_dir():
+            raise OSError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+        modes = {v: k for k, v in DRIVERS.items()}
+        bound = self.dax_mode(name)
+        ids = self._ids()
+        if attribute == "unbind":
+            if bound is None or DRIVERS[bound] != driver:
+                raise OSError(errno.ENODEV, os.strerror(errno.ENODEV), str(path))
+            self.set_dax_mode(name, None)
+        elif attribute == "remove_id":
+            ids[driver] = [n for n in ids.get(driver, []) if n != name]
+            self._save_ids(ids)
+        elif attribute == "new_id":
+            if name in ids.get(driver, []):
+                raise OSError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
+            ids.setdefault(driver, []).append(name)
+            self._save_ids(ids)
+            if bound is None:
+                self.set_dax_mode(name, modes[driver])
+        elif attribute == "bind":
+            if bound is not None:
+                raise OSError(errno.EBUSY, os.strerror(errno.EBUSY), str(path))
+            if driver != "device_dax" and name not in ids.get(driver, []):
+                raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))
+            self.set_dax_mode(name, modes[driver])
+        else:
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES), str(path))
 
     def dax_mode(self, name: str) -> str | None:
         link = self.sys / "bus/dax/devices" / name / "driver"
@@ -312,12 +368,22 @@ class FakeMachine:
     # --- memory, firmware, boot ------------------------------------------------------
 
     def set_memory_blocks(
-        self, start: int, size: int, state: str, block_size: int = 128 * MiB
+        self,
+        start: int,
+        size: int,
+        state: str,
+        block_size: int = 128 * MiB,
+        zone: str | None = None,
     ) -> None:
+        """Memory blocks; ``zone`` is the ``valid_zones`` of online ones: daxctl onlines a
+        dax device's memory ``Movable``, a kernel that onlines it by itself (Linux 7.2's
+        default) ``Normal`` (source: the 7.2 guests)."""
         memory = self.sys / "devices/system/memory"
         write(memory / "block_size_bytes", f"{block_size:x}\n")
         for index in range(start // block_size, (start + size) // block_size):
             write(memory / f"memory{index}/state", state + "\n")
+            if zone is not None:
+                write(memory / f"memory{index}/valid_zones", zone + "\n")
 
     def set_block_size(self, block_size: int = 128 * MiB) -> None:
         """``block_size_bytes`` in hex without 0x: ``8000000`` (source: the guest)."""
@@ -342,6 +408,14 @@ class FakeMachine:
 
     def set_kernel(self, release: str) -> None:
         write(self.root / "proc/sys/kernel/osrelease", release + "\n")
+
+    def install_module(self, release: str, module: str = "fsdev_dax") -> None:
+        """A kernel module on disk, compressed as Debian's Linux 7.2 ships it."""
+        write(self.root / "lib/modules" / release / f"kernel/drivers/dax/{module}.ko.xz", "")
+
+    def set_builtin(self, release: str, modules: list[str]) -> None:
+        text = "".join(f"kernel/drivers/dax/{module}.ko\n" for module in modules)
+        write(self.root / "lib/modules" / release / "modules.builtin", text)
 
     def set_grub(self, text: str) -> None:
         write(self.root / "etc/default/grub", text)

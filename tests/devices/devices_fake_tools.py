@@ -1,8 +1,10 @@
 """Fake ``daxctl`` and ``ndctl`` that replay what the real tools do.
 
 What they print, and when they refuse, was recorded from ndctl/daxctl 76.1 in a Debian 12
-guest on kernel 6.1 (``tests/devices/guest-recordings.md``); where a case was not recorded,
-the source is ndctl v81's code, and the comment says so. Shapes kept from the real tools:
+guest on kernel 6.1 (``tests/devices/guest-recordings.md``), and from ndctl/daxctl 85 in
+Debian sid guests on Linux 7.2 for famfs mode; where a case was not recorded, the source is
+ndctl's code, and the comment says so. ``version`` picks the daxctl: ``76.1`` (the default)
+or ``85``. Shapes kept from the real tools:
 
 - ``list`` prints a JSON array, a bare object with ``-u`` and exactly one entry, and nothing
   at all (exit 0) when there is nothing to list; without ``-i`` disabled namespaces and
@@ -18,6 +20,14 @@ the source is ndctl v81's code, and the comment says so. Shapes kept from the re
   ``-errno & 0xff`` (EBUSY 240, ENXIO 250, EINVAL 234) and usage errors with 129;
 - a successful run changes the fake sysfs tree as the kernel would (the ``driver`` link, the
   namespace's claim, memory blocks coming online or going away).
+
+famfs mode (a device bound to ``fsdev_dax``; source: the 7.2 guests): daxctl 85 lists it as
+``"mode":"famfs"``, converts devdax or an unbound device to it (``reconfigured 1 device``,
+also famfs -> famfs), back to devdax, and from famfs to system-ram directly; it refuses
+system-ram -> famfs (``must be in devdax mode``, EINVAL, with or without ``-f``) and
+``--no-online`` with famfs (usage, 129). daxctl 76.1 lists the device as ``devdax``, answers
+``--mode=famfs`` with ``unknown mode requested: 0`` (EINVAL), and ``--mode=devdax`` with
+``was already in devdax mode``, exit 0, changing nothing.
 
 Behaviours: ``normal``; ``liar`` (exit 0, claim success, change nothing); ``busy`` (EBUSY);
 ``offline-ebusy`` (system-ram -> devdax fails to offline memory, as in ndctl#256).
@@ -41,7 +51,25 @@ from devices_fake_machine import (
 from typer.testing import Result
 
 EBUSY, ENXIO, EINVAL, USAGE = 240, 250, 234, 129
-VERSION = "81"
+VERSION = "76.1"
+FAMFS_VERSION = "85"
+UNKNOWN_MODE = (
+    "{name}: unknown mode requested: 0\n"
+    "error reconfiguring devices: Invalid argument\n"
+    "reconfigured 0 devices\n"
+)
+RAM_TO_FAMFS = (
+    "{name} is in system-ram mode; must be in devdax mode to convert to famfs\n"
+    "error reconfiguring devices: Invalid argument\n"
+    "reconfigured 0 devices\n"
+)
+NO_ONLINE_FAMFS = "--no-online is incompatible with --mode=famfs\n"
+
+
+def knows_famfs(version: str) -> bool:
+    return int(version.split(".")[0]) >= int(FAMFS_VERSION)
+
+
 DAX_USAGE = "\n usage: daxctl reconfigure-device <device> [<options>]\n"
 OFFLINE_EBUSY = (
     "dax0.0: 8 memory sections already offline\n"
@@ -108,18 +136,31 @@ def _online_blocks(machine: FakeMachine, name: str) -> int:
     return count
 
 
-def _dax_json(machine: FakeMachine, name: str) -> dict[str, Any]:
-    device = machine.sys / "bus/dax/devices" / name
+def _movable(machine: FakeMachine, name: str) -> bool:
+    """Whether the device's memory blocks are in ZONE_MOVABLE (``valid_zones``)."""
+    memory = machine.sys / "devices/system/memory"
+    zones = [memory / f"memory{index}/valid_zones" for index in _whole_blocks(machine, name)]
+    return all(not z.exists() or z.read_text().strip() == "Movable" for z in zones)
+
+
+def _seen_mode(machine: FakeMachine, name: str, version: str) -> str | None:
+    """The mode as this daxctl sees it: 76.1 takes fsdev_dax for devdax (the 7.2 guest)."""
     mode = machine.dax_mode(name)
+    return "devdax" if mode == "famfs" and not knows_famfs(version) else mode
+
+
+def _dax_json(machine: FakeMachine, name: str, version: str = VERSION) -> dict[str, Any]:
+    device = machine.sys / "bus/dax/devices" / name
+    mode = _seen_mode(machine, name, version)
     entry: dict[str, Any] = {"chardev": name, "size": _int(device / "size")}
     if (device / "target_node").exists():  # a device with no node has none (source: the guest)
         entry["target_node"] = _int(device / "target_node")
     entry["align"] = _int(device / "align")
-    entry["mode"] = "system-ram" if mode == "system-ram" else "devdax"
+    entry["mode"] = mode if mode in ("system-ram", "famfs") else "devdax"
     if mode == "system-ram":
         entry["online_memblocks"] = _online_blocks(machine, name)
         entry["total_memblocks"] = len(_whole_blocks(machine, name))
-        entry["movable"] = True
+        entry["movable"] = _movable(machine, name)
     if mode is None:
         entry["state"] = "disabled"
     return entry
@@ -153,9 +194,9 @@ def _positionals(args: list[str]) -> list[str]:
 # --- daxctl ------------------------------------------------------------------------------
 
 
-def daxctl(machine: FakeMachine, behaviour: str, args: list[str]) -> int:
+def daxctl(machine: FakeMachine, behaviour: str, args: list[str], version: str = VERSION) -> int:
     if args[:1] == ["--version"]:
-        print(VERSION)
+        print(version)
         return 0
     if args[:1] == ["list"]:
         wanted = _option(args, "--dev", "-d")
@@ -165,18 +206,22 @@ def daxctl(machine: FakeMachine, behaviour: str, args: list[str]) -> int:
             for n in _dax_names(machine)
             if wanted in (None, n) and (idle or machine.dax_mode(n) is not None)
         ]
-        _print_json([_dax_json(machine, n) for n in names], human="-u" in args)
+        _print_json([_dax_json(machine, n, version) for n in names], human="-u" in args)
         return 0
     if args[:1] == ["reconfigure-device"]:
-        return _reconfigure(machine, behaviour, args[1:])
+        return _reconfigure(machine, behaviour, args[1:], version)
     sys.stderr.write(f"daxctl: '{args[0] if args else ''}' is not a daxctl command.\n")
     return 1
 
 
-def _reconfigure(machine: FakeMachine, behaviour: str, args: list[str]) -> int:
+def _reconfigure(machine: FakeMachine, behaviour: str, args: list[str], version: str) -> int:
     mode = _option(args, "--mode", "-m")
     if mode is None:
         sys.stderr.write("error: a 'align', 'mode' or 'size' option is required\n" + DAX_USAGE)
+        return USAGE
+    famfs = knows_famfs(version)
+    if mode == "famfs" and famfs and ("-N" in args or "--no-online" in args):
+        sys.stderr.write(NO_ONLINE_FAMFS + DAX_USAGE)  # source: the 7.2 guest
         return USAGE
     names = _positionals(args)
     force = "-f" in args or "--force" in args
@@ -186,9 +231,12 @@ def _reconfigure(machine: FakeMachine, behaviour: str, args: list[str]) -> int:
         )
         return ENXIO
     name = names[0]
-    current = machine.dax_mode(name)
+    current = _seen_mode(machine, name, version)
+    if mode not in ("devdax", "system-ram") and not (mode == "famfs" and famfs):
+        sys.stderr.write(UNKNOWN_MODE.format(name=name))  # source: the 7.2 guest, 76.1 and 85
+        return EINVAL
     if behaviour == "liar":
-        _print_json([_dax_json(machine, name)], human=False)
+        _print_json([_dax_json(machine, name, version)], human=False)
         sys.stderr.write("reconfigured 1 device\n")
         return 0
     if behaviour == "busy":
@@ -196,12 +244,14 @@ def _reconfigure(machine: FakeMachine, behaviour: str, args: list[str]) -> int:
             "error reconfiguring devices: Device or resource busy\nreconfigured 0 devices\n"
         )
         return EBUSY
+    if mode == "famfs":
+        return _to_famfs(machine, name, current, version)
     if current == mode:
         sys.stderr.write(f"{name} was already in {mode} mode\nreconfigured 1 device\n")
-        _print_json([_dax_json(machine, name)], human=False)
+        _print_json([_dax_json(machine, name, version)], human=False)
         return 0
     if mode == "system-ram":
-        return _to_system_ram(machine, name, force)
+        return _to_system_ram(machine, name, force, version)
     if current == "system-ram" and _online_blocks(machine, name):
         if not force:
             sys.stderr.write(STILL_ONLINE)  # source: the guest, without -f
@@ -212,7 +262,18 @@ def _reconfigure(machine: FakeMachine, behaviour: str, args: list[str]) -> int:
     if current == "system-ram":
         _remove_blocks(machine, name)
     machine.set_dax_mode(name, mode)
-    _print_json([_dax_json(machine, name)], human=False)
+    _print_json([_dax_json(machine, name, version)], human=False)
+    sys.stderr.write("reconfigured 1 device\n")
+    return 0
+
+
+def _to_famfs(machine: FakeMachine, name: str, current: str | None, version: str) -> int:
+    """daxctl 85 (source: the 7.2 guest): from devdax, unbound or famfs; never system-ram."""
+    if current == "system-ram":
+        sys.stderr.write(RAM_TO_FAMFS.format(name=name))
+        return EINVAL
+    machine.set_dax_mode(name, "famfs")
+    _print_json([_dax_json(machine, name, version)], human=False)
     sys.stderr.write("reconfigured 1 device\n")
     return 0
 
@@ -222,7 +283,7 @@ def _auto_online(machine: FakeMachine) -> bool:
     return policy.exists() and policy.read_text().startswith("online")
 
 
-def _to_system_ram(machine: FakeMachine, name: str, force: bool) -> int:
+def _to_system_ram(machine: FakeMachine, name: str, force: bool, version: str) -> int:
     if _auto_online(machine) and not force:
         sys.stderr.write(AUTO_ONLINE.format(name=name))  # source: the guest
         return EBUSY
@@ -234,8 +295,9 @@ def _to_system_ram(machine: FakeMachine, name: str, force: bool) -> int:
     memory = machine.sys / "devices/system/memory"
     for index in blocks:  # daxctl onlines the new blocks itself (movable)
         write(memory / f"memory{index}/state", "online\n")
+        write(memory / f"memory{index}/valid_zones", "Movable\n")
     machine.set_dax_mode(name, "system-ram")
-    _print_json([_dax_json(machine, name)], human=False)
+    _print_json([_dax_json(machine, name, version)], human=False)
     sys.stderr.write("reconfigured 1 device\n")
     return 0
 
@@ -244,10 +306,11 @@ def _remove_blocks(machine: FakeMachine, name: str) -> None:
     """Unbinding kmem offlines and removes the device's memory blocks."""
     memory = machine.sys / "devices/system/memory"
     for index in _whole_blocks(machine, name):
-        state = memory / f"memory{index}/state"
-        if state.exists():
-            state.unlink()
-            state.parent.rmdir()
+        block = memory / f"memory{index}"
+        if block.is_dir():
+            for attribute in block.iterdir():
+                attribute.unlink()
+            block.rmdir()
 
 
 # --- ndctl -------------------------------------------------------------------------------
@@ -256,9 +319,10 @@ def _remove_blocks(machine: FakeMachine, name: str) -> None:
 class _NamespaceView:
     """One namespace as ndctl reads it from sysfs."""
 
-    def __init__(self, machine: FakeMachine, name: str) -> None:
+    def __init__(self, machine: FakeMachine, name: str, version: str = VERSION) -> None:
         self.machine = machine
         self.name = name
+        self.version = version
         self.dir = machine.namespace_dir(name)
         holder = (self.dir / "holder").read_text().strip()
         self.claim = self.dir.parent / holder if holder else None
@@ -324,7 +388,7 @@ class _NamespaceView:
 
     def _daxregion(self, chardev: str) -> dict[str, Any]:
         assert self.claim is not None
-        device = _dax_json(self.machine, chardev)
+        device = _dax_json(self.machine, chardev, self.version)
         region = self.claim / "dax_region"
         return {
             "id": _int(region / "id"),
@@ -341,15 +405,15 @@ def _namespace_names(machine: FakeMachine) -> list[str]:
     return sorted(names, key=lambda n: (-namespace_ids(n)[0], -namespace_ids(n)[1]))
 
 
-def ndctl(machine: FakeMachine, behaviour: str, args: list[str]) -> int:
+def ndctl(machine: FakeMachine, behaviour: str, args: list[str], version: str = VERSION) -> int:
     if args[:1] == ["--version"]:
-        print(VERSION)
+        print(version)
         return 0
     names = _namespace_names(machine)
     if args[:1] == ["list"]:
         idle = "-i" in args or "--idle" in args
         verbose = "-v" in args or "--verbose" in args
-        views = [_NamespaceView(machine, n) for n in names]
+        views = [_NamespaceView(machine, n, version) for n in names]
         entries = [v.to_json(verbose) for v in views if idle or v.enabled]
         _print_json(entries, human="-u" in args)
         return 0
@@ -423,7 +487,7 @@ def main(tool: str, config_path: str, args: list[str]) -> int:
         log.write(json.dumps([tool, *args]) + "\n")
     machine = FakeMachine(Path(config["root"]))
     run = daxctl if tool == "daxctl" else ndctl
-    return run(machine, config["behaviour"], args)
+    return run(machine, config["behaviour"], args, config.get("version", VERSION))
 
 
 Cli = Callable[..., Result]
@@ -456,9 +520,17 @@ class FakeTools:
             )
             script.chmod(0o755)
 
-    def behave(self, behaviour: str) -> None:
+    def behave(self, behaviour: str, version: str = VERSION) -> None:
+        """How the tools behave (see the module), and which daxctl/ndctl they are."""
         self.config.write_text(
-            json.dumps({"root": str(self.root), "behaviour": behaviour, "log": str(self.log)})
+            json.dumps(
+                {
+                    "root": str(self.root),
+                    "behaviour": behaviour,
+                    "log": str(self.log),
+                    "version": version,
+                }
+            )
         )
 
     @property

@@ -92,9 +92,10 @@ def test_efi_fake_mem_on_a_new_kernel(guide_host: FakeMachine) -> None:
     finding = only(check_host(guide_host.root), "FH003")
     assert "6.11" in finding.message
     assert finding.hint == (
-        "replace efi_fake_mem=8G@8G:0x40000 with memmap=<size>!<start> in /etc/default/grub, "
+        "replace efi_fake_mem=8G@8G:0x40000 with memmap=8G%8G+0xefffffff in /etc/default/grub, "
         "run grub2-mkconfig -o /boot/grub2/grub.cfg, then reboot"
     )
+    assert "memmap=nn%ss+0xefffffff makes the same soft-reserved range" in finding.message
     guide_host.set_grub('GRUB_CMDLINE_LINUX="memmap=8G!8G memhp_default_state=offline"')
     finding = only(check_host(guide_host.root), "FH003")
     assert finding.hint is not None
@@ -113,7 +114,7 @@ def test_efi_fake_mem_pending_in_grub_on_a_new_kernel(guide_host: FakeMachine) -
     findings = check_host(guide_host.root)
     assert codes(findings) == ["FH003"]
     assert findings[0].path == "/etc/default/grub"
-    assert findings[0].hint is not None and "memmap=<size>!<start>" in findings[0].hint
+    assert findings[0].hint is not None and "memmap=8G%8G+0xefffffff" in findings[0].hint
 
 
 def test_efi_fake_mem_and_a_newer_kernel_installed(guide_host: FakeMachine) -> None:
@@ -160,6 +161,7 @@ def test_dax_modes(guide_host: FakeMachine) -> None:
     guide_host.add_dax("dax1.0", mode="system-ram")
     guide_host.add_dax("dax2.0", mode=None)
     guide_host.add_dax("dax3.0", mode="famfs")
+    guide_host.add_mount("/dev/dax3.0", "/mnt/famfs", "fuse.famfs")  # famfs mode in use
     findings = check_host(guide_host.root)
     assert codes(findings) == ["FH005", "FH006"]
     assert findings[0].hint is not None
@@ -311,3 +313,102 @@ def test_fh002_hint_when_nothing_fits(machine: FakeMachine) -> None:
     machine.set_cmdline("memmap=512M!2G")
     [finding] = [f for f in check_host(machine.root) if f.code == "FH002"]
     assert finding.hint == "this machine has no System RAM range that large: use a smaller size"
+
+
+# --- the kernels famfs runs on: Linux 7.x and its memmap= forms -----------------------------
+
+K72 = "7.2.13+deb14-amd64"
+
+
+def test_fsdev_dax_missing_on_linux_7(tmp_path: Path) -> None:
+    """FH009: fires on a 7.x kernel with no fsdev_dax loaded, built in or on disk."""
+    machine = FakeMachine(tmp_path / "m", fsdev=False)
+    machine.set_kernel(K72)
+    finding = only(check_host(machine.root), "FH009")
+    assert f"Linux {K72} has no fsdev_dax driver" in finding.message
+    assert "famfs cannot mount here" in finding.message
+    machine.install_module(K72)  # on disk: modprobe, daxctl and famfs load it
+    assert "FH009" not in codes(check_host(machine.root))
+    loaded = FakeMachine(tmp_path / "loaded", fsdev=True)
+    loaded.set_kernel(K72)
+    assert "FH009" not in codes(check_host(loaded.root))
+    older = FakeMachine(tmp_path / "older", fsdev=False)
+    older.set_kernel("6.14.5-300.fc42.x86_64")  # famfs needs no famfs mode before 7.0
+    assert "FH009" not in codes(check_host(older.root))
+
+
+def test_memmap_dollar_makes_no_device(guide_host: FakeMachine) -> None:
+    """FH010: Linux 6.1 and 7.2 guests booted with memmap=32M$144M had a Reserved range
+    and no device."""
+    guide_host.set_cmdline("ro memmap=8G$8G memhp_default_state=offline")
+    guide_host.set_grub('GRUB_CMDLINE_LINUX="memmap=8G\\$8G memhp_default_state=offline"\n')
+    finding = only(check_host(guide_host.root), "FH010")
+    assert "memmap=8G$8G (on the running command line) only reserves" in finding.message
+    assert "makes no dax or pmem device" in finding.message
+    assert finding.hint is not None
+    assert "memmap=8G%8G+0xefffffff" in finding.hint
+    assert "grub2-mkconfig -o /boot/grub2/grub.cfg" in finding.hint
+    guide_host.set_cmdline("ro memmap=8G!8G memhp_default_state=offline")
+    guide_host.set_grub('GRUB_CMDLINE_LINUX="memmap=8G!8G memhp_default_state=offline"\n')
+    assert "FH010" not in codes(check_host(guide_host.root))
+
+
+def test_memmap_dollar_through_the_guides_grub_macro(guide_host: FakeMachine) -> None:
+    """The newest guide: grub2-editenv … set memmap_val='8G\\$8G', memmap=\\$memmap_val."""
+    guide_host.set_cmdline("ro memhp_default_state=offline")
+    guide_host.set_grub('GRUB_CMDLINE_LINUX="memmap=\\$memmap_val memhp_default_state=offline"\n')
+    (guide_host.root / "boot/grub2").mkdir(parents=True)
+    (guide_host.root / "boot/grub2/grubenv").write_text(
+        "# GRUB Environment Block\nmemmap_val=8G\\$8G\n" + "#" * 900
+    )
+    findings = check_host(guide_host.root)
+    finding = only(findings, "FH010")
+    assert "in /etc/default/grub, set by $memmap_val of /boot/grub2/grubenv" in finding.message
+    assert finding.hint == (
+        "grub2-editenv /boot/grub2/grubenv set memmap_val='8G%8G+0xefffffff', then reboot"
+    )
+    assert "FH007" in codes(findings)  # and it is not on the running command line yet
+
+
+def test_soft_reserved_memmap_is_judged_like_the_others(guide_host: FakeMachine) -> None:
+    """memmap=nn%ss+0xefffffff: outside RAM (FH002, the hint keeps the form), unaligned
+    (FH008), and memory the kernel may online (FH004)."""
+    guide_host.set_grub('GRUB_CMDLINE_LINUX="memmap=8G%40G+0xefffffff memhp_default_state=offline"')
+    guide_host.set_cmdline("memmap=8G%40G+0xefffffff memhp_default_state=offline")
+    hint = only(check_host(guide_host.root), "FH002").hint
+    assert hint is not None and "memmap=8G%33G+0xefffffff" in hint
+    guide_host.set_grub("")
+    guide_host.set_cmdline("memmap=31M%161M+0xefffffff memhp_default_state=offline")
+    assert "FH008" in codes(check_host(guide_host.root))
+    guide_host.set_cmdline("memmap=8G%8G+0xefffffff")
+    guide_host.set_auto_online("online")
+    (guide_host.sys / "bus/dax/devices/dax0.0").unlink()
+    assert codes(check_host(guide_host.root)) == ["FH004"]
+    guide_host.set_cmdline("memmap=8G%8G-1+2")  # RAM made reserved: carves, not soft
+    assert codes(check_host(guide_host.root)) == ["FH010"]
+
+
+def test_a_device_left_in_famfs_mode(tmp_path: Path) -> None:
+    """FH011: famfs mode, nothing mounted from the device."""
+    machine = FakeMachine(tmp_path / "m", fsdev=True)
+    machine.set_kernel(K72)
+    machine.add_dax("dax0.0", mode="famfs")
+    finding = only(check_host(machine.root), "FH011")
+    assert "nothing can map it (mmap fails with ENODEV)" in finding.message
+    assert finding.hint is not None
+    assert finding.hint.startswith("famfs-xml device convert dax0.0 --mode devdax --yes")
+    machine.add_mount("/dev/dax0.0", "/mnt/famfs", "fuse.famfs")
+    assert "FH011" not in codes(check_host(machine.root))
+
+
+def test_efi_fake_mem_without_efi_names_the_memmap_that_does_the_same(
+    guide_host: FakeMachine,
+) -> None:
+    (guide_host.sys / "firmware/efi/efivars").rmdir()
+    (guide_host.sys / "firmware/efi").rmdir()
+    guide_host.set_kernel("6.6.1")
+    guide_host.set_cmdline("efi_fake_mem=8G@9G:0x40000 memhp_default_state=offline")
+    guide_host.set_grub('GRUB_CMDLINE_LINUX="efi_fake_mem=8G@9G:0x40000"\n')
+    finding = only(check_host(guide_host.root), "FH001")
+    assert "famfs needs no EFI" in finding.message
+    assert finding.hint is not None and "with memmap=8G%9G+0xefffffff" in finding.hint

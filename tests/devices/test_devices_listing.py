@@ -108,6 +108,7 @@ def test_json_shape_matches_the_spec(machine: FakeMachine) -> None:
         "size": 8589934592,
         "align": 2097152,
         "mode": "devdax",
+        "driver": "device_dax",
         "target_node": 0,
         "region": "0",
     }

@@ -356,10 +356,14 @@ def _dax_devices(entry: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def expected_listing(
-    namespaces: Sequence[Mapping[str, Any]], dax: Sequence[Mapping[str, Any]]
+    namespaces: Sequence[Mapping[str, Any]],
+    dax: Sequence[Mapping[str, Any]],
+    regions: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """What ``devices --json`` should say, from ``ndctl list -N -i -v`` and ``daxctl list
-    -i``: dax devices, then pmem block devices, namespaces in natural order."""
+    -i``: dax devices, then pmem block devices, namespaces in natural order. A dax device of
+    no namespace (a soft-reserved range's) has the region that ``regions`` gives it: ``daxctl
+    list -i`` does not name it, the sysfs view does."""
     ordered = sorted(namespaces, key=lambda entry: natural(entry["dev"]))
     owner = {d["chardev"]: e for e in ordered for d in _dax_devices(e)}
     devices: list[dict[str, Any]] = []
@@ -373,7 +377,9 @@ def expected_listing(
                 "align": device["align"],
                 "mode": "unbound" if device.get("state") == "disabled" else device["mode"],
                 "target_node": device.get("target_node"),
-                "region": None if entry is None else str(entry["daxregion"]["id"]),
+                "region": (regions or {}).get(device["chardev"])
+                if entry is None
+                else str(entry["daxregion"]["id"]),
                 "namespace": None if entry is None else entry["dev"],
             }
         )
@@ -422,8 +428,10 @@ def shown_listing(document: Mapping[str, Any]) -> dict[str, Any]:
 def listings(result: GuestResult, suffix: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(what famfs-xml showed, what ndctl and daxctl say it should be) at one point."""
     shown = shown_listing(json_of(result, f"devices-{suffix}"))
+    sysfs = result[f"sysfs-{suffix}"].stdout
+    regions = dict(re.findall(r"^(dax\d+\.\d+)\.parent\.region (\S+)$", sysfs, re.MULTILINE))
     expected = expected_listing(
-        json_of(result, f"ndctl-{suffix}"), json_of(result, f"daxctl-{suffix}")
+        json_of(result, f"ndctl-{suffix}"), json_of(result, f"daxctl-{suffix}"), regions
     )
     return shown, expected
 

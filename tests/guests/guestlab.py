@@ -33,6 +33,7 @@ import fcntl
 import gzip
 import hashlib
 import json
+import lzma
 import os
 import re
 import secrets
@@ -133,41 +134,132 @@ def _run(args: Sequence[str], *, cwd: Path | None = None) -> str:
     return result.stdout
 
 
-def _kernel_package() -> str:
-    """The image ``linux-image-amd64`` depends on, e.g. ``linux-image-6.1.0-56-amd64``."""
-    chosen = os.environ.get(KERNEL_PACKAGE_ENV, "").strip()
-    if chosen:
-        return chosen
-    out = _run(["apt-cache", "depends", "--important", "linux-image-amd64"])
-    for line in out.splitlines():
-        match = re.match(r"\s*Depends:\s*(linux-image-[0-9][^\s]*-amd64)\s*$", line)
-        if match:
-            return match.group(1)
-    raise KitUnavailable("apt-cache names no linux-image-*-amd64 for linux-image-amd64")
+class AptSource:
+    """Where packages come from: the host's own apt configuration, or a suite of the host's
+    Debian mirror read into private lists in the cache (the host's sources stay untouched)."""
+
+    def __init__(self, suite: str | None = None, directory: Path | None = None) -> None:
+        self.suite = suite
+        self.directory = directory  # the suite's sources.list, lists and apt cache
+
+    @property
+    def options(self) -> list[str]:
+        # apt's sandbox user cannot write into a root-owned cache; we fetch, not install
+        options = ["-o", "APT::Sandbox::User=root"]
+        if self.suite is None or self.directory is None:
+            return options
+        return [
+            *options,
+            "-o", f"Dir::Etc::SourceList={self.directory / 'sources.list'}",
+            "-o", "Dir::Etc::SourceParts=/dev/null",
+            "-o", f"Dir::State::Lists={self.directory / 'lists'}",
+            "-o", f"Dir::Cache={self.directory / 'cache'}",
+        ]  # fmt: skip
+
+    def update(self) -> None:
+        """Read the suite's package lists (the host's own lists are apt's business)."""
+        if self.suite is None or self.directory is None:
+            return
+        for sub in ("lists/partial", "cache/archives/partial"):
+            (self.directory / sub).mkdir(parents=True, exist_ok=True)
+        keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+        line = f"deb [signed-by={keyring}] {host_mirror()} {self.suite} main\n"
+        (self.directory / "sources.list").write_text(line)
+        _run(["apt-get", "update", "-q", *self.options])
+
+    def depends(self, package: str) -> list[str]:
+        """The packages ``package`` depends on (first alternatives only)."""
+        out = _run(["apt-cache", *self.options, "depends", "--important", package])
+        return re.findall(r"^\s*Depends:\s*([^\s<>]+)\s*$", out, re.MULTILINE)
 
 
-def _download_and_unpack(package: str, into: Path, scratch: Path) -> str:
-    """``apt-get download PACKAGE`` then ``dpkg-deb -x`` it into ``into``; its version."""
+def host_mirror() -> str:
+    """The Debian mirror the host's apt sources name (deb822 or one-line format)."""
+    deb822 = Path("/etc/apt/sources.list.d/debian.sources")
+    if deb822.is_file():
+        for line in deb822.read_text(encoding="utf-8").splitlines():
+            if line.startswith("URIs:"):
+                return line.split(":", 1)[1].split()[0]
+    one_line = Path("/etc/apt/sources.list")
+    if one_line.is_file():
+        for line in one_line.read_text(encoding="utf-8").splitlines():
+            match = re.match(r"deb\s+(?:\[[^]]*\]\s+)?(\S+)\s", line)
+            if match and "security" not in match.group(1):
+                return match.group(1)
+    return "http://deb.debian.org/debian"
+
+
+def _kernel_packages(apt: AptSource, env_override: bool) -> list[str]:
+    """The image ``linux-image-amd64`` depends on (``linux-image-6.1.0-56-amd64``), and, from
+    Linux 7 on, where Debian splits it, the packages that hold the kernel, its modules and
+    its ``modules.builtin`` (``linux-binary-7.2.13+deb14-amd64``,
+    ``linux-modules-7.2.13+deb14-amd64``, ``linux-base-7.2.13+deb14-amd64``)."""
+    chosen = os.environ.get(KERNEL_PACKAGE_ENV, "").strip() if env_override else ""
+    image = chosen or next(
+        (p for p in apt.depends("linux-image-amd64") if re.fullmatch(r"linux-image-\d\S*", p)),
+        None,
+    )
+    if image is None:
+        raise KitUnavailable("apt-cache names no linux-image-*-amd64 for linux-image-amd64")
+    parts = [
+        p for p in apt.depends(image) if re.fullmatch(r"linux-(?:base|binary|modules)-\d\S*", p)
+    ]
+    return [image, *sorted(parts)]
+
+
+def _download_and_unpack(packages: Sequence[str], into: Path, scratch: Path, apt: AptSource) -> str:
+    """``apt-get download`` the packages, then ``dpkg-deb -x`` them all into ``into``; the
+    first one's version."""
     for old in scratch.glob("*.deb"):
         old.unlink()
-    # apt's sandbox user cannot write into a root-owned temp dir; we are fetching, not installing.
-    _run(["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", package], cwd=scratch)
-    debs = sorted(scratch.glob(f"{package}_*.deb"))
-    if not debs:
-        raise KitUnavailable(f"apt-get download {package} left no .deb in {scratch}")
-    version = _run(["dpkg-deb", "-f", str(debs[0]), "Version"]).strip()
+    _run(["apt-get", "download", "-q", *apt.options, *packages], cwd=scratch)
     staging = into.with_name(into.name + ".part")
     shutil.rmtree(staging, ignore_errors=True)
-    _run(["dpkg-deb", "-x", str(debs[0]), str(staging)])
+    versions = []
+    for package in packages:
+        debs = sorted(scratch.glob(f"{package}_*.deb"))
+        if not debs:
+            raise KitUnavailable(f"apt-get download {package} left no .deb in {scratch}")
+        versions.append(_run(["dpkg-deb", "-f", str(debs[0]), "Version"]).strip())
+        _run(["dpkg-deb", "-x", str(debs[0]), str(staging)])
+        debs[0].unlink()
     shutil.rmtree(into, ignore_errors=True)
     staging.rename(into)
-    debs[0].unlink()
-    return version
+    return versions[0]
+
+
+def _first(directory: Path, patterns: Sequence[str]) -> Path | None:
+    for pattern in patterns:
+        found = sorted(directory.glob(pattern))
+        if found:
+            return found[0]
+    return None
+
+
+#: How Debian compresses modules: none up to Linux 6.1, xz from Linux 6.x/7 on.
+_MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.gz")
+
+
+def module_bytes(path: Path) -> bytes:
+    """A module's ELF image, decompressed: busybox's insmod loads plain ``.ko`` files only."""
+    data = path.read_bytes()
+    if path.name.endswith(".xz"):
+        return lzma.decompress(data)
+    if path.name.endswith(".gz"):
+        return gzip.decompress(data)
+    return data
+
+
+def _module_name(path: Path) -> str:
+    for suffix in sorted(_MODULE_SUFFIXES, key=len, reverse=True):
+        if path.name.endswith(suffix):
+            return path.name[: -len(suffix)]
+    return path.name
 
 
 def _modinfo(path: Path) -> dict[str, list[str]]:
     """``depends=`` and ``softdep=`` of a ``.ko``, read from its ``.modinfo`` strings."""
-    data = path.read_bytes()
+    data = module_bytes(path)
     info: dict[str, list[str]] = {"depends": [], "softdep": []}
     for key in info:
         for match in re.finditer(rb"(?:^|\0)" + key.encode() + rb"=([^\0]*)\0", data):
@@ -184,6 +276,23 @@ def _module_key(name: str) -> str:
     return name.replace("-", "_")
 
 
+#: The kernels the guest tier boots: Debian 12's (the host's own apt suite) and Debian
+#: sid's, the newest (Linux 7.x, with the fsdev_dax driver famfs mounts through).
+SUITES = ("host", "sid")
+
+
+def kit_cache(suite: str = "host", cache: Path | None = None) -> Path:
+    """Where a suite's kit lives: the cache itself for the host's, a subdirectory for sid."""
+    if suite not in SUITES:
+        raise ValueError(f"unknown kernel suite {suite!r} (use {', '.join(SUITES)})")
+    base = cache or cache_dir()
+    return base if suite == "host" else base / suite
+
+
+def _apt_for(suite: str, cache: Path) -> AptSource:
+    return AptSource() if suite == "host" else AptSource(suite, cache / "apt")
+
+
 @dataclass(frozen=True)
 class GuestKit:
     """An unpacked kernel package and busybox-static, ready to build initramfs images."""
@@ -194,15 +303,21 @@ class GuestKit:
     busybox: Path
     kernel_package: str
     kernel_version: str
+    suite: str = "host"
+
+    @property
+    def fetch_command(self) -> str:
+        return FETCH_COMMAND + ("" if self.suite == "host" else f" --kernel {self.suite}")
 
     @classmethod
-    def load(cls, cache: Path | None = None) -> GuestKit:
+    def load(cls, cache: Path | None = None, suite: str = "host") -> GuestKit:
         """The kit recorded in the cache; :class:`KitUnavailable` says how to fetch it."""
-        cache = cache or cache_dir()
+        cache = kit_cache(suite, cache)
+        command = FETCH_COMMAND + ("" if suite == "host" else f" --kernel {suite}")
         record = cache / "kit.json"
         if not record.is_file():
             raise KitUnavailable(
-                f"no guest kernel in {cache} (set {CACHE_ENV} or run `{FETCH_COMMAND}`)"
+                f"no {suite} guest kernel in {cache} (set {CACHE_ENV} or run `{command}`)"
             )
         data = json.loads(record.read_text(encoding="utf-8"))
         kit = cls(
@@ -212,54 +327,84 @@ class GuestKit:
             busybox=cache / data["busybox"],
             kernel_package=data["kernel_package"],
             kernel_version=data["kernel_version"],
+            suite=suite,
         )
         for path in (kit.vmlinuz, kit.modules_dir, kit.busybox):
             if not path.exists():
-                raise KitUnavailable(f"{path} is missing: run `{FETCH_COMMAND}` again")
+                raise KitUnavailable(f"{path} is missing: run `{command}` again")
         return kit
 
     @classmethod
-    def fetch(cls, cache: Path | None = None) -> GuestKit:
-        """Download and unpack the kernel and busybox (nothing is installed); idempotent."""
-        cache = cache or cache_dir()
+    def fetch(cls, cache: Path | None = None, suite: str = "host") -> GuestKit:
+        """Download and unpack the kernel and busybox (nothing is installed); idempotent.
+
+        The kit is kept by the kernel package's name, which names its version: the same
+        package is fetched once. sid's lists are read anew each time (a second or two); when
+        the mirror cannot be reached, the kit already in the cache is used.
+        """
+        directory = kit_cache(suite, cache)
         if not shutil.which("apt-get") or not shutil.which("dpkg-deb"):
             raise KitUnavailable("apt-get and dpkg-deb are needed to fetch the guest kernel")
-        with _locked(cache):
-            package = _kernel_package()
+        with _locked(directory):
             try:
-                kit = cls.load(cache)
+                kit: GuestKit | None = cls.load(cache, suite)
             except KitUnavailable:
                 kit = None
-            if kit is not None and kit.kernel_package == package:
+            apt = _apt_for(suite, directory)
+            try:
+                apt.update()
+                packages = _kernel_packages(apt, env_override=suite == "host")
+            except KitUnavailable:
+                if kit is not None and suite != "host":
+                    return kit  # offline: the kernel fetched before is still good
+                raise
+            if kit is not None and kit.kernel_package == packages[0]:
                 return kit
-            scratch = cache / "download"
-            scratch.mkdir(exist_ok=True)
-            kernel_dir = cache / package
-            _download_and_unpack(package, kernel_dir, scratch)
-            busybox_dir = cache / "busybox-static"
-            _download_and_unpack("busybox-static", busybox_dir, scratch)
-            shutil.rmtree(scratch, ignore_errors=True)
-            vmlinuz = sorted((kernel_dir / "boot").glob("vmlinuz-*"))
-            modules = sorted((kernel_dir / "lib" / "modules").iterdir())
-            if not vmlinuz or not modules:
-                raise KitUnavailable(f"{package} holds no vmlinuz or no modules")
-            record = {
-                "kernel_package": package,
-                "kernel_version": modules[0].name,
-                "vmlinuz": str(vmlinuz[0].relative_to(cache)),
-                "modules_dir": str(modules[0].relative_to(cache)),
-                "busybox": str((busybox_dir / "bin" / "busybox").relative_to(cache)),
-            }
-            (cache / "kit.json").write_text(json.dumps(record, indent=2) + "\n", "utf-8")
-            return cls.load(cache)
+            cls._unpack(directory, apt, packages)
+            return cls.load(cache, suite)
+
+    @staticmethod
+    def _unpack(cache: Path, apt: AptSource, packages: list[str]) -> None:
+        scratch = cache / "download"
+        scratch.mkdir(parents=True, exist_ok=True)
+        for old in cache.glob("linux-image-*"):  # an older kernel of this suite
+            if old.name != packages[0]:
+                shutil.rmtree(old, ignore_errors=True)
+        kernel_dir = cache / packages[0]
+        _download_and_unpack(packages, kernel_dir, scratch, apt)
+        busybox_dir = cache / "busybox-static"
+        _download_and_unpack(["busybox-static"], busybox_dir, scratch, apt)
+        shutil.rmtree(scratch, ignore_errors=True)
+        modules = _first(kernel_dir, ("lib/modules/*", "usr/lib/modules/*"))
+        vmlinuz = _first(kernel_dir, ("boot/vmlinuz-*", "usr/lib/modules/*/vmlinuz"))
+        busybox = _first(busybox_dir, ("bin/busybox", "usr/bin/busybox"))
+        if vmlinuz is None or modules is None or busybox is None:
+            raise KitUnavailable(f"{' '.join(packages)} and busybox-static hold no kernel")
+        record = {
+            "kernel_package": packages[0],
+            "kernel_version": modules.name,
+            "vmlinuz": str(vmlinuz.relative_to(cache)),
+            "modules_dir": str(modules.relative_to(cache)),
+            "busybox": str(busybox.relative_to(cache)),
+        }
+        (cache / "kit.json").write_text(json.dumps(record, indent=2) + "\n", "utf-8")
 
     # -- modules ---------------------------------------------------------------------------
 
     def _module_index(self) -> dict[str, Path]:
         index: dict[str, Path] = {}
-        for path in (self.modules_dir / "kernel").rglob("*.ko"):
-            index.setdefault(_module_key(path.name[:-3]), path)
+        for path in sorted((self.modules_dir / "kernel").rglob("*.ko*")):
+            if path.name.endswith(_MODULE_SUFFIXES):
+                index.setdefault(_module_key(_module_name(path)), path)
         return index
+
+    def builtin_modules(self) -> set[str]:
+        """The modules built into the kernel (``modules.builtin``), by name."""
+        try:
+            text = (self.modules_dir / "modules.builtin").read_text(encoding="utf-8")
+        except OSError:
+            return set()
+        return {_module_key(_module_name(Path(line.strip()))) for line in text.splitlines()}
 
     def module_order(self, wanted: Iterable[str]) -> list[Path]:
         """The ``.ko`` files to ``insmod`` for ``wanted``: each after what it depends on.
@@ -269,6 +414,7 @@ class GuestKit:
         ``crc32c_generic`` yourself).
         """
         index = self._module_index()
+        builtin = self.builtin_modules()
         order: list[Path] = []
         seen: set[str] = set()
 
@@ -279,6 +425,9 @@ class GuestKit:
             if key in chain:
                 raise KitUnavailable(f"module dependency cycle: {' -> '.join((*chain, key))}")
             path = index.get(key)
+            if path is None and key in builtin:
+                seen.add(key)  # built into the kernel (virtio_pci is, from Linux 7 on)
+                return
             if path is None:
                 raise KitUnavailable(f"{self.kernel_package} has no module {name}")
             info = _modinfo(path)
@@ -323,9 +472,9 @@ class GuestKit:
             archive.file("init", INIT.encode(), 0o755)
             names = []
             for number, path in enumerate(paths):
-                name = f"{number:02d}-{path.name}"
+                name = f"{number:02d}-{_module_name(path)}.ko"
                 names.append(name)
-                archive.file(f"lib/modules/{name}", path.read_bytes(), 0o644)
+                archive.file(f"lib/modules/{name}", module_bytes(path), 0o644)
             archive.file("lib/modules/load-order", ("\n".join(names) + "\n").encode(), 0o644)
             data = gzip.compress(archive.finish(), compresslevel=1, mtime=0)
             partial = target.with_suffix(".part")
@@ -372,6 +521,11 @@ class _Cpio:
 #: The initramfs's /init (busybox sh): load the modules, mount the host root over 9p, run the
 #: batch script named by ``famfs_guest.run=`` on the kernel command line in a chroot of it,
 #: power off. Failures print an ``@@FXINIT:`` line so that the host does not wait in vain.
+#:
+#: With ``famfs_guest.userland=DIR`` (a directory of the host, e.g. a Debian sid root) the
+#: chroot is that directory instead, made on a tmpfs of bind mounts of DIR's top-level
+#: directories, with the host's ``famfs_guest.share=`` paths (the checkout, the run files)
+#: bound at their own paths, so that every path the batch names works the same.
 INIT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -384,18 +538,50 @@ while read -r ko; do
     insmod "/lib/modules/$ko" || echo "@@FXINIT:WARNING:insmod $ko failed@@"
 done </lib/modules/load-order
 run=
+userland=
+shares=
 for arg in $(cat /proc/cmdline); do
-    case "$arg" in famfs_guest.run=*) run="${arg#famfs_guest.run=}" ;; esac
+    case "$arg" in
+        famfs_guest.run=*) run="${arg#famfs_guest.run=}" ;;
+        famfs_guest.userland=*) userland="${arg#famfs_guest.userland=}" ;;
+        famfs_guest.share=*) shares="${arg#famfs_guest.share=}" ;;
+    esac
 done
 [ -n "$run" ] || fail "no famfs_guest.run= on the kernel command line"
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostroot /newroot \
     || fail "cannot mount the host root over 9p"
-mount -t proc proc /newroot/proc && mount -t sysfs sysfs /newroot/sys \
-    && mount -t devtmpfs devtmpfs /newroot/dev && mount -t tmpfs -o mode=755 tmpfs /newroot/run \
-    || fail "cannot mount proc, sysfs, devtmpfs and /run in the host root"
-[ -r "/newroot$run" ] || fail "the guest cannot read $run over 9p"
+root=/newroot
+if [ -n "$userland" ]; then
+    src="/newroot$userland"
+    [ -d "$src/usr/bin" ] || fail "no userland at $userland"
+    mkdir -p /userland && mount -t tmpfs -o mode=755 tmpfs /userland || fail "no tmpfs"
+    tops=" proc sys dev run tmp "
+    for path in $(echo "$shares" | tr , ' '); do
+        top="${path#/}"; top="${top%%/*}"; tops="$tops$top "
+    done
+    for entry in "$src"/* "$src"/.[!.]*; do
+        name="${entry##*/}"
+        [ -e "$entry" ] || [ -L "$entry" ] || continue
+        case "$tops" in *" $name "*) mkdir -p "/userland/$name"; continue ;; esac
+        if [ -L "$entry" ]; then
+            ln -s "$(readlink "$entry")" "/userland/$name"
+        elif [ -d "$entry" ]; then
+            mkdir "/userland/$name" && mount -o bind "$entry" "/userland/$name" \
+                || fail "cannot bind $userland/$name"
+        fi
+    done
+    for path in $(echo "$shares" | tr , ' '); do
+        mkdir -p "/userland$path" && mount -o bind "/newroot$path" "/userland$path" \
+            || fail "cannot share $path with the userland"
+    done
+    root=/userland
+fi
+mount -t proc proc $root/proc && mount -t sysfs sysfs $root/sys \
+    && mount -t devtmpfs devtmpfs $root/dev && mount -t tmpfs -o mode=755 tmpfs $root/run \
+    || fail "cannot mount proc, sysfs, devtmpfs and /run in the guest's root"
+[ -r "$root$run" ] || fail "the guest cannot read $run over 9p"
 echo "@@FXINIT:READY:$(cut -d' ' -f1 /proc/uptime)@@"
-chroot /newroot /bin/sh "$run"
+chroot $root /bin/sh "$run"
 echo "@@FXINIT:EXIT:$?@@"
 poweroff -f
 sleep 30
@@ -557,10 +743,14 @@ GUESTRUN = Path(__file__).resolve().parent / "guestrun.py"
 _SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def write_tracer(bin_dir: Path, program: str) -> None:
+def write_tracer(bin_dir: Path, program: str, userland: Path | None = None) -> None:
     """A ``program`` first on the guest's PATH that logs the step and its arguments (tab
-    separated) to :data:`TOOL_CALLS_LOG`, then runs the real one."""
-    real = shutil.which(program, path=_SYSTEM_PATH)
+    separated) to :data:`TOOL_CALLS_LOG`, then runs the real one (of ``userland`` when the
+    guests run in one)."""
+    base = str(userland) if userland is not None else ""
+    path = ":".join(base + directory for directory in _SYSTEM_PATH.split(":"))
+    found = shutil.which(program, path=path)
+    real = found[len(base) :] if found is not None else None
     if real is None or not _NAME.match(program):
         raise ValueError(f"cannot trace {program!r}: no such program on {_SYSTEM_PATH}")
     tracer = bin_dir / program
@@ -614,11 +804,16 @@ class Guest:
 
     ``trace`` names programs (``ndctl``, ``daxctl``) whose every call inside the guest is
     recorded with the step that made it: :meth:`GuestResult.tool_calls`.
+
+    ``lab`` is the variant of the running lab (:meth:`GuestLab.variant`) whose kernel and
+    userland the domain was written for; by default the lab that runs it. Guests of several
+    variants boot together in one :meth:`GuestLab.run`.
     """
 
     xml: str
     steps: Sequence[Step]
     trace: Sequence[str] = ()
+    lab: GuestLab | None = None
 
     @property
     def name(self) -> str:
@@ -627,6 +822,10 @@ class Guest:
             raise ValueError(f"guest domain name {name!r}: use letters, digits, - and _")
         return name
 
+
+# In another userland the checkout has no bytecode for its Python (the host's tests leave
+# only their own): compile once per boot into the guest's scratch space, not at every start.
+_BYTECODE = "unset PYTHONDONTWRITEBYTECODE; export PYTHONPYCACHEPREFIX=/run/fx/pycache"
 
 _RUNNER_HEAD = r"""# from tests/guests/guestlab.py: runs in the guest, in a chroot of the host root
 N={nonce}
@@ -638,6 +837,7 @@ export FX_RUN FX_EVENTS FX_REPO PYTHON
 export PATH={run_dir}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/run/fx TMPDIR=/run/fx LC_ALL=C.UTF-8 PYTHONDONTWRITEBYTECODE=1
 export PYTHONPATH={repo}
+{bytecode}
 mkdir -p /run/fx
 cd /run/fx
 exec </dev/null
@@ -669,6 +869,21 @@ fx_step() {{  # NAME TIMEOUT AFTER
 """
 
 
+#: Top-level directories of a userland that its programs need: a shared path must not live
+#: under one, because the guest makes a shared path's top-level directory anew, empty.
+_ESSENTIAL = frozenset({"", "usr", "bin", "sbin", "lib", "lib32", "lib64", "etc", "var", "opt"})
+
+
+def _check_shares(userland: Path, shares: Sequence[Path]) -> None:
+    """A path the guests share must not hide a directory of the userland (its /usr, /opt)."""
+    for path in shares:
+        top = path.resolve().parts[1] if len(path.resolve().parts) > 1 else ""
+        if top in _ESSENTIAL:
+            raise ValueError(
+                f"{path} cannot be shared with the guests: it would hide /{top} of {userland}"
+            )
+
+
 class GuestLab:
     """Guests booted through one embedded libvirt QEMU driver, with their files in ``root``.
 
@@ -685,16 +900,41 @@ class GuestLab:
         *,
         repo: Path = REPO,
         python: str = sys.executable,
+        userland: Path | None = None,
     ) -> None:
+        """``userland`` is a root directory of the host (a Debian sid root, say) that the
+        guests run their steps in, instead of the host's own root; ``python`` is then the
+        interpreter inside it that has famfs-xml's dependencies."""
         self.kit = kit
         self.judge = judge
         self.root = root
         self.repo = repo
         self.python = python
+        self.userland = userland
+        if userland is not None:
+            _check_shares(userland, (repo, root))
         self.events = root / "events"
         self.events.mkdir(parents=True, exist_ok=True)
-        #: every boot of this lab: (guest, seconds to the 9p root, seconds to power-off)
-        self.boots: list[tuple[str, float | None, float]] = []
+        #: every boot of this lab: (guest, seconds to the 9p root, seconds to power-off, the
+        #: guest's kernel release)
+        self.boots: list[tuple[str, float | None, float, str]] = []
+
+    def variant(
+        self, kit: GuestKit, *, userland: Path | None = None, python: str | None = None
+    ) -> GuestLab:
+        """The same lab (libvirt driver, run files, events) with another kernel, and
+        optionally another userland and its interpreter: its guests boot together with this
+        lab's (see :class:`Guest`)."""
+        lab = GuestLab(
+            kit,
+            self.judge,
+            self.root,
+            repo=self.repo,
+            python=python or self.python,
+            userland=userland,
+        )
+        lab.boots = self.boots  # one record of the boots
+        return lab
 
     def guest_dir(self, name: str) -> Path:
         return self.root / "guests" / name
@@ -725,7 +965,12 @@ class GuestLab:
             raise ValueError(f"domain name {name!r}: use letters, digits, - and _")
         initrd = self.kit.initramfs(modules)
         run = self.guest_dir(name) / "run.sh"
-        boot_args = f"console=ttyS0 loglevel=1 panic=-1 famfs_guest.run={run} {cmdline}".strip()
+        boot_args = f"console=ttyS0 loglevel=1 panic=-1 famfs_guest.run={run}"
+        if self.userland is not None:
+            boot_args += (
+                f" famfs_guest.userland={self.userland} famfs_guest.share={self.repo},{self.root}"
+            )
+        boot_args = f"{boot_args} {cmdline}".strip()
         numa_xml = (
             f">\n    <numa>\n      <cell id='0' cpus='0-{vcpus - 1}' memory='{memory_mib}'"
             " unit='MiB'/>\n    </numa>\n  </cpu>"
@@ -780,7 +1025,7 @@ class GuestLab:
         wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(self.python)} -m famfs_xml "$@"\n')
         wrapper.chmod(0o755)
         for program in guest.trace:
-            write_tracer(directory / "bin", program)
+            write_tracer(directory / "bin", program, self.userland)
         for old in self.events.glob(f"{guest.name}.*"):
             old.unlink()
         lines = [
@@ -790,6 +1035,7 @@ class GuestLab:
                 events=shlex.quote(str(self.events)),
                 repo=shlex.quote(str(self.repo)),
                 python=shlex.quote(self.python),
+                bytecode=_BYTECODE if self.userland is not None else "",
             )
         ]
         steps = [*guest.steps, *([TOOL_CALLS] if guest.trace else [])]
@@ -819,13 +1065,14 @@ class GuestLab:
         if len(set(names)) != len(names):
             raise ValueError(f"two guests with one name: {names}")
         nonces = {guest.name: secrets.token_hex(4) for guest in guests}
+        kernels = {guest.name: (guest.lab or self).kit.kernel_version for guest in guests}
         results = {guest.name: GuestResult(guest.name) for guest in guests}
         started: dict[str, float] = {}
         # libvirt appends each boot's QEMU log to the same file: keep only this boot's part
         log_start = {name: len(self.judge.qemu_log(name)) for name in names}
         try:
             for guest in guests:
-                self._prepare(guest, nonces[guest.name])
+                (guest.lab or self)._prepare(guest, nonces[guest.name])
             for guest in guests:
                 begin = time.monotonic()
                 verdict = self.judge.start(guest.xml)
@@ -841,7 +1088,10 @@ class GuestLab:
                 self.judge.undefine(name)
                 results[name].qemu_log = self.judge.qemu_log(name)[log_start[name] :]
                 if name in started:
-                    self.boots.append((name, results[name].ready_seconds, results[name].seconds))
+                    kernel = kernels[name]
+                    self.boots.append(
+                        (name, results[name].ready_seconds, results[name].seconds, kernel)
+                    )
         return results
 
     def _watch(
@@ -954,9 +1204,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("action", choices=["fetch", "initramfs", "show"])
     parser.add_argument("--cache", type=Path, default=None, help=f"default: ${CACHE_ENV}")
+    parser.add_argument(
+        "--kernel",
+        choices=SUITES,
+        default="host",
+        help="host: the host's own Debian suite (Debian 12: Linux 6.1); sid: Debian sid's newest",
+    )
     args = parser.parse_args(argv)
     try:
-        kit = GuestKit.fetch(args.cache) if args.action == "fetch" else GuestKit.load(args.cache)
+        kit = (
+            GuestKit.fetch(args.cache, args.kernel)
+            if args.action == "fetch"
+            else GuestKit.load(args.cache, args.kernel)
+        )
         if args.action in {"fetch", "initramfs"}:
             initramfs = kit.initramfs()
             print(f"initramfs: {initramfs} ({initramfs.stat().st_size // 1024} KiB)")

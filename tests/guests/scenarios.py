@@ -27,23 +27,21 @@ def pmem_read(flags: str, offset: int = PMEM_OFFSET) -> str:
     )
 
 
-def dax_python(marker: str | None) -> str:
-    """Map the first 2 MiB of /dev/dax0.0 (device-dax maps in units of its alignment), write
-    ``marker`` at :data:`DAX_OFFSET` when given, and print what is there."""
+def dax_source(marker: str | None) -> str:
+    """Python that maps the first 2 MiB of /dev/dax0.0 (device-dax maps in units of its
+    alignment), writes ``marker`` at :data:`DAX_OFFSET` when given, and prints what is there."""
     write = (
         f"m[{DAX_OFFSET}:{DAX_OFFSET} + {len(marker)}] = {marker.encode()!r}\n" if marker else ""
     )
     flags = "os.O_RDWR" if marker else "os.O_RDONLY"
     prot = "mmap.PROT_READ | mmap.PROT_WRITE" if marker else "mmap.PROT_READ"
     return (
-        "\"$PYTHON\" - <<'EOF'\n"
         "import mmap, os\n"
         f"fd = os.open('/dev/dax0.0', {flags})\n"
         f"m = mmap.mmap(fd, 2 << 20, mmap.MAP_SHARED, {prot})\n"
         f"{write}"
         f"print(bytes(m[{DAX_OFFSET}:{DAX_OFFSET} + 64]).rstrip(b'\\0').decode())\n"
-        "EOF"
     )
 
 
-CONVERT = "famfs-xml device convert namespace0.0 --mode devdax --yes"
+CONVERT_ARGS = ("device", "convert", "namespace0.0", "--mode", "devdax", "--yes")

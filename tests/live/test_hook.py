@@ -221,11 +221,26 @@ def test_a_running_domain_that_maps_the_device_differently_refuses_the_start(
     code, stderr = _start(cli, shared, run_dir)
     assert code == 1
     assert stderr.startswith(
-        f"famfs-xml refuses to start vm1: FX501 {backing.decode()} is shared with other "
-        "domains that disagree: target size 8 GiB here, 4 GiB in libvirt:vm9 (running);"
+        f"famfs-xml refuses to start vm1: FX501 {backing.decode()} is shared by 2 domains: "
+        "target size 8 GiB here, 4 GiB in the other (libvirt:vm9 (running));"
     )
     (run_dir / "vm9.xml").write_bytes(_status("vm9", shared))
     assert _start(cli, shared, run_dir) == (0, "")
+
+
+def test_a_start_must_agree_with_a_running_domain_however_many_agree_with_it(
+    cli: Cli, run_dir: Path, defined_dir: Path, shared: bytes
+) -> None:
+    """Two defined domains agree with the starting one, so the running one is lint's outlier;
+    the gate still refuses: the guests would map the one device differently."""
+    smaller = shared.replace(b"<size unit='KiB'>8388608</size>", b"<size unit='KiB'>4194304</size>")
+    (run_dir / "vm9.xml").write_bytes(_status("vm9", smaller))
+    (run_dir / "vm9.pid").write_text("4242")
+    for name in ("vm2", "vm3"):
+        _defined(defined_dir, name, shared)
+    code, stderr = _start(cli, shared, run_dir)
+    assert code == 1 and "FX501" in stderr, stderr
+    assert "4 GiB in 1 of the 3 others (libvirt:vm9 (running))" in stderr
 
 
 def test_the_starting_domains_own_status_file_is_not_compared(

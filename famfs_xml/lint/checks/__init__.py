@@ -79,9 +79,10 @@ MEMORY_DEVICE_CODES = frozenset(
 # can be trusted: its unit, its alignment), then the NUMA cells, then the totals computed
 # from both (maxMemory, memory, currentMemory). A pass applies the fixes of the first stage
 # that has any, so that no total is ever written from a size the same run then corrects;
-# fixes of codes in no stage touch no size and go in any pass.
+# fixes of codes in no stage touch no size and go in any pass. FX501 moves an outlier's
+# device size (and alignment) to the majority's: a device size too.
 FIX_STAGES: tuple[frozenset[str], ...] = (
-    frozenset({"FX106", "FX302", "FX305"}),
+    frozenset({"FX106", "FX302", "FX305", "FX501"}),
     frozenset({"FX201", "FX202"}),
     frozenset({"FX101", "FX103", "FX104", "FX105"}),
 )

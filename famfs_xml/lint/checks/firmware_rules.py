@@ -27,7 +27,8 @@ def check_firmware_efi(ctx: RuleContext) -> Iterator[Finding]:
     yield ctx.finding(
         "FX401",
         ctx.domain.os if ctx.domain.os is not None else ctx.domain.root,
-        "the domain boots BIOS firmware; the famfs guide's recipe uses EFI (<os firmware='efi'>)",
+        "the domain boots BIOS firmware; the older famfs guide used EFI (<os firmware='efi'>) "
+        "for efi_fake_mem=, which Linux 6.11 removed: famfs itself does not need EFI",
     )
 
 
