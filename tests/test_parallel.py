@@ -269,7 +269,13 @@ def test_the_result_does_not_depend_on_the_order_workers_finish_in(
 def test_a_process_with_other_threads_does_not_fork(
     tree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # more files than are listed before the number of processes is chosen
+    for number in range(parallel.AUTO_MIN_FILES):
+        (tree / f"more-{number:03}.xml").write_text(PLAIN, encoding="utf-8")
+    (tree / "zz-last-broken.xml").write_text("<domain>", encoding="utf-8")
+    (tree / "zz-unreadable.xml").mkdir()
     sequential = lint_paths([str(tree)], OPTIONS, jobs=1)
+    assert len(sequential.files) > parallel.AUTO_MIN_FILES + 90
 
     def no_fork(*_args: object) -> None:
         raise AssertionError("forked while another thread runs")
@@ -280,7 +286,10 @@ def test_a_process_with_other_threads_does_not_fork(
     other.start()
     try:
         assert not parallel.may_fork()
-        assert _summary(lint_paths([str(tree)], OPTIONS, jobs=2)) == _summary(sequential)
+        for jobs in (0, 2):
+            alone = lint_paths([str(tree)], OPTIONS, jobs=jobs)
+            assert _summary(alone) == _summary(sequential), jobs
+            assert alone.errors == sequential.errors, jobs
     finally:
         stop.set()
         other.join()

@@ -147,7 +147,8 @@ def lint_paths(
             )
             _errors_in_order(errors_at, read_errors, result)
             return result
-        loaded = _read_numbered(first, errors_at, result)
+        # in this process after all: the files listed so far, and the rest as found
+        loaded = _read_numbered(itertools.chain(first, numbered), errors_at, result)
     result.files = _in_order(
         lint_stream(((doc, source.explicit) for source, doc in loaded), options)
     )
@@ -155,9 +156,10 @@ def lint_paths(
 
 
 def _read_numbered(
-    numbered: list[tuple[int, Source]], errors_at: dict[int, list[str]], result: RunResult
+    numbered: Iterable[tuple[int, Source]], errors_at: dict[int, list[str]], result: RunResult
 ) -> Iterator[tuple[Source, Document]]:
-    """:func:`_read_each` over sources found beforehand, path errors in their places."""
+    """:func:`_read_each` over numbered sources, path errors in their places (a source's
+    errors are in ``errors_at`` by the time the source comes)."""
     for position, source in numbered:
         result.errors.extend(errors_at.pop(position, ()))
         yield from _read_each((source,), result)
