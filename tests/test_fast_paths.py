@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 
 import pytest
 
@@ -14,6 +15,23 @@ from tests.conftest import FIXTURES, REPO
 
 HEAVY = ("pydantic", "rich", "xmlschema", "jsonschema")
 GUIDE = str(FIXTURES / "guide" / "f39-dev2.xml")
+
+
+def _probe(
+    probe: str, args: Sequence[str] = (), cwd: os.PathLike[str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -c PROBE ARGS`` with the checkout importable and no GitHub Actions setting."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("GITHUB_ACTIONS", None)
+    return subprocess.run(
+        [sys.executable, "-c", probe, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
 
 
 def _modules_after(args: list[str]) -> set[str]:
@@ -28,15 +46,7 @@ def _modules_after(args: list[str]) -> set[str]:
         "names = sorted({m.split('.')[0] for m in sys.modules})\n"
         "sys.__stderr__.write('\\nmodules: ' + ' '.join(names))\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run(
-        [sys.executable, "-c", probe, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    proc = _probe(probe, args)
     loaded = set(proc.stderr.rsplit("modules: ", 1)[-1].split())
     assert "famfs_xml" in loaded, proc.stderr
     return loaded
@@ -78,17 +88,7 @@ def test_a_lint_of_a_clean_file_imports_only_what_it_uses(
         f"code = run(['lint', '--format', {output_format!r}, {GUIDE!r}])\n"
         "sys.__stderr__.write('\\nmodules: ' + ' '.join(sorted(sys.modules)))\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.pop("GITHUB_ACTIONS", None)
-    proc = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
+    proc = _probe(probe, cwd=tmp_path)
     loaded = set(proc.stderr.rsplit("modules: ", 1)[-1].split())
     assert proc.returncode == 0 and "famfs_xml.lint.engine" in loaded, proc.stderr
     assert loaded & set(LAZY) == needs, sorted(loaded & set(LAZY))
@@ -207,14 +207,5 @@ def test_the_collector_is_off_for_start_up_only(
         "except SystemExit:\n"
         "    sys.__stderr__.write(f'\\nseen: {seen}')\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run(
-        [sys.executable, "-c", probe, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
+    proc = _probe(probe, args, cwd=tmp_path)
     assert proc.stderr.rsplit("seen: ", 1)[-1] == "[(True, True)]", proc.stderr

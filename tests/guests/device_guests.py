@@ -335,6 +335,24 @@ def boot_all(lab: GuestLab, directory: Path) -> dict[str, GuestResult]:
 # -- reading the results ---------------------------------------------------------------------
 
 
+def ran(result: GuestResult, step: str, code: int = 0) -> str:
+    """The step's stdout, after checking its exit code and that nothing crashed."""
+    outcome = result[step]
+    assert outcome.exit_code == code, outcome
+    assert "Traceback" not in outcome.stderr, outcome
+    return outcome.stdout
+
+
+def refused(result: GuestResult, step: str) -> str:
+    """A ``device convert --yes`` that refused: exit 1, no ndctl or daxctl call but the
+    ``--version`` that tells what daxctl can do; its output."""
+    outcome = result[step]
+    assert outcome.exit_code == 1, outcome
+    assert "refused to convert" in outcome.stderr, outcome
+    assert [call for call in result.tool_calls(step) if call[1:] != ["--version"]] == [], outcome
+    return outcome.stdout + outcome.stderr
+
+
 def json_of(result: GuestResult, step: str) -> Any:
     """A step's stdout as JSON (nothing printed counts as an empty list, as ndctl prints)."""
     outcome = result[step]

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import device_guests
 import pytest
 from device_guests import (
     HERE,
@@ -30,6 +31,7 @@ from device_guests import (
     finding_codes,
     json_of,
     listings,
+    ran,
     table_rows,
 )
 from guestlab import GuestLab, GuestResult, MiB
@@ -62,22 +64,11 @@ def booted(guests: Results, name: str) -> GuestResult:
     return result
 
 
-def ran(result: GuestResult, step: str, code: int = 0) -> str:
-    """The step's stdout, after checking its exit code and that nothing crashed."""
-    outcome = result[step]
-    assert outcome.exit_code == code, outcome
-    assert "Traceback" not in outcome.stderr, outcome
-    return outcome.stdout
-
-
 def refused(result: GuestResult, step: str) -> str:
-    """A ``device convert --yes`` that refused: exit 1, no ndctl or daxctl call; its output."""
-    outcome = result[step]
-    assert outcome.exit_code == 1, outcome
-    assert "refused to convert" in outcome.stderr, outcome
+    """A ``device convert --yes`` that refused (device_guests.refused) in a guest whose
+    ndctl and daxctl calls were traced at all."""
     assert result.tool_calls(), "no ndctl/daxctl call of this guest was traced at all"
-    assert result.tool_calls(step) == [], outcome
-    return outcome.stdout + outcome.stderr
+    return device_guests.refused(result, step)
 
 
 def converted(result: GuestResult, step: str, name: str, mode: str) -> list[list[str]]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from device_guests import HERE, MARKER, json_of, listings, table_rows
+from device_guests import HERE, MARKER, json_of, listings, ran, refused, table_rows
 from guestlab import GuestResult, MiB
 from wave72 import SMALL_61, SMALL_72, WHOLE_61, WHOLE_72, Wave72
 
@@ -41,22 +41,6 @@ def booted(wave: Wave72, name: str) -> GuestResult:
     assert result.start_error is None, result.start_error
     assert result.finished, result.diagnosis()
     return result
-
-
-def ran(result: GuestResult, step: str, code: int = 0) -> str:
-    outcome = result[step]
-    assert outcome.exit_code == code, outcome
-    assert "Traceback" not in outcome.stderr, outcome
-    return outcome.stdout
-
-
-def refused(result: GuestResult, step: str) -> str:
-    """A ``device convert --yes`` that refused and ran no daxctl or ndctl command."""
-    outcome = result[step]
-    assert outcome.exit_code == 1, outcome
-    assert "refused to convert" in outcome.stderr, outcome
-    assert [call for call in result.tool_calls(step) if call[1:] != ["--version"]] == []
-    return outcome.stdout + outcome.stderr
 
 
 def converted(result: GuestResult, step: str, name: str, mode: str) -> list[list[str]]:

@@ -60,9 +60,10 @@ def _pid(pidfile: Path) -> int | None:
     return pid
 
 
-def virsh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def virsh(*args: str, check: bool = True, uri: str = URI) -> subprocess.CompletedProcess[str]:
+    """``virsh -c URI ARGS`` (the system daemon unless ``uri`` names another)."""
     result = subprocess.run(
-        ["virsh", "-q", "-c", URI, *args],
+        ["virsh", "-q", "-c", uri, *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.live.libvirt_daemon import LIBVIRTD, DaemonUnavailable
+from tests.live.libvirt_daemon import LIBVIRTD, DaemonUnavailable, virsh
 
 USER = 65534  # nobody: a user with nothing of its own on any Debian
 _DIRS = ("config", "runtime", "cache", "data", "home")
@@ -89,17 +89,7 @@ class SessionDaemon:
         return " | ".join(lines[-3:])
 
     def virsh(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            ["virsh", "-q", "-c", self.uri, *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            env=dict(os.environ, LC_ALL="C"),
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"virsh {' '.join(args)}: {result.stderr.strip()}")
-        return result
+        return virsh(*args, check=check, uri=self.uri)
 
     @property
     def running(self) -> bool:
