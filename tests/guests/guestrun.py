@@ -41,10 +41,13 @@ def _console(data: bytes) -> None:
 
 
 def _wait_for(event: str, seconds: float) -> bool:
+    """Whether the step ``event`` ("GUEST.STEP") ended within ``seconds``; False at once when
+    that guest is gone (the host's "GUEST.ended" event)."""
     path = os.path.join(os.environ["FX_EVENTS"], event)
+    gone = os.path.join(os.environ["FX_EVENTS"], event.split(".", 1)[0] + ".ended")
     deadline = time.monotonic() + seconds
     while not os.path.exists(path):
-        if time.monotonic() > deadline:
+        if os.path.exists(gone) or time.monotonic() > deadline:
             return False
         time.sleep(0.1)
     return True
