@@ -140,27 +140,20 @@ def _fleet_errors(names: list[str], hosts: list[HostDomains]) -> list[str]:
     return errors
 
 
-def speaking_of(hypervisor: Hypervisor, options: LintOptions) -> LintOptions:
+def speaking_of(options: LintOptions, daemon: LibvirtTarget | None) -> LintOptions:
     """The options with the daemon's own release as the target, unless
     ``--libvirt-version`` named one: the domains are the daemon's to define and start."""
-    from famfs_xml.core.libvirt_version import LibvirtTarget, TargetSource
+    from famfs_xml.core.libvirt_version import TargetSource
 
-    if options.libvirt.source == TargetSource.OPTION:
+    if daemon is None or options.libvirt.source == TargetSource.OPTION:
         return options
-    version = hypervisor.libvirt_version()
-    if version is None:
-        return options
-    return options._replace(libvirt=LibvirtTarget(version, TargetSource.CONNECT))
+    return options._replace(libvirt=daemon)
 
 
 def _host_options(host: HostDomains, options: LintOptions) -> LintOptions:
     """:func:`speaking_of` for a host already read; its record keeps the release used."""
-    from famfs_xml.core.libvirt_version import TargetSource
-
-    record = host.record
-    if options.libvirt.source != TargetSource.OPTION and record.libvirt is not None:
-        options = options._replace(libvirt=record.libvirt)
-    record.libvirt = options.libvirt
+    options = speaking_of(options, host.record.libvirt)
+    host.record.libvirt = options.libvirt
     return options
 
 
@@ -235,13 +228,18 @@ def fix(names: list[str], args: FixArgs) -> int:
 
 def attach(names: list[str], args: RuleArgs, request: Request, diff: bool) -> int:
     """``famfs-xml attach --connect URI``: all the named domains get the device, or none."""
+    from famfs_xml.live.connection import daemon_release
     from famfs_xml.live.domains import attach_domains
 
     settings = rule_settings(args)
 
     def work(hypervisor: Hypervisor, domains: list[LiveDomain]) -> int:
         outcome = attach_domains(
-            hypervisor, domains, request, speaking_of(hypervisor, settings.options), diff=diff
+            hypervisor,
+            domains,
+            request,
+            speaking_of(settings.options, daemon_release(hypervisor)),
+            diff=diff,
         )
         return _changed(outcome, diff, settings.fail_on)
 
@@ -250,13 +248,18 @@ def attach(names: list[str], args: RuleArgs, request: Request, diff: bool) -> in
 
 def detach(names: list[str], args: RuleArgs, source: str, diff: bool) -> int:
     """``famfs-xml detach --connect URI``: the device leaves all the named domains, or none."""
+    from famfs_xml.live.connection import daemon_release
     from famfs_xml.live.domains import detach_domains
 
     settings = rule_settings(args)
 
     def work(hypervisor: Hypervisor, domains: list[LiveDomain]) -> int:
         outcome = detach_domains(
-            hypervisor, domains, source, speaking_of(hypervisor, settings.options), diff=diff
+            hypervisor,
+            domains,
+            source,
+            speaking_of(settings.options, daemon_release(hypervisor)),
+            diff=diff,
         )
         return _changed(outcome, diff, settings.fail_on)
 

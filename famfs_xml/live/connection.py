@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from famfs_xml.core.libvirt_version import LibvirtVersion
+from famfs_xml.core.libvirt_version import LibvirtTarget, LibvirtVersion, TargetSource
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -56,6 +56,12 @@ class Hypervisor(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def daemon_release(hypervisor: Hypervisor) -> LibvirtTarget | None:
+    """The daemon's own release as a run's target (None when it does not say)."""
+    version = hypervisor.libvirt_version()
+    return None if version is None else LibvirtTarget(version, TargetSource.CONNECT)
 
 
 BINDING_MISSING = (

@@ -18,9 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from famfs_xml.core.libvirt_version import LibvirtTarget, TargetSource
 from famfs_xml.lint.hosts import HostRecord
-from famfs_xml.live.connection import Hypervisor, LiveError
+from famfs_xml.live.connection import Hypervisor, LiveError, daemon_release
 from famfs_xml.live.domains import LiveDomain, fetch
 
 _NAMED = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)=(.+)")
@@ -122,13 +121,13 @@ def read_host(
             held = set(hypervisor.names())
             present = [name for name in names if name in held]
         domains = fetch(hypervisor, present, every=every, to_change=to_change)
-        version = hypervisor.libvirt_version()
+        release = daemon_release(hypervisor)
     except LiveError as exc:
         hypervisor.close()
         record.error = str(exc)
         return HostDomains(record, None, [])
-    if version is not None:
-        record.libvirt = LibvirtTarget(version, TargetSource.CONNECT)
+    if release is not None:
+        record.libvirt = release
     record.domains = len(domains)
     placed = [domain.on_host(target.name, qualified=qualified) for domain in domains]
     return HostDomains(record, hypervisor, placed)
